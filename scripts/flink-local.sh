@@ -1,0 +1,431 @@
+#!/usr/bin/env bash
+# Local Apache Flink 2.3 session cluster for development, tests and CI.
+#
+# Why this exists: there is no Flink tarball to download here, only PyPI's apache-flink-libraries
+# wheel (jars, no shell scripts, no conf). This script installs that wheel once per machine into a
+# cache, then starts the JobManager and TaskManager JVMs directly, each cluster in its own work dir
+# (conf, logs, pids, uploads, tmp) so several clusters with different REST ports can run side by side.
+#
+# Usage: flink-local.sh start|stop|status|example-jar
+#   start        start (or find running) a cluster; prints the REST URL on stdout
+#   stop         stop the JVMs this script started for the cluster (by pid), remove pid files
+#   status       exit 0 and print the REST URL when running, exit 1 otherwise
+#   example-jar  build examples/stateful-counter into the cache; prints the jar's path on stdout
+#
+# Environment:
+#   FLINK_REST_PORT      REST port (default 8081); rpc/blob ports are picked free at start
+#   FLINK_SLOTS          TaskManager slots (default 4)
+#   FLINK_WORK_DIR       per-cluster dir (default $STATEPLANE_CACHE/clusters/$FLINK_REST_PORT)
+#   FLINK_EXTRA_CONFIG   extra config.yaml lines (a key given here replaces the generated one)
+#   FLINK_START_TIMEOUT  seconds to wait for the TaskManager to register (default 90)
+#   FLINK_STOP_TIMEOUT   seconds between TERM and KILL on stop (default 20)
+#   STATEPLANE_CACHE     cache root (default ~/.cache/stateplane)
+#
+# Every log line goes to stderr; stdout carries only the machine-readable result.
+set -euo pipefail
+
+FLINK_VERSION=2.3.0
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${STATEPLANE_CACHE:-$HOME/.cache/stateplane}
+FLINK_HOME_DIR=$CACHE/flink-$FLINK_VERSION
+WHEEL_DIR=$CACHE/wheels
+REST_PORT=${FLINK_REST_PORT:-8081}
+SLOTS=${FLINK_SLOTS:-4}
+WORK=${FLINK_WORK_DIR:-$CACHE/clusters/$REST_PORT}
+START_TIMEOUT=${FLINK_START_TIMEOUT:-90}
+STOP_TIMEOUT=${FLINK_STOP_TIMEOUT:-20}
+REST_URL=http://127.0.0.1:$REST_PORT
+
+log() { echo "[flink-local $(date +%T)] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ $REST_PORT =~ ^[0-9]+$ ]] || die "FLINK_REST_PORT must be a number, got '$REST_PORT'"
+[[ $SLOTS =~ ^[0-9]+$ ]] || die "FLINK_SLOTS must be a number, got '$SLOTS'"
+
+# The --add-opens/--add-exports list of env.java.opts.all in Flink 2.3's default config.yaml;
+# Java 17 refuses Flink's reflective access without it.
+JAVA_OPENS=(
+  --add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED
+  --add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED
+  --add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED
+  --add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED
+  --add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED
+  --add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED
+  --add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED
+  --add-opens=java.base/java.lang=ALL-UNNAMED
+  --add-opens=java.base/java.net=ALL-UNNAMED
+  --add-opens=java.base/java.io=ALL-UNNAMED
+  --add-opens=java.base/java.nio=ALL-UNNAMED
+  --add-opens=java.base/sun.nio.ch=ALL-UNNAMED
+  --add-opens=java.base/java.lang.reflect=ALL-UNNAMED
+  --add-opens=java.base/java.text=ALL-UNNAMED
+  --add-opens=java.base/java.time=ALL-UNNAMED
+  --add-opens=java.base/java.util=ALL-UNNAMED
+  --add-opens=java.base/java.util.concurrent=ALL-UNNAMED
+  --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED
+  --add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED
+)
+
+# ---------------------------------------------------------------------------------------------
+# Prerequisites
+# ---------------------------------------------------------------------------------------------
+
+# Installs Debian packages when a needed tool is missing (fresh CI machines).
+apt_install() {
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || die "need to install $* but not root and no sudo"
+    sudo=(sudo)
+  fi
+  command -v apt-get >/dev/null || die "need $* but apt-get is not available; install them by hand"
+  log "installing $* with apt-get"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+ensure_java() {
+  if ! command -v java >/dev/null || ! command -v javac >/dev/null || ! command -v jar >/dev/null; then
+    apt_install openjdk-17-jdk-headless
+  fi
+}
+
+ensure_tools() {
+  local missing=()
+  command -v curl >/dev/null || missing+=(curl)
+  command -v unzip >/dev/null || missing+=(unzip)
+  command -v flock >/dev/null || missing+=(util-linux)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+pip_cmd() {
+  if command -v pip3 >/dev/null; then echo pip3
+  elif command -v pip >/dev/null; then echo pip
+  elif command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then echo "python3 -m pip"
+  else
+    apt_install python3-pip >/dev/null
+    echo "python3 -m pip"
+  fi
+}
+
+# Downloads and unpacks Flink once per machine. The unpacked tree appears atomically (rename of a
+# finished temp dir) and a lock keeps two concurrent first-time installs from racing.
+install_flink() {
+  if [ -f "$FLINK_HOME_DIR/.complete" ]; then return 0; fi
+  ensure_tools
+  mkdir -p "$CACHE" "$WHEEL_DIR"
+  exec 8>"$CACHE/.install-flink-$FLINK_VERSION.lock"
+  log "waiting for the Flink install lock"
+  flock -w 1800 8 || die "timed out waiting for another Flink install ($CACHE)"
+  if [ -f "$FLINK_HOME_DIR/.complete" ]; then exec 8>&-; return 0; fi
+  local wheel
+  wheel=$(find "$WHEEL_DIR" -maxdepth 1 -name "apache_flink_libraries-$FLINK_VERSION-*.whl" | head -1)
+  if [ -z "$wheel" ]; then
+    log "downloading apache-flink-libraries==$FLINK_VERSION (~330 MB) into $WHEEL_DIR"
+    # shellcheck disable=SC2046
+    $(pip_cmd) download --no-deps --disable-pip-version-check -d "$WHEEL_DIR" \
+      "apache-flink-libraries==$FLINK_VERSION" >&2 || die "pip download failed"
+    wheel=$(find "$WHEEL_DIR" -maxdepth 1 -name "apache_flink_libraries-$FLINK_VERSION-*.whl" | head -1)
+    [ -n "$wheel" ] || die "pip download finished but no wheel in $WHEEL_DIR"
+  fi
+  log "unpacking $wheel"
+  local tmp="$CACHE/.flink-$FLINK_VERSION.tmp.$$"
+  rm -rf "$tmp" "$FLINK_HOME_DIR"
+  mkdir -p "$tmp"
+  unzip -q "$wheel" 'pyflink/lib/*' 'pyflink/bin/*' 'pyflink/plugins/*' -d "$tmp" \
+    || { rm -rf "$tmp"; die "unzip of $wheel failed (corrupt download? delete it and retry)"; }
+  [ -f "$tmp/pyflink/lib/flink-dist-$FLINK_VERSION.jar" ] || { rm -rf "$tmp"; die "no flink-dist jar in $wheel"; }
+  touch "$tmp/pyflink/.complete"
+  mv "$tmp/pyflink" "$FLINK_HOME_DIR"
+  rm -rf "$tmp"
+  exec 8>&-
+  log "Flink $FLINK_VERSION installed in $FLINK_HOME_DIR"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Cluster state
+# ---------------------------------------------------------------------------------------------
+
+# A pid counts as ours only while it is alive and its command line names this work dir, so a
+# recycled pid is never mistaken for (or killed as) one of our JVMs.
+our_pid() {
+  local f="$WORK/pids/$1.pid" pid
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-Dlog.file=$WORK/log/$1.log" || return 1
+  echo "$pid"
+}
+
+rest_get() { curl -sf --max-time 3 "$REST_URL$1"; }
+
+# Number of registered TaskManagers, or empty when REST does not answer.
+registered_tms() {
+  rest_get /overview 2>/dev/null | grep -o '"taskmanagers":[0-9]*' | cut -d: -f2 || true
+}
+
+is_running() {
+  our_pid jobmanager >/dev/null && our_pid taskmanager >/dev/null || return 1
+  local n; n=$(registered_tms)
+  [ -n "$n" ] && [ "$n" -ge 1 ]
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A free loopback port. Bind-checked with python when present, else a connect probe on a random
+# port; Flink fails fast (and we report it) in the unlikely case someone takes it meanwhile.
+free_port() {
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    return
+  fi
+  local p i
+  for i in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    port_in_use "$p" || { echo "$p"; return; }
+  done
+  die "no free port found"
+}
+
+log_tail() {
+  local f
+  for f in "$WORK"/log/jobmanager.log "$WORK"/log/jobmanager.out "$WORK"/log/taskmanager.log "$WORK"/log/taskmanager.out; do
+    [ -s "$f" ] || continue
+    echo "----- last lines of $f -----" >&2
+    tail -n 25 "$f" >&2
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# start
+# ---------------------------------------------------------------------------------------------
+
+write_config() {
+  local rpc_port=$1 blob_port=$2 conf=$WORK/conf/config.yaml
+  local extra=${FLINK_EXTRA_CONFIG:-}
+  local generated
+  generated=$(cat <<EOF
+env.java.opts.all: ${JAVA_OPENS[*]}
+jobmanager.rpc.address: localhost
+jobmanager.rpc.port: $rpc_port
+jobmanager.bind-host: localhost
+jobmanager.memory.process.size: 1024m
+taskmanager.host: localhost
+taskmanager.bind-host: localhost
+taskmanager.numberOfTaskSlots: $SLOTS
+taskmanager.memory.process.size: 1200m
+taskmanager.memory.managed.size: 64m
+parallelism.default: 1
+blob.server.port: $blob_port
+rest.address: localhost
+rest.bind-address: localhost
+rest.port: $REST_PORT
+web.upload.dir: $WORK/uploads
+io.tmp.dirs: $WORK/tmp
+state.backend.type: hashmap
+EOF
+)
+  if [ -n "$extra" ]; then
+    # A key set in FLINK_EXTRA_CONFIG replaces the generated line: YAML forbids duplicate keys.
+    local keys
+    keys=$(printf '%s\n' "$extra" | sed -n 's/^\([^#[:space:]][^:]*\):.*/\1/p')
+    generated=$(printf '%s\n' "$generated" | awk -v keys="$keys" '
+      BEGIN { n = split(keys, k, "\n"); for (i = 1; i <= n; i++) drop[k[i]] = 1 }
+      { key = $0; sub(/:.*/, "", key); if (!(key in drop)) print }')
+    printf '%s\n# FLINK_EXTRA_CONFIG\n%s\n' "$generated" "$extra" >"$conf"
+  else
+    printf '%s\n' "$generated" >"$conf"
+  fi
+  cat >"$WORK/conf/log4j.properties" <<'EOF'
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = MainAppender
+appender.main.name = MainAppender
+appender.main.type = RollingFile
+appender.main.append = true
+appender.main.fileName = ${sys:log.file}
+appender.main.filePattern = ${sys:log.file}.%i
+appender.main.layout.type = PatternLayout
+appender.main.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n
+appender.main.policies.type = Policies
+appender.main.policies.size.type = SizeBasedTriggeringPolicy
+appender.main.policies.size.size = 50MB
+appender.main.strategy.type = DefaultRolloverStrategy
+appender.main.strategy.max = 3
+logger.pekko.name = org.apache.pekko
+logger.pekko.level = WARN
+logger.netty.name = org.apache.flink.shaded.netty4.io.netty
+logger.netty.level = WARN
+EOF
+}
+
+# Prints the two BASH_JAVA_UTILS result lines: JVM memory flags, then -D dynamic properties.
+java_utils() {
+  local out
+  out=$(cd "$FLINK_HOME_DIR" && java -cp "bin/bash-java-utils.jar:lib/flink-dist-$FLINK_VERSION.jar" \
+    org.apache.flink.runtime.util.bash.BashJavaUtils "$1" --configDir "$WORK/conf" 2>&1) \
+    || die "BashJavaUtils $1 failed: $(printf '%s\n' "$out" | tail -5)"
+  printf '%s\n' "$out" | sed -n 's/^BASH_JAVA_UTILS_EXEC_RESULT://p'
+}
+
+launch() { # $1 role (jobmanager|taskmanager), $2 main class, $3 jvm flags, $4 dynamic properties
+  local role=$1 main=$2 jvm=$3 dyn=$4 cp
+  cp=$(find "$FLINK_HOME_DIR/lib" -maxdepth 1 -name '*.jar' | sort | tr '\n' ':')
+  # The JVM is detached from our stdin/stdout (a caller reading our stdout must see EOF when we exit).
+  # shellcheck disable=SC2086
+  (cd "$WORK" && exec nohup java $jvm "${JAVA_OPENS[@]}" \
+      -Dlog.file="$WORK/log/$role.log" \
+      -Dlog4j.configurationFile="file:$WORK/conf/log4j.properties" \
+      -cp "$cp" "$main" --configDir "$WORK/conf" $dyn \
+      </dev/null >"$WORK/log/$role.out" 2>&1 7>&- 8>&- 9>&-) &
+  echo $! >"$WORK/pids/$role.pid"
+}
+
+cmd_start() {
+  mkdir -p "$WORK"
+  exec 9>"$WORK/.lock"
+  flock -w 300 9 || die "another start/stop holds $WORK/.lock"
+  if is_running; then
+    log "already running at $REST_URL (work dir $WORK)"
+    echo "$REST_URL"
+    return 0
+  fi
+  if our_pid jobmanager >/dev/null || our_pid taskmanager >/dev/null; then
+    log "found a half-running cluster in $WORK; stopping it first"
+    stop_pids
+  fi
+  if port_in_use "$REST_PORT"; then
+    die "port $REST_PORT is already in use by something else; choose another FLINK_REST_PORT"
+  fi
+  ensure_java
+  install_flink
+
+  mkdir -p "$WORK"/{conf,log,pids,uploads,tmp}
+  local rpc_port blob_port
+  rpc_port=$(free_port)
+  blob_port=$(free_port)
+  while [ "$blob_port" = "$rpc_port" ]; do blob_port=$(free_port); done
+  write_config "$rpc_port" "$blob_port"
+
+  local jm tm
+  mapfile -t jm < <(java_utils GET_JM_RESOURCE_PARAMS)
+  mapfile -t tm < <(java_utils GET_TM_RESOURCE_PARAMS)
+  [ ${#jm[@]} -ge 2 ] && [ ${#tm[@]} -ge 2 ] || die "BashJavaUtils returned no memory settings"
+
+  local t0=$SECONDS
+  log "starting Flink $FLINK_VERSION: REST $REST_PORT, rpc $rpc_port, blob $blob_port, $SLOTS slots, work dir $WORK"
+  launch jobmanager org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint "${jm[0]}" "${jm[1]}"
+  launch taskmanager org.apache.flink.runtime.taskexecutor.TaskManagerRunner "${tm[0]}" "${tm[1]}"
+
+  local n
+  while :; do
+    n=$(registered_tms)
+    if [ -n "$n" ] && [ "$n" -ge 1 ]; then break; fi
+    if ! our_pid jobmanager >/dev/null || ! our_pid taskmanager >/dev/null; then
+      log_tail
+      stop_pids
+      die "a Flink JVM exited during start-up (logs in $WORK/log)"
+    fi
+    if [ $((SECONDS - t0)) -ge "$START_TIMEOUT" ]; then
+      log_tail
+      stop_pids
+      die "TaskManager not registered after ${START_TIMEOUT}s (logs in $WORK/log)"
+    fi
+    sleep 0.2
+  done
+  log "cluster up at $REST_URL after $((SECONDS - t0))s (JM pid $(cat "$WORK/pids/jobmanager.pid"), TM pid $(cat "$WORK/pids/taskmanager.pid"))"
+  echo "$REST_URL"
+}
+
+# ---------------------------------------------------------------------------------------------
+# stop / status
+# ---------------------------------------------------------------------------------------------
+
+stop_pids() {
+  local pids=() role pid
+  for role in taskmanager jobmanager; do
+    if pid=$(our_pid "$role"); then pids+=("$pid"); fi
+  done
+  if [ ${#pids[@]} -gt 0 ]; then
+    log "stopping pids ${pids[*]}"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    local end=$((SECONDS + STOP_TIMEOUT)) alive
+    while :; do
+      alive=()
+      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+      [ ${#alive[@]} -gt 0 ] || break
+      if [ $SECONDS -ge $end ]; then
+        log "pids ${alive[*]} still alive after ${STOP_TIMEOUT}s; sending KILL"
+        kill -KILL "${alive[@]}" 2>/dev/null || true
+        break
+      fi
+      sleep 0.1
+    done
+  fi
+  rm -f "$WORK/pids/jobmanager.pid" "$WORK/pids/taskmanager.pid"
+}
+
+cmd_stop() {
+  if [ ! -d "$WORK" ]; then log "no cluster work dir $WORK; nothing to stop"; return 0; fi
+  exec 9>"$WORK/.lock"
+  flock -w 300 9 || die "another start/stop holds $WORK/.lock"
+  if ! our_pid jobmanager >/dev/null && ! our_pid taskmanager >/dev/null; then
+    rm -f "$WORK/pids/jobmanager.pid" "$WORK/pids/taskmanager.pid"
+    log "not running (work dir $WORK)"
+    return 0
+  fi
+  stop_pids
+  log "stopped (work dir $WORK)"
+}
+
+cmd_status() {
+  if is_running; then
+    echo "$REST_URL"
+    return 0
+  fi
+  log "not running (work dir $WORK)"
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# example-jar
+# ---------------------------------------------------------------------------------------------
+
+cmd_example_jar() {
+  local src=$REPO_ROOT/examples/stateful-counter/src/main/java
+  [ -d "$src" ] || die "example sources not found at $src"
+  ensure_java
+  install_flink
+  local hash
+  hash=$( (cd "$src" && find . -type f -name '*.java' | LC_ALL=C sort | xargs sha256sum; echo "flink $FLINK_VERSION") \
+    | sha256sum | cut -c1-16)
+  local out_dir=$CACHE/jars jar
+  jar=$out_dir/stateful-counter-$hash.jar
+  if [ ! -f "$jar" ]; then
+    mkdir -p "$out_dir"
+    exec 7>"$out_dir/.build.lock"
+    flock -w 300 7 || die "timed out waiting for another example-jar build"
+    if [ ! -f "$jar" ]; then
+      local build
+      build=$(mktemp -d "$out_dir/.build.XXXXXX")
+      log "building stateful-counter example ($hash)"
+      local files=()
+      mapfile -t files < <(find "$src" -type f -name '*.java' | LC_ALL=C sort)
+      javac -nowarn --release 17 -d "$build/classes" -cp "$FLINK_HOME_DIR/lib/*" "${files[@]}" >&2 \
+        || { rm -rf "$build"; die "javac failed"; }
+      jar --create --file "$build/job.jar" --main-class io.stateplane.examples.StatefulCounter \
+        -C "$build/classes" . >&2 || { rm -rf "$build"; die "jar failed"; }
+      mv "$build/job.jar" "$jar"
+      rm -rf "$build"
+    fi
+    exec 7>&-
+  fi
+  echo "$jar"
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  example-jar) cmd_example_jar ;;
+  *) echo "usage: $0 start|stop|status|example-jar" >&2; exit 2 ;;
+esac
