@@ -1,0 +1,482 @@
+//! The Deployment resource: desired state (spec) and observed state (status) of one Flink application.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::meta::{lenient_string_map, spec_version_of, validate_dns_label, StringMap};
+use crate::{DeploymentId, DeploymentTargetId, Failure, JobId, ValidationError, API_VERSION};
+
+string_enum! {
+    /// What the user wants the deployment to be.
+    pub enum DesiredState { Running => "RUNNING", Suspended => "SUSPENDED", Cancelled => "CANCELLED" }
+}
+
+string_enum! {
+    /// What the deployment is, as the controller last observed it.
+    pub enum DeploymentState {
+        Running => "RUNNING",
+        Suspended => "SUSPENDED",
+        Cancelled => "CANCELLED",
+        Transitioning => "TRANSITIONING",
+        Failed => "FAILED",
+        Finished => "FINISHED",
+    }
+}
+
+string_enum! {
+    /// How a change of `spec.template` reaches a running job.
+    pub enum UpgradeStrategyKind { Stateful => "STATEFUL", Stateless => "STATELESS", None => "NONE" }
+}
+
+string_enum! {
+    /// Which snapshot a new job starts from.
+    pub enum RestoreStrategyKind { LatestState => "LATEST_STATE", LatestSavepoint => "LATEST_SAVEPOINT", None => "NONE" }
+}
+
+string_enum! {
+    /// The kind of a deployment's artifact. Only JAR artifacts exist today.
+    pub enum ArtifactKind { Jar => "JAR" }
+}
+
+/// A Deployment resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: DeploymentMetadata,
+    pub spec: DeploymentSpec,
+    pub status: DeploymentStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentMetadata {
+    pub id: DeploymentId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub namespace: String,
+    #[serde(default, deserialize_with = "lenient_string_map")]
+    pub labels: StringMap,
+    /// Includes the spec-version annotation, maintained by the server.
+    #[serde(default, deserialize_with = "lenient_string_map")]
+    pub annotations: StringMap,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+    /// Grows by one with every change; send it back on PATCH to update only what you read.
+    pub resource_version: i64,
+}
+
+/// The desired state of a deployment. Every field has a default, so a minimal spec names only the
+/// artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentSpec {
+    /// Default CANCELLED: a deployment starts only when asked to.
+    #[serde(default = "default_desired_state")]
+    pub state: DesiredState,
+    #[serde(default)]
+    pub upgrade_strategy: UpgradeStrategy,
+    #[serde(default)]
+    pub restore_strategy: RestoreStrategy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_target_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_target_id: Option<DeploymentTargetId>,
+    #[serde(default = "default_attempts")]
+    pub max_savepoint_creation_attempts: u32,
+    #[serde(default = "default_attempts")]
+    pub max_job_creation_attempts: u32,
+    /// Keep at most this many / this old COMPLETED savepoints (never the restore candidate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint_retention: Option<SavepointRetention>,
+    /// Take a savepoint this often while RUNNING, e.g. `30m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub periodic_savepoint_interval: Option<String>,
+    pub template: DeploymentTemplate,
+}
+
+fn default_desired_state() -> DesiredState {
+    DesiredState::Cancelled
+}
+fn default_attempts() -> u32 {
+    4
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeStrategy {
+    pub kind: UpgradeStrategyKind,
+}
+
+impl Default for UpgradeStrategy {
+    fn default() -> Self {
+        Self { kind: UpgradeStrategyKind::Stateful }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreStrategy {
+    pub kind: RestoreStrategyKind,
+    /// Passed to Flink for the start: state of operators that no longer exist is skipped.
+    #[serde(default)]
+    pub allow_non_restored_state: bool,
+    /// stateplane extension: refuse to start empty when no snapshot qualifies (instead of starting
+    /// without state). Default false, as in Ververica Platform.
+    #[serde(default)]
+    pub require_state: bool,
+}
+
+impl Default for RestoreStrategy {
+    fn default() -> Self {
+        Self { kind: RestoreStrategyKind::LatestState, allow_non_restored_state: false, require_state: false }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SavepointRetention {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_count: Option<u32>,
+    /// A duration such as `7d`, `12h`, `30m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentTemplate {
+    #[serde(default)]
+    pub metadata: TemplateMetadata,
+    pub spec: TemplateSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateMetadata {
+    #[serde(default, deserialize_with = "lenient_string_map")]
+    pub annotations: StringMap,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateSpec {
+    pub artifact: Artifact,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_of_task_managers: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub resources: Option<serde_json::Value>,
+    /// Flink configuration of the job (values given as numbers or booleans are kept as strings).
+    #[serde(default, deserialize_with = "lenient_string_map")]
+    pub flink_configuration: StringMap,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub logging: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Artifact {
+    pub kind: ArtifactKind,
+    /// `file:///path/job.jar` or `http(s)://host/job.jar`.
+    pub jar_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_class: Option<String>,
+    /// Program arguments as one string, split on white space (quotes group words).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_args: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flink_version: Option<String>,
+}
+
+impl Artifact {
+    /// `mainArgs` split into arguments: white space separates, single or double quotes group.
+    pub fn program_args(&self) -> Vec<String> {
+        let Some(s) = &self.main_args else { return Vec::new() };
+        let mut args = Vec::new();
+        let mut cur = String::new();
+        let mut in_word = false;
+        let mut quote: Option<char> = None;
+        for c in s.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => cur.push(c),
+                (None, '"' | '\'') => {
+                    quote = Some(c);
+                    in_word = true;
+                }
+                (None, c) if c.is_whitespace() => {
+                    if in_word {
+                        args.push(std::mem::take(&mut cur));
+                        in_word = false;
+                    }
+                }
+                (None, c) => {
+                    cur.push(c);
+                    in_word = true;
+                }
+            }
+        }
+        if in_word {
+            args.push(cur);
+        }
+        args
+    }
+}
+
+/// The observed state of a deployment, written only by the controller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentStatus {
+    pub state: DeploymentState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<DeploymentStatusRunning>,
+    /// Why the deployment is FAILED, or why the last transition could not complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+impl Default for DeploymentStatus {
+    fn default() -> Self {
+        Self { state: DeploymentState::Cancelled, running: None, failure: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentStatusRunning {
+    pub job_id: JobId,
+    pub transition_time: DateTime<Utc>,
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub conditions: Vec<serde_json::Value>,
+}
+
+/// Flink configuration keys that name the savepoint directory (Flink 2.x name first).
+pub const SAVEPOINT_DIR_KEYS: [&str; 2] = ["execution.checkpointing.savepoint-dir", "state.savepoints.dir"];
+
+impl Deployment {
+    /// A new deployment resource with id, times, version 1 and spec version 1.
+    pub fn new(namespace: &str, name: &str, spec: DeploymentSpec) -> Self {
+        let now = crate::now();
+        let mut annotations = StringMap::new();
+        annotations.insert(crate::SPEC_VERSION_ANNOTATION.into(), "1".into());
+        Self {
+            api_version: API_VERSION.into(),
+            kind: "Deployment".into(),
+            metadata: DeploymentMetadata {
+                id: DeploymentId::new(),
+                name: name.into(),
+                display_name: None,
+                namespace: namespace.into(),
+                labels: StringMap::new(),
+                annotations,
+                created_at: now,
+                modified_at: now,
+                resource_version: 1,
+            },
+            spec,
+            status: DeploymentStatus::default(),
+        }
+    }
+
+    /// The current spec version (1 when the annotation is somehow missing).
+    pub fn spec_version(&self) -> u64 {
+        spec_version_of(&self.metadata.annotations).unwrap_or(1)
+    }
+
+    /// The savepoint directory set in the template's Flink configuration, if any.
+    pub fn configured_savepoint_dir(&self) -> Option<&str> {
+        SAVEPOINT_DIR_KEYS
+            .iter()
+            .find_map(|k| self.spec.template.spec.flink_configuration.get(*k))
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Checks the rules a deployment must satisfy before it is stored.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        validate_dns_label("metadata.name", &self.metadata.name)?;
+        let spec = &self.spec;
+        if let Some(t) = &spec.deployment_target_name {
+            validate_dns_label("spec.deploymentTargetName", t)?;
+        }
+        if spec.max_job_creation_attempts == 0 {
+            return Err(ValidationError::invalid("spec.maxJobCreationAttempts", "must be at least 1"));
+        }
+        if spec.max_savepoint_creation_attempts == 0 {
+            return Err(ValidationError::invalid("spec.maxSavepointCreationAttempts", "must be at least 1"));
+        }
+        let t = &spec.template.spec;
+        if t.parallelism == Some(0) {
+            return Err(ValidationError::invalid("spec.template.spec.parallelism", "must be at least 1"));
+        }
+        validate_jar_uri(&t.artifact.jar_uri)?;
+        if let Some(ec) = &t.artifact.entry_class {
+            if ec.trim().is_empty() || ec.chars().any(char::is_whitespace) {
+                return Err(ValidationError::invalid(
+                    "spec.template.spec.artifact.entryClass",
+                    "must be a fully qualified class name without spaces",
+                ));
+            }
+        }
+        if let Some(i) = &spec.periodic_savepoint_interval {
+            parse_duration(i).map_err(|m| ValidationError::invalid("spec.periodicSavepointInterval", m))?;
+        }
+        if let Some(SavepointRetention { max_age: Some(a), .. }) = &spec.savepoint_retention {
+            parse_duration(a).map_err(|m| ValidationError::invalid("spec.savepointRetention.maxAge", m))?;
+        }
+        for key in SAVEPOINT_DIR_KEYS {
+            if let Some(dir) = t.flink_configuration.get(key) {
+                if !dir.trim().is_empty() && !dir.contains("://") && !dir.starts_with('/') {
+                    return Err(ValidationError::invalid(
+                        format!("spec.template.spec.flinkConfiguration.{key}"),
+                        "must be an absolute path or a URI such as file:///data/savepoints or s3://bucket/savepoints",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_jar_uri(uri: &str) -> Result<(), ValidationError> {
+    let field = "spec.template.spec.artifact.jarUri";
+    let uri = uri.trim();
+    if uri.is_empty() {
+        return Err(ValidationError::invalid(field, "must not be empty"));
+    }
+    let ok = ["file:/", "http://", "https://"].iter().any(|p| uri.starts_with(p));
+    if !ok {
+        return Err(ValidationError::invalid(
+            field,
+            "must be a file:// or http(s):// URI, e.g. file:///opt/jobs/job.jar",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses durations such as `500ms`, `30s`, `30m`, `12h`, `7d` (one number, one unit).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a duration such as 30s, 30m, 12h or 7d"))?;
+    let secs = match unit.trim() {
+        "ms" => return Ok(std::time::Duration::from_millis(n)),
+        "s" | "sec" => n,
+        "m" | "min" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("'{s}' is not a duration such as 30s, 30m, 12h or 7d")),
+    };
+    if n == 0 {
+        return Err(format!("'{s}' must be greater than zero"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(v: serde_json::Value) -> Result<DeploymentSpec, ValidationError> {
+        crate::error::from_value(v, "spec")
+    }
+
+    #[test]
+    fn minimal_spec_gets_safe_defaults() {
+        let s = spec(json!({"template": {"spec": {"artifact": {"kind": "jar", "jarUri": "file:///a.jar"}}}})).unwrap();
+        assert_eq!(s.state, DesiredState::Cancelled);
+        assert_eq!(s.upgrade_strategy.kind, UpgradeStrategyKind::Stateful);
+        assert_eq!(s.restore_strategy.kind, RestoreStrategyKind::LatestState);
+        assert!(!s.restore_strategy.require_state);
+        assert_eq!(s.max_job_creation_attempts, 4);
+    }
+
+    #[test]
+    fn enums_accept_any_case_and_print_upper_case() {
+        let s = spec(json!({"state": "running", "upgradeStrategy": {"kind": "stateless"},
+            "restoreStrategy": {"kind": "latest_savepoint"},
+            "template": {"spec": {"artifact": {"kind": "Jar", "jarUri": "file:///a.jar"}}}}))
+        .unwrap();
+        assert_eq!(s.state, DesiredState::Running);
+        let out = serde_json::to_value(&s).unwrap();
+        assert_eq!(out["state"], "RUNNING");
+        assert_eq!(out["upgradeStrategy"]["kind"], "STATELESS");
+        assert_eq!(out["restoreStrategy"]["kind"], "LATEST_SAVEPOINT");
+        assert_eq!(out["template"]["spec"]["artifact"]["kind"], "JAR");
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let e = spec(json!({"template": {"spec": {"parallelism": "two", "artifact": {"kind": "JAR", "jarUri": "file:///a"}}}}))
+            .unwrap_err();
+        assert_eq!(e.field(), "spec.template.spec.parallelism");
+        let e = spec(json!({"state": "EXPLODED", "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "x"}}}})).unwrap_err();
+        assert_eq!(e.field(), "spec.state");
+        assert!(e.message().contains("RUNNING"), "{}", e.message());
+        let e = spec(json!({"template": {}})).unwrap_err();
+        assert!(e.field().starts_with("spec.template"), "{}", e.field());
+    }
+
+    #[test]
+    fn validation_rules() {
+        let base = spec(json!({"template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}}}})).unwrap();
+        let ok = Deployment::new("default", "ok", base.clone());
+        ok.validate().unwrap();
+
+        let mut d = ok.clone();
+        d.metadata.name = "Bad_Name".into();
+        assert_eq!(d.validate().unwrap_err().field(), "metadata.name");
+
+        let mut d = ok.clone();
+        d.spec.template.spec.parallelism = Some(0);
+        assert_eq!(d.validate().unwrap_err().field(), "spec.template.spec.parallelism");
+
+        let mut d = ok.clone();
+        d.spec.template.spec.artifact.jar_uri = "ftp://x/a.jar".into();
+        assert_eq!(d.validate().unwrap_err().field(), "spec.template.spec.artifact.jarUri");
+
+        let mut d = ok.clone();
+        d.spec.periodic_savepoint_interval = Some("soon".into());
+        assert_eq!(d.validate().unwrap_err().field(), "spec.periodicSavepointInterval");
+
+        let mut d = ok.clone();
+        d.spec.template.spec.flink_configuration.insert("state.savepoints.dir".into(), "relative/dir".into());
+        assert!(d.validate().unwrap_err().field().contains("state.savepoints.dir"));
+    }
+
+    #[test]
+    fn savepoint_dir_prefers_flink2_key() {
+        let base = spec(json!({"template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"},
+            "flinkConfiguration": {"state.savepoints.dir": "file:///old", "execution.checkpointing.savepoint-dir": "file:///new"}}}})).unwrap();
+        assert_eq!(Deployment::new("d", "x", base).configured_savepoint_dir(), Some("file:///new"));
+    }
+
+    #[test]
+    fn program_args_split_like_a_shell() {
+        let a = |s: &str| Artifact { kind: ArtifactKind::Jar, jar_uri: "file:///a".into(), entry_class: None, main_args: Some(s.into()), flink_version: None }.program_args();
+        assert_eq!(a("10  --fail-after 5"), vec!["10", "--fail-after", "5"]);
+        assert_eq!(a("--name 'two words' \"x y\""), vec!["--name", "two words", "x y"]);
+        assert_eq!(a("''"), vec![""]);
+        assert!(a("   ").is_empty());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30m").unwrap().as_secs(), 1800);
+        assert_eq!(parse_duration("7d").unwrap().as_secs(), 7 * 86400);
+        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("5 weeks").is_err());
+    }
+}
