@@ -16,6 +16,7 @@ pub mod job;
 pub mod merge;
 pub mod meta;
 pub mod namespace;
+pub mod paths;
 pub mod restore;
 pub mod savepoint;
 pub mod target;

@@ -1,0 +1,206 @@
+//! Persistence of stateplane's resources.
+//!
+//! One trait, [`Store`], composed of one small trait per resource, with an SQLite implementation (the
+//! embedded default: WAL, `synchronous=FULL`, migrations embedded and run at open) and, later, a
+//! PostgreSQL one. Both keep the same schema: each resource is stored whole as JSON next to the columns
+//! the API filters and sorts by.
+//!
+//! Guarantees every implementation gives:
+//! - Updates are compare-and-swap on `metadata.resourceVersion`: an update succeeds only when the stored
+//!   version equals the one in the given resource, and stores it with version + 1 and `modifiedAt` now.
+//!   A mismatch is [`StoreError::Conflict`], never a silent overwrite.
+//! - A write that returns `Ok` is durable (committed, fsynced for SQLite).
+//! - A write that returns `Err` changed nothing.
+//! - Every successful write is announced on [`Store::changes`] after it committed; the controller and
+//!   long-polls use it to react at once instead of at the next tick.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use stateplane_model::{
+    Deployment, DeploymentDefaults, DeploymentId, DeploymentTarget, Event, Job, JobId, Namespace, Savepoint,
+    SavepointId, SavepointState,
+};
+use tokio::sync::broadcast;
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// Errors of the store. Backend details stay in [`StoreError::Backend`] and are logged, never shown to
+/// API clients as text.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The resource does not exist.
+    #[error("{kind} '{id}' not found")]
+    NotFound { kind: &'static str, id: String },
+    /// A resource with this name already exists in the namespace.
+    #[error("{kind} '{name}' already exists")]
+    AlreadyExists { kind: &'static str, name: String },
+    /// The stored resourceVersion differs from the one the caller read: someone else changed it.
+    #[error("{kind} '{id}' was changed concurrently: expected resourceVersion {expected}, stored is {actual}")]
+    Conflict { kind: &'static str, id: String, expected: i64, actual: i64 },
+    /// A rule of the store refused the write (e.g. deleting a namespace whose deployments still run).
+    #[error("{0}")]
+    Refused(String),
+    /// The database failed (I/O, corruption, connection). Logged; shown to clients as a generic 503.
+    #[error("storage backend error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The kinds of resources, for change notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    Namespace,
+    DeploymentDefaults,
+    Deployment,
+    DeploymentTarget,
+    Savepoint,
+    Job,
+    Event,
+}
+
+/// Announces one committed write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub kind: ResourceKind,
+    pub namespace: String,
+    /// The resource's id (name for namespaces and targets).
+    pub id: String,
+    /// The deployment the resource belongs to (the deployment itself for deployments).
+    pub deployment_id: Option<DeploymentId>,
+}
+
+/// Filters for listing savepoints. Results are newest first (`createdAt` descending, then id).
+#[derive(Debug, Clone, Default)]
+pub struct SavepointFilter {
+    pub deployment_id: Option<DeploymentId>,
+    pub job_id: Option<JobId>,
+    /// Only savepoints in one of these states (all when empty).
+    pub states: Vec<SavepointState>,
+    pub limit: Option<u32>,
+}
+
+/// Filters for listing jobs. Results are newest first.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub deployment_id: Option<DeploymentId>,
+    pub limit: Option<u32>,
+}
+
+/// Filters for listing events. Results are oldest first (the order they happened), so that a client
+/// following events can ask for those `after` the last one it saw.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub deployment_id: Option<DeploymentId>,
+    pub job_id: Option<JobId>,
+    /// Only events created strictly after this time.
+    pub after: Option<DateTime<Utc>>,
+    /// At most this many, the newest ones (still returned oldest first).
+    pub limit: Option<u32>,
+}
+
+#[async_trait]
+pub trait NamespaceStore {
+    /// Creates a namespace. [`StoreError::AlreadyExists`] if the name is taken.
+    async fn namespace_create(&self, ns: &Namespace) -> Result<()>;
+    /// [`StoreError::NotFound`] if it does not exist.
+    async fn namespace_get(&self, name: &str) -> Result<Namespace>;
+    /// All namespaces, by name.
+    async fn namespace_list(&self) -> Result<Vec<Namespace>>;
+    /// Deletes the namespace and every resource in it (deployments, defaults, targets, jobs, savepoint
+    /// resources, events) in one transaction — never savepoint data on storage. Refused
+    /// ([`StoreError::Refused`]) while any deployment in it has desired state other than CANCELLED or
+    /// status state RUNNING or TRANSITIONING.
+    async fn namespace_delete(&self, name: &str) -> Result<()>;
+    /// The namespace's deployment defaults ([`DeploymentDefaults::empty`] with version 0 if never set).
+    async fn deployment_defaults_get(&self, namespace: &str) -> Result<DeploymentDefaults>;
+    /// Replaces the defaults if the stored version equals `d.metadata.resource_version` (0 = never set);
+    /// returns the stored document (version + 1).
+    async fn deployment_defaults_put(&self, d: &DeploymentDefaults) -> Result<DeploymentDefaults>;
+}
+
+#[async_trait]
+pub trait DeploymentStore {
+    /// Stores a new deployment. [`StoreError::AlreadyExists`] when its name is taken in the namespace,
+    /// [`StoreError::NotFound`] when the namespace does not exist.
+    async fn deployment_create(&self, d: &Deployment) -> Result<()>;
+    async fn deployment_get(&self, namespace: &str, id: DeploymentId) -> Result<Deployment>;
+    async fn deployment_get_by_name(&self, namespace: &str, name: &str) -> Result<Deployment>;
+    /// Deployments of one namespace (all namespaces when `None`), oldest first.
+    async fn deployment_list(&self, namespace: Option<&str>) -> Result<Vec<Deployment>>;
+    /// Compare-and-swap update (see the crate docs); returns the stored resource.
+    async fn deployment_update(&self, d: &Deployment) -> Result<Deployment>;
+    /// Deletes the deployment with its jobs, events and savepoint resources (never savepoint data).
+    async fn deployment_delete(&self, namespace: &str, id: DeploymentId) -> Result<()>;
+}
+
+#[async_trait]
+pub trait DeploymentTargetStore {
+    /// [`StoreError::AlreadyExists`] when the name is taken in the namespace.
+    async fn target_create(&self, t: &DeploymentTarget) -> Result<()>;
+    async fn target_get(&self, namespace: &str, name: &str) -> Result<DeploymentTarget>;
+    async fn target_list(&self, namespace: &str) -> Result<Vec<DeploymentTarget>>;
+    /// Compare-and-swap update.
+    async fn target_update(&self, t: &DeploymentTarget) -> Result<DeploymentTarget>;
+    /// Refused ([`StoreError::Refused`], naming a deployment) while any deployment of the namespace names
+    /// this target in `spec.deploymentTargetName`; checked in the same transaction as the delete.
+    async fn target_delete(&self, namespace: &str, name: &str) -> Result<()>;
+}
+
+#[async_trait]
+pub trait SavepointStore {
+    /// Stores a new savepoint resource. [`StoreError::NotFound`] when its deployment does not exist.
+    async fn savepoint_create(&self, s: &Savepoint) -> Result<()>;
+    async fn savepoint_get(&self, namespace: &str, id: SavepointId) -> Result<Savepoint>;
+    /// Savepoints of a namespace matching the filter, newest first.
+    async fn savepoint_list(&self, namespace: &str, filter: &SavepointFilter) -> Result<Vec<Savepoint>>;
+    /// Compare-and-swap update.
+    async fn savepoint_update(&self, s: &Savepoint) -> Result<Savepoint>;
+    async fn savepoint_delete(&self, namespace: &str, id: SavepointId) -> Result<()>;
+    /// Savepoints of every namespace whose work is under way (STARTED, PENDING_DELETION, DELETING).
+    async fn savepoints_in_flight(&self) -> Result<Vec<Savepoint>>;
+    /// How many savepoint resources (any namespace) point to this normalised location
+    /// ([`stateplane_model::normalize_location`]).
+    async fn savepoint_count_by_location(&self, location_key: &str) -> Result<u64>;
+}
+
+#[async_trait]
+pub trait JobStore {
+    async fn job_create(&self, j: &Job) -> Result<()>;
+    async fn job_get(&self, namespace: &str, id: JobId) -> Result<Job>;
+    /// Jobs of a namespace matching the filter, newest first.
+    async fn job_list(&self, namespace: &str, filter: &JobFilter) -> Result<Vec<Job>>;
+    /// Compare-and-swap update.
+    async fn job_update(&self, j: &Job) -> Result<Job>;
+    /// Jobs of every namespace that are not terminal (STARTING, STARTED, TERMINATING).
+    async fn jobs_active(&self) -> Result<Vec<Job>>;
+}
+
+#[async_trait]
+pub trait EventStore {
+    async fn event_append(&self, e: &Event) -> Result<()>;
+    /// Events of a namespace matching the filter, oldest first.
+    async fn event_list(&self, namespace: &str, filter: &EventFilter) -> Result<Vec<Event>>;
+}
+
+/// Which Flink jar id a given jar content has on a given cluster, so a jar is uploaded once.
+#[async_trait]
+pub trait JarCacheStore {
+    async fn jar_get(&self, rest_url: &str, sha256: &str) -> Result<Option<String>>;
+    async fn jar_put(&self, rest_url: &str, sha256: &str, jar_id: &str) -> Result<()>;
+    async fn jar_forget(&self, rest_url: &str, sha256: &str) -> Result<()>;
+}
+
+/// The whole store.
+pub trait Store:
+    NamespaceStore + DeploymentStore + DeploymentTargetStore + SavepointStore + JobStore + EventStore + JarCacheStore
+    + Send
+    + Sync
+    + 'static
+{
+    /// Subscribes to committed writes. A lagging receiver misses changes (`RecvError::Lagged`) and
+    /// should then re-read everything it watches.
+    fn changes(&self) -> broadcast::Receiver<Change>;
+}
