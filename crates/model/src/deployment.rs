@@ -240,12 +240,35 @@ pub struct DeploymentStatus {
     /// Why the deployment is FAILED, or why the last transition could not complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// stateplane extension: the controller's bookkeeping of attempts to reach the desired state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Transition>,
 }
 
 impl Default for DeploymentStatus {
     fn default() -> Self {
-        Self { state: DeploymentState::Cancelled, running: None, failure: None }
+        Self { state: DeploymentState::Cancelled, running: None, failure: None, transition: None }
     }
+}
+
+/// Attempts to reach one desired state of one spec version. Counters start again whenever the desired
+/// state or the spec version changes, which is also how a user retries after the controller gave up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Transition {
+    pub desired: DesiredState,
+    pub spec_version: u64,
+    /// Failed job submissions so far.
+    #[serde(default)]
+    pub job_attempts: u32,
+    /// Failed suspend / upgrade savepoints so far.
+    #[serde(default)]
+    pub savepoint_attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// The controller stopped trying; `status.failure` says why. Change the spec to try again.
+    #[serde(default)]
+    pub gave_up: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -283,6 +306,23 @@ impl Deployment {
             },
             spec,
             status: DeploymentStatus::default(),
+        }
+    }
+
+    /// The attempts record for the current desired state and spec version (a fresh one when the
+    /// stored record is about another state or version).
+    pub fn transition(&self) -> Transition {
+        let (desired, spec_version) = (self.spec.state, self.spec_version());
+        match &self.status.transition {
+            Some(t) if t.desired == desired && t.spec_version == spec_version => t.clone(),
+            _ => Transition {
+                desired,
+                spec_version,
+                job_attempts: 0,
+                savepoint_attempts: 0,
+                last_attempt_at: None,
+                gave_up: false,
+            },
         }
     }
 

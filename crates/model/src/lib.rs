@@ -17,6 +17,7 @@ pub mod merge;
 pub mod meta;
 pub mod namespace;
 pub mod paths;
+pub mod plan;
 pub mod restore;
 pub mod savepoint;
 pub mod target;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of stateplane on a fresh machine: installs what is missing (Java 17 for the local
+# Flink cluster, unzip), caches Flink 2.3 from PyPI, then runs the Rust test suite against real Flink
+# clusters and real SQLite files. Usage: scripts/test.sh [extra cargo test args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "[test.sh] $*" >&2; }
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  log "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+need=()
+command -v java >/dev/null && command -v javac >/dev/null && command -v jar >/dev/null || need+=(openjdk-17-jdk-headless)
+command -v unzip >/dev/null || need+=(unzip)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
+
+# Download and unpack Flink once (cached under $STATEPLANE_CACHE), and build the example job, so that
+# test binaries starting clusters in parallel never race on the first install.
+log "preparing Flink and the example job"
+scripts/flink-local.sh example-jar >/dev/null
+
+log "cargo test --workspace"
+cargo test --workspace --no-fail-fast "$@" 2>&1
