@@ -22,6 +22,7 @@ use stateplane_model::{
 };
 use tokio::sync::broadcast;
 
+pub mod conformance;
 pub mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -142,7 +143,8 @@ pub trait DeploymentTargetStore {
     async fn target_create(&self, t: &DeploymentTarget) -> Result<()>;
     async fn target_get(&self, namespace: &str, name: &str) -> Result<DeploymentTarget>;
     async fn target_list(&self, namespace: &str) -> Result<Vec<DeploymentTarget>>;
-    /// Compare-and-swap update.
+    /// Compare-and-swap update. A rename is refused like a delete ([`StoreError::Refused`]) while a
+    /// deployment names the target, and is [`StoreError::AlreadyExists`] when the new name is taken.
     async fn target_update(&self, t: &DeploymentTarget) -> Result<DeploymentTarget>;
     /// Refused ([`StoreError::Refused`], naming a deployment) while any deployment of the namespace names
     /// this target in `spec.deploymentTargetName`; checked in the same transaction as the delete.

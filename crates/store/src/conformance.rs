@@ -1,0 +1,1 @@
+//! The backend-agnostic conformance suite of [`crate::Store`] (cases being written).

@@ -1,0 +1,147 @@
+//! Deployment targets. Deployments refer to their target by name, so a target is deleted (or renamed)
+//! only when no deployment of its namespace names it, checked in the same transaction as the write.
+
+use async_trait::async_trait;
+use sqlx::error::ErrorKind;
+use sqlx::{Sqlite, Transaction};
+use stateplane_model::DeploymentTarget;
+
+use super::{backend, from_bodies, from_body, not_found, to_body, ts, violation, SqliteStore};
+use crate::{DeploymentTargetStore, ResourceKind, Result, StoreError};
+
+const KIND: &str = "deployment target";
+
+#[async_trait]
+impl DeploymentTargetStore for SqliteStore {
+    async fn target_create(&self, t: &DeploymentTarget) -> Result<()> {
+        let m = &t.metadata;
+        sqlx::query(
+            "INSERT INTO deployment_targets (id, namespace, name, created_at, resource_version, body)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(m.id.to_string())
+        .bind(&m.namespace)
+        .bind(&m.name)
+        .bind(ts(&m.created_at))
+        .bind(m.resource_version)
+        .bind(to_body(t)?)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| match violation(&e) {
+            Some(ErrorKind::UniqueViolation) => StoreError::AlreadyExists { kind: KIND, name: m.name.clone() },
+            Some(_) => not_found("namespace", &m.namespace),
+            None => backend("target_create", e),
+        })?;
+        self.notify(ResourceKind::DeploymentTarget, &m.namespace, m.name.clone(), None);
+        Ok(())
+    }
+
+    async fn target_get(&self, namespace: &str, name: &str) -> Result<DeploymentTarget> {
+        let body =
+            sqlx::query_scalar::<_, String>("SELECT body FROM deployment_targets WHERE namespace = ? AND name = ?")
+                .bind(namespace)
+                .bind(name)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(|e| backend("target_get", e))?
+                .ok_or_else(|| not_found(KIND, name))?;
+        from_body(KIND, &body)
+    }
+
+    async fn target_list(&self, namespace: &str) -> Result<Vec<DeploymentTarget>> {
+        let bodies =
+            sqlx::query_scalar::<_, String>("SELECT body FROM deployment_targets WHERE namespace = ? ORDER BY name")
+                .bind(namespace)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(|e| backend("target_list", e))?;
+        from_bodies(KIND, bodies)
+    }
+
+    async fn target_update(&self, t: &DeploymentTarget) -> Result<DeploymentTarget> {
+        const OP: &str = "target_update";
+        let expected = t.metadata.resource_version;
+        let mut stored = t.clone();
+        stored.metadata.resource_version = expected + 1;
+        stored.metadata.modified_at = stateplane_model::now();
+        let m = &stored.metadata;
+        let id = m.id.to_string();
+        let mut tx = self.begin_write(OP).await?;
+        let current = sqlx::query_as::<_, (String, i64)>(
+            "SELECT name, resource_version FROM deployment_targets WHERE namespace = ? AND id = ?",
+        )
+        .bind(&m.namespace)
+        .bind(&id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| backend(OP, e))?;
+        let Some((old_name, actual)) = current else { return Err(not_found(KIND, &m.name)) };
+        if actual != expected {
+            return Err(StoreError::Conflict { kind: KIND, id: old_name, expected, actual });
+        }
+        if old_name != m.name {
+            // Deployments refer to a target by name: renaming a used one would orphan them.
+            if let Some(dep) = first_user(&mut tx, &m.namespace, &old_name).await? {
+                return Err(in_use(&old_name, &dep));
+            }
+        }
+        sqlx::query(
+            "UPDATE deployment_targets SET name = ?, created_at = ?, resource_version = ?, body = ?
+             WHERE namespace = ? AND id = ?",
+        )
+        .bind(&m.name)
+        .bind(ts(&m.created_at))
+        .bind(m.resource_version)
+        .bind(to_body(&stored)?)
+        .bind(&m.namespace)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match violation(&e) {
+            Some(ErrorKind::UniqueViolation) => StoreError::AlreadyExists { kind: KIND, name: m.name.clone() },
+            _ => backend(OP, e),
+        })?;
+        tx.commit().await.map_err(|e| backend(OP, e))?;
+        self.notify(ResourceKind::DeploymentTarget, &m.namespace, m.name.clone(), None);
+        Ok(stored)
+    }
+
+    async fn target_delete(&self, namespace: &str, name: &str) -> Result<()> {
+        const OP: &str = "target_delete";
+        let mut tx = self.begin_write(OP).await?;
+        if let Some(dep) = first_user(&mut tx, namespace, name).await? {
+            return Err(in_use(name, &dep));
+        }
+        let done = sqlx::query("DELETE FROM deployment_targets WHERE namespace = ? AND name = ?")
+            .bind(namespace)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend(OP, e))?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(KIND, name));
+        }
+        tx.commit().await.map_err(|e| backend(OP, e))?;
+        self.notify(ResourceKind::DeploymentTarget, namespace, name.to_string(), None);
+        Ok(())
+    }
+}
+
+/// The oldest deployment of the namespace that names the target, if any.
+async fn first_user(tx: &mut Transaction<'static, Sqlite>, namespace: &str, target: &str) -> Result<Option<String>> {
+    sqlx::query_scalar::<_, String>(
+        "SELECT name FROM deployments WHERE namespace = ? AND target_name = ? ORDER BY created_at, id LIMIT 1",
+    )
+    .bind(namespace)
+    .bind(target)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(|e| backend("find deployments of a target", e))
+}
+
+fn in_use(target: &str, deployment: &str) -> StoreError {
+    StoreError::Refused(format!(
+        "deployment target '{target}' is used by deployment '{deployment}'; point the deployment at another \
+         target or delete it first"
+    ))
+}
