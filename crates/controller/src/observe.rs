@@ -1,0 +1,97 @@
+//! Observation: one deployment's rows from the store and Flink's view of its current job.
+
+use stateplane_flink::{FlinkClient, FlinkError, FlinkJobId};
+use stateplane_model::plan::{FlinkJobState, FlinkView};
+use stateplane_model::{Deployment, DeploymentId, Job, Savepoint};
+use stateplane_store::{JobFilter, SavepointFilter, StoreError};
+
+use crate::Shared;
+
+/// Owned snapshot of what a pass looks at.
+pub(crate) struct World {
+    pub deployment: Deployment,
+    /// Newest first; the first non-terminal one is the current job.
+    pub jobs: Vec<Job>,
+    pub savepoints: Vec<Savepoint>,
+    pub flink: FlinkView,
+}
+
+impl World {
+    pub fn current_job(&self) -> Option<&Job> {
+        self.jobs.iter().find(|j| !j.status.state.is_terminal())
+    }
+}
+
+/// Reads the deployment (None when it is gone), its jobs and savepoints, and asks Flink about the
+/// current job.
+pub(crate) async fn observe(shared: &Shared, namespace: &str, id: DeploymentId) -> Result<Option<World>, StoreError> {
+    let store = &shared.store;
+    let deployment = match store.deployment_get(namespace, id).await {
+        Ok(d) => d,
+        Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let jobs = store.job_list(namespace, &JobFilter { deployment_id: Some(id), limit: Some(8) }).await?;
+    let savepoints =
+        store.savepoint_list(namespace, &SavepointFilter { deployment_id: Some(id), ..Default::default() }).await?;
+    let mut world = World { deployment, jobs, savepoints, flink: FlinkView::NotAsked };
+    if let Some(job) = world.current_job() {
+        world.flink = match client_for_job(shared, job).await {
+            Ok(client) => flink_view(&client, job).await,
+            Err(error) => FlinkView::Unreachable { error },
+        };
+    }
+    Ok(Some(world))
+}
+
+/// The Flink client of the target a job was started on.
+pub(crate) async fn client_for_job(shared: &Shared, job: &Job) -> Result<FlinkClient, String> {
+    let target = job.spec.deployment_target_name.as_deref().unwrap_or("default");
+    client_for_target(shared, &job.metadata.namespace, target).await
+}
+
+/// The Flink client of a deployment target, or a sentence saying why there is none.
+pub(crate) async fn client_for_target(shared: &Shared, namespace: &str, target: &str) -> Result<FlinkClient, String> {
+    let t = match shared.store.target_get(namespace, target).await {
+        Ok(t) => t,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(format!("deployment target '{target}' does not exist in namespace '{namespace}'"))
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    shared.flink(&t.spec.flink_session_cluster.rest_url).map_err(|e| e.to_string())
+}
+
+pub(crate) fn flink_job_id(job: &Job) -> FlinkJobId {
+    FlinkJobId::from_uuid(job.metadata.id.uuid())
+}
+
+async fn flink_view(client: &FlinkClient, job: &Job) -> FlinkView {
+    match client.job(&flink_job_id(job)).await {
+        Ok(None) => FlinkView::Missing,
+        Ok(Some(details)) => FlinkView::Job {
+            state: map_state(&details.state),
+            all_tasks_running: details.all_vertices_running(),
+        },
+        Err(FlinkError::NotFound { .. }) => FlinkView::Missing,
+        Err(e) => FlinkView::Unreachable { error: e.to_string() },
+    }
+}
+
+pub(crate) fn map_state(s: &stateplane_flink::JobState) -> FlinkJobState {
+    use stateplane_flink::JobState as F;
+    match s {
+        F::Initializing => FlinkJobState::Initializing,
+        F::Created => FlinkJobState::Created,
+        F::Running => FlinkJobState::Running,
+        F::Failing => FlinkJobState::Failing,
+        F::Failed => FlinkJobState::Failed,
+        F::Cancelling => FlinkJobState::Cancelling,
+        F::Canceled => FlinkJobState::Canceled,
+        F::Finished => FlinkJobState::Finished,
+        F::Restarting => FlinkJobState::Restarting,
+        F::Suspended => FlinkJobState::Suspended,
+        F::Reconciling => FlinkJobState::Reconciling,
+        F::Unknown(_) => FlinkJobState::Unknown,
+    }
+}
