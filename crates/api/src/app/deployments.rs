@@ -1,0 +1,380 @@
+//! Deployments: the desired state of one Flink application.
+//!
+//! Rules kept here:
+//! - Names are DNS labels, unique per namespace. `{deploymentId}` in a path is the id or the name.
+//! - The server owns `metadata.id`, `namespace`, `name` (after creation), `createdAt`,
+//!   `resourceVersion` and `status` (the controller writes status).
+//! - The spec-version annotation starts at 1 and grows by one with every change of `spec.template`
+//!   (the template compared as JSON before and after); a client's value for it is ignored.
+//! - The namespace's deployment defaults are merged under the spec at creation (explicit fields win).
+//! - PATCH is a JSON merge patch over `{metadata: {labels, annotations, displayName}, spec}`; a PATCH that
+//!   changes nothing writes nothing.
+//! - DELETE only once the desired state is CANCELLED and nothing runs.
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use stateplane_model::error::from_value;
+use stateplane_model::merge::{merge_patch, with_defaults};
+use stateplane_model::restore::{self, RestoreDecision};
+use stateplane_model::{
+    lenient_string_map, validate_dns_label, Deployment, DeploymentId, DeploymentSpec, DeploymentState,
+    DesiredState, StringMap, SPEC_VERSION_ANNOTATION,
+};
+use stateplane_store::{SavepointFilter, Store, StoreError};
+
+use super::{busy, ensure_namespace, expected_version, namespace_not_found, object, or_not_found, stale, CAS_ATTEMPTS};
+use crate::error::{ApiError, ApiResult};
+use crate::params::{Wait, UUID_EXAMPLE};
+use crate::AppState;
+
+/// Finds a deployment of `ns` by id or, failing that, by name.
+pub async fn resolve(store: &dyn Store, ns: &str, id_or_name: &str) -> ApiResult<Deployment> {
+    ensure_namespace(store, ns).await?;
+    if let Ok(id) = id_or_name.parse::<DeploymentId>() {
+        match store.deployment_get(ns, id).await {
+            Ok(d) if d.metadata.namespace == ns => return Ok(d),
+            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    } else if validate_dns_label("deploymentId", id_or_name).is_err() {
+        return Err(ApiError::parameter(
+            "deploymentId",
+            format!(
+                "'{id_or_name}' is neither a deployment id (a UUID such as {UUID_EXAMPLE}) nor a deployment name \
+                 (lower-case letters, digits and '-')"
+            ),
+        ));
+    }
+    match store.deployment_get_by_name(ns, id_or_name).await {
+        Ok(d) if d.metadata.namespace == ns => Ok(d),
+        Ok(_) | Err(StoreError::NotFound { .. }) => Err(ApiError::not_found("deployment", id_or_name, ns)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `k=v,k2=v2`: all pairs must match a deployment's labels.
+fn parse_selector(selector: &str) -> ApiResult<Vec<(String, String)>> {
+    selector
+        .split(',')
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                ApiError::parameter("labelSelector", format!("'{pair}' is not key=value (e.g. labelSelector=team=a,env=prod)"))
+            })?;
+            let (k, v) = (k.trim(), v.trim());
+            if k.is_empty() || v.contains('=') {
+                return Err(ApiError::parameter(
+                    "labelSelector",
+                    format!("'{pair}' is not key=value (e.g. labelSelector=team=a,env=prod)"),
+                ));
+            }
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+pub async fn list(store: &dyn Store, ns: &str, label_selector: Option<&str>) -> ApiResult<Vec<Deployment>> {
+    let selector = label_selector.map(parse_selector).transpose()?.unwrap_or_default();
+    ensure_namespace(store, ns).await?;
+    let all = store.deployment_list(Some(ns)).await?;
+    Ok(all
+        .into_iter()
+        .filter(|d| selector.iter().all(|(k, v)| d.metadata.labels.get(k) == Some(v)))
+        .collect())
+}
+
+/// A deployment, optionally waiting (long-poll) until `status.state` is one of the awaited states.
+pub async fn get(
+    state: &AppState,
+    ns: &str,
+    id_or_name: &str,
+    wait: Option<Wait<DeploymentState>>,
+) -> ApiResult<Deployment> {
+    let store = state.store.as_ref();
+    let d = resolve(store, ns, id_or_name).await?;
+    let Some(wait) = wait else { return Ok(d) };
+    let id = d.metadata.id;
+    super::watch::until(
+        store,
+        |c| c.kind == stateplane_store::ResourceKind::Deployment && c.id.parse::<DeploymentId>().ok() == Some(id),
+        || async move { store.deployment_get(ns, id).await.map_err(or_not_found("deployment", id, ns)) },
+        |d: &Deployment| wait.states.contains(&d.status.state),
+        wait.timeout,
+    )
+    .await
+}
+
+/// The metadata a client may set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientMetadata {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string_map")]
+    labels: StringMap,
+    #[serde(default, deserialize_with = "lenient_string_map")]
+    annotations: StringMap,
+}
+
+/// 422 unless a named deployment target exists in the namespace.
+async fn check_target(store: &dyn Store, ns: &str, spec: &DeploymentSpec) -> ApiResult<()> {
+    let Some(name) = &spec.deployment_target_name else { return Ok(()) };
+    match store.target_get(ns, name).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::NotFound { .. }) => Err(ApiError::invalid(
+            "spec.deploymentTargetName",
+            format!("deployment target '{name}' does not exist in namespace '{ns}'; create it first or name another"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn sub_object<'a>(obj: &'a Map<String, Value>, key: &str) -> ApiResult<Option<&'a Value>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(_) => Err(ApiError::MalformedField { field: key.into(), message: "must be an object".into() }),
+    }
+}
+
+/// Creates a deployment from `{metadata: {name, displayName, labels, annotations}, spec}`.
+/// Server-owned fields in the body (`metadata.id`, `createdAt`, `resourceVersion`, `status`) are ignored.
+pub async fn create(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<Deployment> {
+    let obj = object(body)?;
+    let name = super::required_str(body, "/metadata/name", "metadata.name")?;
+    let meta: ClientMetadata = match sub_object(obj, "metadata")? {
+        Some(m) => from_value(m.clone(), "metadata")?,
+        None => ClientMetadata::default(),
+    };
+    if let Some(given) = body.pointer("/metadata/namespace").filter(|v| !v.is_null()) {
+        if given.as_str() != Some(ns) {
+            return Err(ApiError::invalid(
+                "metadata.namespace",
+                format!("is {given} but the request goes to namespace '{ns}'; leave it out or make them equal"),
+            ));
+        }
+    }
+    let explicit = sub_object(obj, "spec")?.cloned().unwrap_or_else(|| json!({}));
+    ensure_namespace(store, ns).await?;
+    let defaults = store.deployment_defaults_get(ns).await?;
+    let spec: DeploymentSpec = from_value(with_defaults(&defaults.spec, &explicit), "spec")?;
+
+    let mut d = Deployment::new(ns, &name, spec);
+    d.metadata.display_name = meta.display_name;
+    d.metadata.labels = meta.labels;
+    d.metadata.annotations = meta.annotations;
+    d.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
+    d.validate()?;
+    check_target(store, ns, &d.spec).await?;
+    store.deployment_create(&d).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => ApiError::AlreadyExists { kind: "deployment", name: name.clone() },
+        StoreError::NotFound { .. } => namespace_not_found(ns),
+        e => e.into(),
+    })?;
+    store.deployment_get(ns, d.metadata.id).await.map_err(or_not_found("deployment", d.metadata.id, ns))
+}
+
+/// Fields of `metadata` a PATCH may change, and those it may repeat unchanged.
+const PATCHABLE_METADATA: [&str; 3] = ["labels", "annotations", "displayName"];
+const PATCH_HINT: &str = "a PATCH may change metadata.labels, metadata.annotations, metadata.displayName and spec";
+
+/// The parts of a PATCH body, checked for shape before anything is read.
+struct DeploymentPatch {
+    /// The merge patch over `{metadata: {labels, annotations, displayName}, spec}`.
+    patch: Value,
+    expected: Option<i64>,
+    /// Immutable metadata the client repeated; must equal the stored values.
+    fixed: Map<String, Value>,
+}
+
+fn split_patch(body: &Value) -> ApiResult<DeploymentPatch> {
+    let obj = object(body)?;
+    let mut patch = Map::new();
+    let mut fixed = Map::new();
+    let mut expected = None;
+    for (k, v) in obj {
+        match k.as_str() {
+            "apiVersion" | "kind" => {}
+            "status" => {
+                return Err(ApiError::invalid("status", "is written only by the controller; leave it out of a PATCH"))
+            }
+            "spec" => {
+                if !(v.is_object() || v.is_null()) {
+                    return Err(ApiError::MalformedField { field: "spec".into(), message: "must be an object".into() });
+                }
+                patch.insert(k.clone(), v.clone());
+            }
+            "metadata" => {
+                let Some(m) = v.as_object() else {
+                    return Err(ApiError::MalformedField { field: "metadata".into(), message: "must be an object".into() });
+                };
+                expected = expected_version(Some(v))?;
+                let mut meta_patch = Map::new();
+                for (mk, mv) in m {
+                    match mk.as_str() {
+                        k if PATCHABLE_METADATA.contains(&k) => {
+                            meta_patch.insert(mk.clone(), mv.clone());
+                        }
+                        "resourceVersion" | "modifiedAt" => {}
+                        "id" | "namespace" | "name" | "createdAt" => {
+                            fixed.insert(mk.clone(), mv.clone());
+                        }
+                        other => {
+                            return Err(ApiError::invalid(format!("metadata.{other}"), format!("unknown field; {PATCH_HINT}")))
+                        }
+                    }
+                }
+                patch.insert("metadata".into(), Value::Object(meta_patch));
+            }
+            other => return Err(ApiError::invalid(other, format!("unknown field; {PATCH_HINT}"))),
+        }
+    }
+    Ok(DeploymentPatch { patch: Value::Object(patch), expected, fixed })
+}
+
+/// 422 when the client tries to change `metadata.id`, `namespace`, `name` or `createdAt`.
+fn check_fixed(fixed: &Map<String, Value>, d: &Deployment) -> ApiResult<()> {
+    for (k, v) in fixed {
+        let same = match k.as_str() {
+            "id" => v.as_str().and_then(|s| s.parse::<DeploymentId>().ok()) == Some(d.metadata.id),
+            "namespace" => v.as_str() == Some(d.metadata.namespace.as_str()),
+            "name" => v.as_str() == Some(d.metadata.name.as_str()),
+            "createdAt" => {
+                v.as_str().and_then(|s| s.parse::<chrono::DateTime<chrono::Utc>>().ok()) == Some(d.metadata.created_at)
+            }
+            _ => true,
+        };
+        if !same && !v.is_null() {
+            return Err(ApiError::invalid(format!("metadata.{k}"), "cannot be changed; leave it out of the PATCH"));
+        }
+    }
+    Ok(())
+}
+
+/// `current` with `patch` applied, the spec version bumped if the template changed.
+fn apply_patch(current: &Deployment, patch: &Value) -> ApiResult<Deployment> {
+    let mut doc = json!({
+        "metadata": {
+            "labels": current.metadata.labels,
+            "annotations": current.metadata.annotations,
+            "displayName": current.metadata.display_name,
+        },
+        "spec": current.spec,
+    });
+    merge_patch(&mut doc, patch);
+    let meta: ClientMetadata = from_value(doc["metadata"].take(), "metadata")?;
+    let spec: DeploymentSpec = from_value(doc["spec"].take(), "spec")?;
+    let mut next = current.clone();
+    next.metadata.display_name = meta.display_name;
+    next.metadata.labels = meta.labels;
+    next.metadata.annotations = meta.annotations;
+    next.spec = spec;
+    let version = current.spec_version();
+    let template_changed = serde_json::to_value(&next.spec.template).ok() != serde_json::to_value(&current.spec.template).ok();
+    let new_version = if template_changed { version + 1 } else { version };
+    next.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), new_version.to_string());
+    Ok(next)
+}
+
+/// Applies a JSON merge patch (see the module docs).
+pub async fn patch(store: &dyn Store, ns: &str, id_or_name: &str, body: &Value) -> ApiResult<Deployment> {
+    let p = split_patch(body)?;
+    for _ in 0..CAS_ATTEMPTS {
+        let current = resolve(store, ns, id_or_name).await?;
+        if let Some(expected) = p.expected {
+            if expected != current.metadata.resource_version {
+                return Err(stale("deployment", &current.metadata.name, expected, current.metadata.resource_version));
+            }
+        }
+        check_fixed(&p.fixed, &current)?;
+        let next = apply_patch(&current, &p.patch)?;
+        if next == current {
+            return Ok(current);
+        }
+        next.validate()?;
+        if next.spec.deployment_target_name != current.spec.deployment_target_name {
+            check_target(store, ns, &next.spec).await?;
+        }
+        match store.deployment_update(&next).await {
+            Ok(d) => return Ok(d),
+            Err(StoreError::Conflict { actual, .. }) => {
+                if let Some(expected) = p.expected {
+                    return Err(stale("deployment", &current.metadata.name, expected, actual));
+                }
+            }
+            Err(e) => return Err(or_not_found("deployment", id_or_name, ns)(e)),
+        }
+    }
+    Err(busy("deployment", id_or_name))
+}
+
+/// Deletes a cancelled, stopped deployment with its jobs, events and savepoint resources (never
+/// savepoint data); returns it as it was.
+pub async fn delete(store: &dyn Store, ns: &str, id_or_name: &str) -> ApiResult<Deployment> {
+    let d = resolve(store, ns, id_or_name).await?;
+    let stopped = !matches!(d.status.state, DeploymentState::Running | DeploymentState::Transitioning);
+    if d.spec.state != DesiredState::Cancelled || !stopped {
+        return Err(ApiError::DeploymentNotCancelled(format!(
+            "deployment '{}' has spec.state {} and status.state {}: set spec.state to CANCELLED, wait until \
+             status.state is no longer RUNNING or TRANSITIONING, then delete it",
+            d.metadata.name, d.spec.state, d.status.state
+        )));
+    }
+    store.deployment_delete(ns, d.metadata.id).await.map_err(or_not_found("deployment", id_or_name, ns))?;
+    Ok(d)
+}
+
+/// Which snapshot the next start would restore from, and why the others would not be used.
+pub async fn restore_preview(store: &dyn Store, ns: &str, id_or_name: &str) -> ApiResult<RestoreDecision> {
+    let d = resolve(store, ns, id_or_name).await?;
+    let filter = SavepointFilter { deployment_id: Some(d.metadata.id), ..Default::default() };
+    let savepoints = store.savepoint_list(ns, &filter).await?;
+    Ok(restore::select(&d, &savepoints))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dep() -> Deployment {
+        let spec: DeploymentSpec = serde_json::from_value(json!({
+            "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}}}
+        }))
+        .unwrap();
+        Deployment::new("default", "d", spec)
+    }
+
+    #[test]
+    fn template_changes_bump_the_spec_version_and_nothing_else_does() {
+        let d = dep();
+        let p = |v: Value| apply_patch(&d, &split_patch(&v).unwrap().patch).unwrap();
+        assert_eq!(p(json!({"spec": {"template": {"spec": {"parallelism": 2}}}})).spec_version(), 2);
+        assert_eq!(p(json!({"metadata": {"labels": {"a": "b"}}})).spec_version(), 1);
+        assert_eq!(p(json!({"spec": {"state": "RUNNING"}})).spec_version(), 1);
+        // a client cannot set the version
+        let mut ann = serde_json::Map::new();
+        ann.insert(SPEC_VERSION_ANNOTATION.into(), json!("9"));
+        assert_eq!(p(json!({"metadata": {"annotations": ann}})).spec_version(), 1);
+        assert_eq!(p(json!({})), d, "an empty patch changes nothing");
+    }
+
+    #[test]
+    fn patch_shape_errors_name_the_field() {
+        let f = |v: Value| match split_patch(&v) {
+            Err(ApiError::InvalidField { field, .. } | ApiError::MalformedField { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(f(json!({"status": {"state": "RUNNING"}})), "status");
+        assert_eq!(f(json!({"sepc": {}})), "sepc");
+        assert_eq!(f(json!({"metadata": {"owner": "x"}})), "metadata.owner");
+        assert_eq!(f(json!({"metadata": {"resourceVersion": "abc"}})), "metadata.resourceVersion");
+        assert_eq!(f(json!({"spec": 3})), "spec");
+    }
+
+    #[test]
+    fn selectors() {
+        assert_eq!(parse_selector("a=b, c = d").unwrap(), vec![("a".into(), "b".into()), ("c".into(), "d".into())]);
+        for bad in ["a", "=b", "a=b,", "a=b=c"] {
+            assert!(parse_selector(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The application layer: the rules of every operation, written against the [`Store`] trait only.
+//!
+//! Each function checks everything first and then makes exactly one store write (a create, a
+//! compare-and-swap update or a delete), so a refused request changes nothing. Updates without a
+//! client-given `resourceVersion` re-read and retry a few times on a conflict; with one, a conflict is
+//! the client's 409.
+
+use serde_json::{Map, Value};
+use stateplane_store::{Store, StoreError};
+
+use crate::error::{ApiError, ApiResult};
+
+pub mod defaults;
+pub mod deployments;
+pub mod events;
+pub mod jobs;
+pub mod namespaces;
+pub mod savepoints;
+pub mod targets;
+pub mod watch;
+
+/// How often a read-modify-write is retried when someone else wrote in between.
+const CAS_ATTEMPTS: usize = 5;
+
+/// 404 unless the namespace exists.
+pub async fn ensure_namespace(store: &dyn Store, ns: &str) -> ApiResult<()> {
+    match store.namespace_get(ns).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::NotFound { .. }) => Err(namespace_not_found(ns)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn namespace_not_found(ns: &str) -> ApiError {
+    ApiError::NotFound { kind: "namespace", id: ns.to_string(), namespace: None }
+}
+
+/// Maps a store `NotFound` to a 404 naming the resource and namespace; other errors as usual.
+pub(crate) fn or_not_found(kind: &'static str, id: impl ToString, ns: &str) -> impl FnOnce(StoreError) -> ApiError {
+    let id = id.to_string();
+    let ns = ns.to_string();
+    move |e| match e {
+        StoreError::NotFound { .. } => ApiError::NotFound { kind, id, namespace: Some(ns) },
+        e => e.into(),
+    }
+}
+
+/// The body as an object (the `Input` extractor already guarantees one).
+pub(crate) fn object(body: &Value) -> ApiResult<&Map<String, Value>> {
+    body.as_object()
+        .ok_or_else(|| ApiError::MalformedField { field: "body".into(), message: "must be an object".into() })
+}
+
+/// A required string field such as `metadata.name`, with a clear error when it is missing or not a string.
+pub(crate) fn required_str(body: &Value, pointer: &str, field: &str) -> ApiResult<String> {
+    match body.pointer(pointer) {
+        None | Some(Value::Null) => Err(ApiError::invalid(field, "is required")),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ApiError::MalformedField { field: field.into(), message: "must be a string".into() }),
+    }
+}
+
+/// `metadata.resourceVersion` of a PATCH body, if given: the version the client's change is based on.
+pub(crate) fn expected_version(metadata: Option<&Value>) -> ApiResult<Option<i64>> {
+    let Some(v) = metadata.and_then(|m| m.get("resourceVersion")) else { return Ok(None) };
+    let parsed = match v {
+        Value::Null => return Ok(None),
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    parsed.map(Some).ok_or_else(|| ApiError::MalformedField {
+        field: "metadata.resourceVersion".into(),
+        message: "must be an integer (the resourceVersion you read)".into(),
+    })
+}
+
+/// 409 for a PATCH based on an old read.
+pub(crate) fn stale(kind: &str, name: &str, expected: i64, actual: i64) -> ApiError {
+    ApiError::Conflict(format!(
+        "{kind} '{name}' is at resourceVersion {actual} but your change is based on {expected}: \
+         read it again, reapply your change and retry"
+    ))
+}
+
+/// 409 when a resource kept changing during every retry.
+pub(crate) fn busy(kind: &str, name: &str) -> ApiError {
+    ApiError::Conflict(format!("{kind} '{name}' kept changing while the request was applied; retry"))
+}

@@ -1,0 +1,111 @@
+//! stateplane's HTTP API (Ververica Platform Application Manager API v1 compatible).
+//!
+//! Layout:
+//! - [`routes`]: one short handler per operation (parse → one call into [`app`] → reply), named resource
+//!   first (`savepoint_create`, `deployment_list`), each documented for the OpenAPI document.
+//! - [`app`]: the rules (what may be created, changed, deleted, and when), written against the
+//!   [`Store`] trait only. The API never calls Flink: it records intent (a desired state, a savepoint
+//!   request) and the controller, woken by the store's change feed, makes it true.
+//! - [`error::ApiError`]: every way a request can fail, mapped to an HTTP status and a stable machine
+//!   `code` in one place. Store errors never reach a client as text.
+//! - `format`: content negotiation. Bodies in as JSON or YAML (1 MiB at most), out as JSON or YAML per
+//!   `Accept`. Every response body, errors included, is rendered in one middleware, which also turns any
+//!   response axum builds on its own (unknown route, wrong method, a panic) into the JSON error shape.
+//!
+//! Guarantees: no input produces a 500 or a panic; a request that fails writes nothing (all checks run
+//! before the single store write, and every update is a compare-and-swap on `resourceVersion`).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use stateplane_store::Store;
+
+pub mod app;
+pub mod error;
+mod format;
+pub mod openapi;
+mod params;
+pub mod routes;
+
+pub use error::{ApiError, ErrorBody};
+pub use format::BODY_LIMIT;
+
+/// Server-wide settings the API needs.
+#[derive(Debug, Clone, Default)]
+pub struct ApiConfig {
+    /// Universal Blob Storage base URI. When set, every deployment gets savepoint and checkpoint
+    /// directories derived from it (see `stateplane_model::paths`).
+    pub blob_storage_uri: Option<String>,
+}
+
+/// What every handler gets: the store (shared with the controller) and the configuration.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: ApiConfig,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: ApiConfig) -> Self {
+        Self { store, config }
+    }
+}
+
+/// The base of every namespaced route.
+const NS: &str = "/api/v1/namespaces/{namespace}";
+
+/// The whole API as one router.
+pub fn router(state: AppState) -> Router {
+    use routes::*;
+    let ns = |p: &str| format!("{NS}{p}");
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .route("/api/v1/namespaces", get(namespaces::namespace_list).post(namespaces::namespace_create))
+        .route(NS, get(namespaces::namespace_get).delete(namespaces::namespace_delete))
+        .route(
+            &ns("/deployment-defaults"),
+            get(deployment_defaults::deployment_defaults_get).patch(deployment_defaults::deployment_defaults_patch),
+        )
+        .route(&ns("/deployments"), get(deployments::deployment_list).post(deployments::deployment_create))
+        .route(
+            &ns("/deployments/{deploymentId}"),
+            get(deployments::deployment_get)
+                .patch(deployments::deployment_patch)
+                .delete(deployments::deployment_delete),
+        )
+        .route(&ns("/deployments/{deploymentId}/restore-preview"), get(deployments::deployment_restore_preview))
+        .route(
+            &ns("/deployment-targets"),
+            get(deployment_targets::deployment_target_list).post(deployment_targets::deployment_target_create),
+        )
+        .route(
+            &ns("/deployment-targets/{name}"),
+            get(deployment_targets::deployment_target_get).delete(deployment_targets::deployment_target_delete),
+        )
+        .route(&ns("/savepoints"), get(savepoints::savepoint_list).post(savepoints::savepoint_create))
+        .route(
+            &ns("/savepoints/{savepointId}"),
+            get(savepoints::savepoint_get).delete(savepoints::savepoint_delete),
+        )
+        .route(&ns("/jobs"), get(jobs::job_list))
+        .route(&ns("/jobs/{jobId}"), get(jobs::job_get))
+        .route(&ns("/events"), get(events::event_list))
+        .fallback(fallback::route_not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(fallback::panic_response))
+        .layer(axum::middleware::from_fn(format::render))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

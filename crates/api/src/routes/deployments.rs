@@ -1,0 +1,96 @@
+//! `/api/v1/namespaces/{namespace}/deployments[/{deploymentId}[/restore-preview]]`
+
+use axum::extract::State;
+use stateplane_model::restore::RestoreDecision;
+use stateplane_model::{Deployment, DeploymentState, ResourceList};
+
+use crate::app::deployments as app;
+use crate::error::{ApiResult, ErrorBody};
+use crate::format::{Input, Reply};
+use crate::openapi::{DeploymentCreate, DeploymentList, DeploymentPatch};
+use crate::params::{ApiPath, Params};
+use crate::AppState;
+
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments", tag = "deployments",
+    params(("namespace" = String, Path, description = "Namespace name"),
+        ("labelSelector" = Option<String>, Query, description = "Comma-separated key=value pairs, all of which must match the labels")),
+    responses((status = 200, description = "Deployments of the namespace, oldest first", body = DeploymentList)))]
+pub async fn deployment_list(State(s): State<AppState>, ApiPath(ns): ApiPath<String>, q: Params) -> ApiResult<Reply> {
+    let items = app::list(s.store.as_ref(), &ns, q.get("labelSelector")).await?;
+    Reply::ok(&ResourceList::new("Deployment", items))
+}
+
+/// Creates a deployment. The namespace's deployment defaults are merged under `spec` (explicit fields
+/// win); server-owned fields (`metadata.id`, `createdAt`, `resourceVersion`, `status`) are ignored.
+#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/deployments", tag = "deployments",
+    params(("namespace" = String, Path, description = "Namespace name")),
+    request_body = DeploymentCreate,
+    responses((status = 201, description = "Created", body = Deployment),
+        (status = 409, description = "ALREADY_EXISTS: the name is taken in this namespace", body = ErrorBody)))]
+pub async fn deployment_create(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    Input(body): Input,
+) -> ApiResult<Reply> {
+    Reply::created(&app::create(s.store.as_ref(), &ns, &body).await?)
+}
+
+/// A deployment by id or name. With `waitFor`, answers as soon as `status.state` is one of the given
+/// states, or with the deployment as it is at the timeout.
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}", tag = "deployments",
+    params(("namespace" = String, Path, description = "Namespace name"),
+        ("deploymentId" = String, Path, description = "Deployment id (UUID) or name"),
+        ("waitFor" = Option<String>, Query, description = "Comma-separated status states to wait for, e.g. RUNNING"),
+        ("timeout" = Option<String>, Query, description = "Longest wait, e.g. 30s (default 30s, at most 120s)")),
+    responses((status = 200, description = "The deployment", body = Deployment)))]
+pub async fn deployment_get(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ApiPath<(String, String)>,
+    q: Params,
+) -> ApiResult<Reply> {
+    let wait = q.wait::<DeploymentState>()?;
+    Reply::ok(&app::get(&s, &ns, &id, wait).await?)
+}
+
+/// JSON merge patch (RFC 7396; JSON or YAML) over `{metadata: {labels, annotations, displayName}, spec}`.
+/// With `metadata.resourceVersion`, refused (409) unless it is the current one.
+#[utoipa::path(patch, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}", tag = "deployments",
+    params(("namespace" = String, Path, description = "Namespace name"),
+        ("deploymentId" = String, Path, description = "Deployment id (UUID) or name")),
+    request_body = DeploymentPatch,
+    responses((status = 200, description = "The deployment after the patch", body = Deployment),
+        (status = 409, description = "CONFLICT: metadata.resourceVersion is stale", body = ErrorBody)))]
+pub async fn deployment_patch(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ApiPath<(String, String)>,
+    Input(body): Input,
+) -> ApiResult<Reply> {
+    Reply::ok(&app::patch(s.store.as_ref(), &ns, &id, &body).await?)
+}
+
+/// Deletes a deployment whose desired state is CANCELLED and whose status is not RUNNING or
+/// TRANSITIONING, with its jobs, events and savepoint resources (never savepoint data).
+#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}", tag = "deployments",
+    params(("namespace" = String, Path, description = "Namespace name"),
+        ("deploymentId" = String, Path, description = "Deployment id (UUID) or name")),
+    responses((status = 200, description = "Deleted; the deployment as it was", body = Deployment),
+        (status = 409, description = "DEPLOYMENT_NOT_CANCELLED", body = ErrorBody)))]
+pub async fn deployment_delete(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ApiPath<(String, String)>,
+) -> ApiResult<Reply> {
+    Reply::ok(&app::delete(s.store.as_ref(), &ns, &id).await?)
+}
+
+/// Which snapshot the next start restores from under the deployment's restore strategy, and why every
+/// other savepoint of the deployment would not be used.
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}/restore-preview", tag = "deployments",
+    params(("namespace" = String, Path, description = "Namespace name"),
+        ("deploymentId" = String, Path, description = "Deployment id (UUID) or name")),
+    responses((status = 200, description = "The restore decision", body = RestoreDecision)))]
+pub async fn deployment_restore_preview(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ApiPath<(String, String)>,
+) -> ApiResult<Reply> {
+    Reply::ok(&app::restore_preview(s.store.as_ref(), &ns, &id).await?)
+}

@@ -1,0 +1,76 @@
+//! `/api/v1/namespaces/{namespace}/savepoints[/{savepointId}]`
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use stateplane_model::{ResourceList, Savepoint, SavepointId, SavepointState};
+
+use crate::app::savepoints::{self as app, Deletion};
+use crate::error::{ApiResult, ErrorBody};
+use crate::format::{Input, Reply};
+use crate::openapi::{SavepointCreateBody, SavepointList};
+use crate::params::{parse_id, ApiPath, Params};
+use crate::AppState;
+
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/savepoints", tag = "savepoints",
+    params(("namespace" = String, Path, description = "Namespace name"),
+        ("deploymentId" = Option<String>, Query, description = "Only savepoints of this deployment (UUID)", format = Uuid),
+        ("jobId" = Option<String>, Query, description = "Only savepoints of this job (UUID)", format = Uuid)),
+    responses((status = 200, description = "Savepoints, newest first", body = SavepointList)))]
+pub async fn savepoint_list(State(s): State<AppState>, ApiPath(ns): ApiPath<String>, q: Params) -> ApiResult<Reply> {
+    let items = app::list(s.store.as_ref(), &ns, q.id("deploymentId")?, q.id("jobId")?).await?;
+    Reply::ok(&ResourceList::new("Savepoint", items))
+}
+
+/// Two shapes: `{metadata: {deploymentId}}` alone requests a savepoint of the deployment's running job
+/// (state STARTED, origin USER_REQUEST; the controller completes it); `spec.savepointLocation` with
+/// `status.state: COMPLETED` registers an existing snapshot (origin COPIED).
+#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/savepoints", tag = "savepoints",
+    params(("namespace" = String, Path, description = "Namespace name")),
+    request_body = SavepointCreateBody,
+    responses((status = 201, description = "Created (registered, or requested and under way)", body = Savepoint),
+        (status = 409, description = "SAVEPOINTS_NOT_CONFIGURED or DEPLOYMENT_NOT_RUNNING", body = ErrorBody)))]
+pub async fn savepoint_create(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    Input(body): Input,
+) -> ApiResult<Reply> {
+    Reply::created(&app::create(&s, &ns, body).await?)
+}
+
+/// A savepoint. With `waitFor`, answers as soon as its state is one of the given ones, or with the
+/// savepoint as it is at the timeout.
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/savepoints/{savepointId}", tag = "savepoints",
+    params(("namespace" = String, Path, description = "Namespace name"),
+        ("savepointId" = String, Path, description = "Savepoint id (UUID)", format = Uuid),
+        ("waitFor" = Option<String>, Query, description = "Comma-separated states to wait for, e.g. COMPLETED,FAILED"),
+        ("timeout" = Option<String>, Query, description = "Longest wait, e.g. 30s (default 30s, at most 120s)")),
+    responses((status = 200, description = "The savepoint", body = Savepoint)))]
+pub async fn savepoint_get(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ApiPath<(String, String)>,
+    q: Params,
+) -> ApiResult<Reply> {
+    let id: SavepointId = parse_id("savepointId", &id)?;
+    let wait = q.wait::<SavepointState>()?;
+    Reply::ok(&app::get(s.store.as_ref(), &ns, id, wait).await?)
+}
+
+/// Deletes a savepoint resource. Data stateplane wrote and nothing else references is disposed by the
+/// controller first (202, state PENDING_DELETION); otherwise the resource is removed at once (200) and
+/// the data left alone.
+#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/savepoints/{savepointId}", tag = "savepoints",
+    params(("namespace" = String, Path, description = "Namespace name"),
+        ("savepointId" = String, Path, description = "Savepoint id (UUID)", format = Uuid)),
+    responses((status = 200, description = "Deleted; the savepoint as it was (data untouched)", body = Savepoint),
+        (status = 202, description = "Disposal under way (PENDING_DELETION or DELETING)", body = Savepoint),
+        (status = 409, description = "SAVEPOINT_IN_PROGRESS", body = ErrorBody)))]
+pub async fn savepoint_delete(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ApiPath<(String, String)>,
+) -> ApiResult<Reply> {
+    let id: SavepointId = parse_id("savepointId", &id)?;
+    match app::delete(&s, &ns, id).await? {
+        Deletion::Deleted(sp) => Reply::ok(&sp),
+        Deletion::Pending(sp) => Reply::with_status(StatusCode::ACCEPTED, &sp),
+    }
+}
