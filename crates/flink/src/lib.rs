@@ -1,0 +1,34 @@
+//! Typed async client of Apache Flink's REST API (Flink 2.x), and nothing else.
+//!
+//! Why a crate of its own: the controller must reason about Flink in terms of jobs, savepoints and
+//! checkpoints, not HTTP. This crate owns every detail of the wire format (the kebab-case body of
+//! `/savepoints` next to the camelCase body of `/stop`, `-1` meaning "no end time", a failed
+//! savepoint reported as `COMPLETED` with a `failure-cause`, Java stack traces in error bodies) so
+//! callers only see typed values and a [`FlinkError`] whose message is one readable line.
+//!
+//! Guarantees:
+//! - every call is bounded by the client's timeout (default 10 s, see [`FlinkClient::with_timeout`]);
+//! - nothing here retries or sleeps: callers decide with [`FlinkError::is_retryable`];
+//! - no call panics on anything Flink sends; unknown states map to [`JobState::Unknown`];
+//! - client-chosen ids ([`FlinkJobId`] for submission, [`TriggerId`] for savepoints) are passed
+//!   through, so a caller that crashed after a request can repeat it and get the same operation.
+//!
+//! Nothing here is durable. Note Flink's own caches: `/jobs/{id}` and `/jobs/{id}/checkpoints` may be
+//! up to 3 s stale (`rest.cache.*`), and completed async operations (savepoint, disposal) are
+//! forgotten after `rest.async.store-duration` (5 min) or a JobManager restart; a status request
+//! then answers [`FlinkError::NotFound`].
+
+mod client;
+mod error;
+mod ids;
+mod types;
+mod wire;
+
+pub use client::FlinkClient;
+pub use error::{root_cause, FlinkError};
+pub use ids::{FlinkJobId, InvalidId, JarId, TriggerId};
+pub use types::{
+    CheckpointCounts, CheckpointStats, ClaimMode, ClusterOverview, CompletedCheckpoint,
+    DisposalStatus, JarInfo, JobDetails, JobState, JobSummary, RestoredCheckpoint, RunJarRequest,
+    SavepointFormat, SavepointStatus, SavepointTrigger, StopWithSavepoint, VertexInfo,
+};

@@ -1,0 +1,627 @@
+//! Flink's JSON, field by field, and its conversion into the public types.
+//!
+//! Why: this is the only place that knows Flink's spelling. Deserialisation is tolerant (every field
+//! defaults) because Flink adds, renames and nulls fields between versions; what is truly required
+//! (a job id, a trigger's status) is checked during conversion and reported as a decode error.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::root_cause;
+use crate::ids::{FlinkJobId, JarId};
+use crate::types::{
+    CheckpointCounts, CheckpointStats, ClusterOverview, CompletedCheckpoint, DisposalStatus, JarInfo,
+    JobDetails, JobState, JobSummary, RestoredCheckpoint, SavepointFormat, SavepointStatus,
+    SavepointTrigger, StopWithSavepoint, VertexInfo,
+};
+
+/// Flink's placeholder `external_path` for a checkpoint that has no directory.
+const NOT_EXTERNALLY_ADDRESSABLE: &str = "<checkpoint-not-externally-addressable>";
+
+/// Flink writes `-1` (sometimes `0`) for a time that has not happened.
+fn time(ms: Option<i64>) -> Option<i64> {
+    ms.filter(|&t| t > 0)
+}
+
+fn path(p: Option<String>) -> Option<String> {
+    p.filter(|p| !p.is_empty() && p != NOT_EXTERNALLY_ADDRESSABLE)
+}
+
+// ----- requests ---------------------------------------------------------------------------------
+
+/// `POST /jobs/{id}/savepoints`: kebab-case keys (but `formatType`, `triggerId`).
+#[derive(Debug, Serialize)]
+pub(crate) struct SavepointTriggerBody<'a> {
+    #[serde(rename = "target-directory")]
+    target_directory: &'a str,
+    #[serde(rename = "cancel-job")]
+    cancel_job: bool,
+    #[serde(rename = "formatType")]
+    format_type: SavepointFormat,
+    #[serde(rename = "triggerId")]
+    trigger_id: &'a str,
+}
+
+impl<'a> From<&'a SavepointTrigger> for SavepointTriggerBody<'a> {
+    fn from(t: &'a SavepointTrigger) -> Self {
+        SavepointTriggerBody {
+            target_directory: &t.target_directory,
+            cancel_job: t.cancel_job,
+            format_type: t.format,
+            trigger_id: t.trigger_id.as_str(),
+        }
+    }
+}
+
+/// `POST /jobs/{id}/stop`: camelCase keys.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StopBody<'a> {
+    target_directory: &'a str,
+    drain: bool,
+    format_type: SavepointFormat,
+    trigger_id: &'a str,
+}
+
+impl<'a> From<&'a StopWithSavepoint> for StopBody<'a> {
+    fn from(s: &'a StopWithSavepoint) -> Self {
+        StopBody {
+            target_directory: &s.target_directory,
+            drain: s.drain,
+            format_type: s.format,
+            trigger_id: s.trigger_id.as_str(),
+        }
+    }
+}
+
+/// `POST /savepoint-disposal`.
+#[derive(Debug, Serialize)]
+pub(crate) struct DisposalBody<'a> {
+    #[serde(rename = "savepoint-path")]
+    pub savepoint_path: &'a str,
+}
+
+// ----- responses --------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct OverviewWire {
+    #[serde(default)]
+    flink_version: String,
+    #[serde(default)]
+    taskmanagers: u32,
+    #[serde(default)]
+    slots_total: u32,
+    #[serde(default)]
+    slots_available: u32,
+    #[serde(default)]
+    jobs_running: u32,
+}
+
+impl From<OverviewWire> for ClusterOverview {
+    fn from(o: OverviewWire) -> Self {
+        ClusterOverview {
+            flink_version: o.flink_version,
+            taskmanagers: o.taskmanagers,
+            slots_total: o.slots_total,
+            slots_available: o.slots_available,
+            jobs_running: o.jobs_running,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UploadWire {
+    #[serde(default)]
+    pub filename: String,
+    #[serde(default)]
+    pub status: String,
+}
+
+impl UploadWire {
+    /// The jar id is the last path element of the stored file name.
+    pub fn jar_id(&self) -> Result<JarId, String> {
+        if self.status != "success" {
+            return Err(format!("upload status is '{}', not 'success'", self.status));
+        }
+        let name = self.filename.rsplit('/').next().unwrap_or_default();
+        JarId::parse(name).map_err(|e| e.to_string())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct JarsWire {
+    #[serde(default)]
+    files: Vec<JarFileWire>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JarFileWire {
+    id: String,
+    #[serde(default)]
+    name: String,
+}
+
+impl JarsWire {
+    pub fn into_jars(self) -> Result<Vec<JarInfo>, String> {
+        self.files
+            .into_iter()
+            .map(|f| Ok(JarInfo { id: JarId::parse(&f.id).map_err(|e| e.to_string())?, name: f.name }))
+            .collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RunWire {
+    pub jobid: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RequestIdWire {
+    #[serde(rename = "request-id")]
+    pub request_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct JobWire {
+    jid: String,
+    #[serde(default)]
+    name: String,
+    state: String,
+    #[serde(default)]
+    start_time: Option<i64>,
+    #[serde(default)]
+    end_time: Option<i64>,
+    #[serde(default)]
+    vertices: Vec<VertexWire>,
+}
+
+#[derive(Debug, Deserialize)]
+struct VertexWire {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    parallelism: u32,
+}
+
+impl JobWire {
+    pub fn into_details(self) -> Result<JobDetails, String> {
+        Ok(JobDetails {
+            id: FlinkJobId::parse(&self.jid).map_err(|e| e.to_string())?,
+            name: self.name,
+            state: JobState::parse(&self.state),
+            start_time_ms: time(self.start_time),
+            end_time_ms: time(self.end_time),
+            vertices: self
+                .vertices
+                .into_iter()
+                .map(|v| VertexInfo { name: v.name, status: v.status, parallelism: v.parallelism })
+                .collect(),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct JobsOverviewWire {
+    #[serde(default)]
+    jobs: Vec<JobSummaryWire>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct JobSummaryWire {
+    jid: String,
+    #[serde(default)]
+    name: String,
+    state: String,
+    #[serde(default)]
+    start_time: Option<i64>,
+    #[serde(default)]
+    end_time: Option<i64>,
+}
+
+impl JobsOverviewWire {
+    pub fn into_summaries(self) -> Result<Vec<JobSummary>, String> {
+        self.jobs
+            .into_iter()
+            .map(|j| {
+                Ok(JobSummary {
+                    id: FlinkJobId::parse(&j.jid).map_err(|e| e.to_string())?,
+                    name: j.name,
+                    state: JobState::parse(&j.state),
+                    start_time_ms: time(j.start_time),
+                    end_time_ms: time(j.end_time),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Answer of every async-operation status call (savepoint, stop, disposal).
+#[derive(Debug, Deserialize)]
+pub(crate) struct AsyncOperationWire {
+    status: AsyncStatusWire,
+    #[serde(default)]
+    operation: Option<OperationWire>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AsyncStatusWire {
+    id: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct OperationWire {
+    #[serde(default)]
+    location: Option<String>,
+    #[serde(rename = "failure-cause", default)]
+    failure_cause: Option<FailureCauseWire>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FailureCauseWire {
+    #[serde(default)]
+    class: Option<String>,
+    #[serde(rename = "stack-trace", default)]
+    stack_trace: Option<String>,
+}
+
+impl FailureCauseWire {
+    fn root_cause(&self) -> String {
+        match (&self.stack_trace, &self.class) {
+            (Some(trace), _) if !trace.trim().is_empty() => root_cause(trace),
+            (_, Some(class)) => root_cause(class),
+            _ => "Flink reported a failure without a cause".to_owned(),
+        }
+    }
+}
+
+enum Outcome {
+    InProgress,
+    Completed(OperationWire),
+    Failed(String),
+}
+
+impl AsyncOperationWire {
+    /// A failed operation is reported as `COMPLETED` with a `failure-cause`: check that first.
+    fn outcome(self) -> Result<Outcome, String> {
+        match self.status.id.as_str() {
+            "IN_PROGRESS" => Ok(Outcome::InProgress),
+            "COMPLETED" => {
+                let op = self.operation.unwrap_or_default();
+                match &op.failure_cause {
+                    Some(cause) => Ok(Outcome::Failed(cause.root_cause())),
+                    None => Ok(Outcome::Completed(op)),
+                }
+            }
+            other => Err(format!("unknown operation status '{other}'")),
+        }
+    }
+
+    pub fn into_savepoint_status(self) -> Result<SavepointStatus, String> {
+        match self.outcome()? {
+            Outcome::InProgress => Ok(SavepointStatus::InProgress),
+            Outcome::Failed(root_cause) => Ok(SavepointStatus::Failed { root_cause }),
+            Outcome::Completed(op) => match path(op.location) {
+                Some(location) => Ok(SavepointStatus::Completed { location }),
+                None => Err("savepoint reported COMPLETED without a location or failure cause".to_owned()),
+            },
+        }
+    }
+
+    pub fn into_disposal_status(self) -> Result<DisposalStatus, String> {
+        Ok(match self.outcome()? {
+            Outcome::InProgress => DisposalStatus::InProgress,
+            Outcome::Failed(root_cause) => DisposalStatus::Failed { root_cause },
+            Outcome::Completed(_) => DisposalStatus::Completed,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CheckpointingWire {
+    #[serde(default)]
+    counts: Option<CountsWire>,
+    #[serde(default)]
+    latest: Option<LatestWire>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CountsWire {
+    #[serde(default)]
+    restored: Option<u64>,
+    #[serde(default)]
+    total: Option<u64>,
+    #[serde(default)]
+    in_progress: Option<u64>,
+    #[serde(default)]
+    completed: Option<u64>,
+    #[serde(default)]
+    failed: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct LatestWire {
+    #[serde(default)]
+    completed: Option<CompletedWire>,
+    #[serde(default)]
+    savepoint: Option<CompletedWire>,
+    #[serde(default)]
+    restored: Option<RestoredWire>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CompletedWire {
+    id: u64,
+    #[serde(default)]
+    external_path: Option<String>,
+    #[serde(default)]
+    is_savepoint: Option<bool>,
+    #[serde(default)]
+    trigger_timestamp: Option<i64>,
+    #[serde(default)]
+    latest_ack_timestamp: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RestoredWire {
+    id: u64,
+    #[serde(default)]
+    external_path: Option<String>,
+    #[serde(default)]
+    is_savepoint: Option<bool>,
+    #[serde(default)]
+    restore_timestamp: Option<i64>,
+}
+
+impl From<CompletedWire> for CompletedCheckpoint {
+    fn from(c: CompletedWire) -> Self {
+        CompletedCheckpoint {
+            id: c.id,
+            external_path: path(c.external_path),
+            is_savepoint: c.is_savepoint.unwrap_or(false),
+            trigger_timestamp_ms: time(c.trigger_timestamp),
+            latest_ack_timestamp_ms: time(c.latest_ack_timestamp),
+        }
+    }
+}
+
+impl From<CheckpointingWire> for CheckpointStats {
+    fn from(c: CheckpointingWire) -> Self {
+        let counts = c.counts.unwrap_or_default();
+        let latest = c.latest.unwrap_or_default();
+        CheckpointStats {
+            latest_completed: latest.completed.map(Into::into),
+            latest_savepoint: latest.savepoint.map(Into::into),
+            latest_restored: latest.restored.map(|r| RestoredCheckpoint {
+                id: r.id,
+                external_path: path(r.external_path),
+                is_savepoint: r.is_savepoint.unwrap_or(false),
+                restore_timestamp_ms: time(r.restore_timestamp),
+            }),
+            counts: CheckpointCounts {
+                restored: counts.restored.unwrap_or(0),
+                total: counts.total.unwrap_or(0),
+                in_progress: counts.in_progress.unwrap_or(0),
+                completed: counts.completed.unwrap_or(0),
+                failed: counts.failed.unwrap_or(0),
+            },
+        }
+    }
+}
+
+/// `GET /jobs/{id}/exceptions` (Flink 2.x: only `exceptionHistory`; 1.x also had `root-exception`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ExceptionsWire {
+    #[serde(rename = "exceptionHistory", default)]
+    history: Option<ExceptionHistoryWire>,
+    #[serde(rename = "root-exception", default)]
+    root_exception: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ExceptionHistoryWire {
+    #[serde(default)]
+    entries: Vec<ExceptionEntryWire>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExceptionEntryWire {
+    #[serde(rename = "exceptionName", default)]
+    exception_name: Option<String>,
+    #[serde(default)]
+    stacktrace: Option<String>,
+    #[serde(default)]
+    timestamp: Option<i64>,
+}
+
+impl ExceptionsWire {
+    /// The root cause of the most recent failure, one line.
+    pub fn latest_root_cause(self) -> Option<String> {
+        let latest = self
+            .history
+            .unwrap_or_default()
+            .entries
+            .into_iter()
+            .max_by_key(|e| e.timestamp.unwrap_or(i64::MIN));
+        if let Some(entry) = latest {
+            if let Some(trace) = entry.stacktrace.filter(|t| !t.trim().is_empty()) {
+                return Some(root_cause(&trace));
+            }
+            if let Some(name) = entry.exception_name.filter(|n| !n.trim().is_empty()) {
+                return Some(root_cause(&name));
+            }
+        }
+        self.root_exception.filter(|t| !t.trim().is_empty()).map(|t| root_cause(&t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TriggerId;
+    use serde_json::json;
+
+    fn op(v: serde_json::Value) -> AsyncOperationWire {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn savepoint_body_is_kebab_case_and_stop_body_camel_case() {
+        let trigger_id = TriggerId::parse("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").unwrap();
+        let sp = SavepointTrigger {
+            target_directory: "file:///sp".into(),
+            format: SavepointFormat::Canonical,
+            trigger_id: trigger_id.clone(),
+            cancel_job: false,
+        };
+        assert_eq!(
+            serde_json::to_value(SavepointTriggerBody::from(&sp)).unwrap(),
+            json!({"target-directory": "file:///sp", "cancel-job": false, "formatType": "CANONICAL",
+                   "triggerId": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
+        );
+        let stop = StopWithSavepoint {
+            target_directory: "file:///sp".into(),
+            format: SavepointFormat::Native,
+            trigger_id,
+            drain: true,
+        };
+        assert_eq!(
+            serde_json::to_value(StopBody::from(&stop)).unwrap(),
+            json!({"targetDirectory": "file:///sp", "drain": true, "formatType": "NATIVE",
+                   "triggerId": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
+        );
+        assert_eq!(
+            serde_json::to_value(DisposalBody { savepoint_path: "file:/sp/x" }).unwrap(),
+            json!({"savepoint-path": "file:/sp/x"})
+        );
+    }
+
+    #[test]
+    fn savepoint_status_mapping() {
+        assert_eq!(
+            op(json!({"status": {"id": "IN_PROGRESS"}})).into_savepoint_status().unwrap(),
+            SavepointStatus::InProgress
+        );
+        assert_eq!(
+            op(json!({"status": {"id": "COMPLETED"}, "operation": {"location": "file:/sp/savepoint-3e6cba-3a4ec6fd7c0d"}}))
+                .into_savepoint_status()
+                .unwrap(),
+            SavepointStatus::Completed { location: "file:/sp/savepoint-3e6cba-3a4ec6fd7c0d".into() }
+        );
+        // Flink reports a failed savepoint as COMPLETED with a failure cause.
+        let failed = op(json!({"status": {"id": "COMPLETED"}, "operation": {"failure-cause": {
+            "class": "java.util.concurrent.CompletionException",
+            "stack-trace": "java.util.concurrent.CompletionException: org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job (3e6cba7f53181a6e67c0a911a542c471)\n\tat java.base/java.util.concurrent.CompletableFuture.encodeThrowable(CompletableFuture.java:332)\nCaused by: org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job (3e6cba7f53181a6e67c0a911a542c471)\n\t... 36 more\n",
+            "serialized-throwable": "rO0ABXNy"}}}));
+        assert_eq!(
+            failed.into_savepoint_status().unwrap(),
+            SavepointStatus::Failed { root_cause: "Could not find Flink job (3e6cba7f53181a6e67c0a911a542c471)".into() }
+        );
+        assert!(op(json!({"status": {"id": "COMPLETED"}, "operation": {}})).into_savepoint_status().is_err());
+        assert!(op(json!({"status": {"id": "EXPLODED"}})).into_savepoint_status().is_err());
+    }
+
+    #[test]
+    fn disposal_status_mapping() {
+        assert_eq!(
+            op(json!({"status": {"id": "COMPLETED"}, "operation": {}})).into_disposal_status().unwrap(),
+            DisposalStatus::Completed
+        );
+        assert_eq!(
+            op(json!({"status": {"id": "COMPLETED"}})).into_disposal_status().unwrap(),
+            DisposalStatus::Completed
+        );
+        let failed = op(json!({"status": {"id": "COMPLETED"}, "operation": {"failure-cause": {
+            "class": "org.apache.flink.util.FlinkException",
+            "stack-trace": "org.apache.flink.util.FlinkException: Could not dispose savepoint file:/tmp/sp-probe/nope.\n\tat org.apache.flink.runtime.dispatcher.Dispatcher.lambda$disposeSavepoint$29(Dispatcher.java:1)\nCaused by: java.io.FileNotFoundException: Cannot find checkpoint or savepoint file/directory 'file:/tmp/sp-probe/nope' on file system 'file'.\n\tat x.y(Z.java:1)\n"}}}));
+        assert_eq!(
+            failed.into_disposal_status().unwrap(),
+            DisposalStatus::Failed {
+                root_cause: "Cannot find checkpoint or savepoint file/directory 'file:/tmp/sp-probe/nope' on file system 'file'.".into()
+            }
+        );
+    }
+
+    #[test]
+    fn job_details_map_minus_one_to_none() {
+        let wire: JobWire = serde_json::from_value(json!({
+            "jid": "3e6cba7f53181a6e67c0a911a542c471", "name": "stateful-counter", "isStoppable": false,
+            "state": "RUNNING", "start-time": 1795606009356i64, "end-time": -1, "duration": 5,
+            "vertices": [
+                {"id": "x", "name": "Source: sequence", "status": "RUNNING", "parallelism": 1, "maxParallelism": 128},
+                {"id": "y", "name": "count-per-key -> Sink: print-sink", "status": "DEPLOYING", "parallelism": 1}
+            ]
+        }))
+        .unwrap();
+        let job = wire.into_details().unwrap();
+        assert_eq!(job.state, JobState::Running);
+        assert_eq!(job.start_time_ms, Some(1795606009356));
+        assert_eq!(job.end_time_ms, None);
+        assert_eq!(job.vertices.len(), 2);
+        assert!(!job.all_vertices_running());
+    }
+
+    #[test]
+    fn checkpoint_stats_are_tolerant() {
+        let empty: CheckpointingWire = serde_json::from_value(json!({
+            "counts": {"restored": 0, "total": 0, "in_progress": 0, "completed": 0, "failed": 0},
+            "latest": {"completed": null, "savepoint": null, "failed": null, "restored": null},
+            "history": []
+        }))
+        .unwrap();
+        assert_eq!(CheckpointStats::from(empty), CheckpointStats::default());
+        let bare: CheckpointingWire = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(CheckpointStats::from(bare), CheckpointStats::default());
+
+        let full: CheckpointingWire = serde_json::from_value(json!({
+            "counts": {"restored": 1, "total": 3, "in_progress": 0, "completed": 3, "failed": 0},
+            "latest": {
+                "completed": {"id": 7, "status": "COMPLETED", "is_savepoint": false, "trigger_timestamp": 10,
+                              "latest_ack_timestamp": 12, "external_path": "file:/ck/j/chk-7", "discarded": false},
+                "savepoint": {"id": 5, "is_savepoint": true, "external_path": "file:/sp/savepoint-1",
+                              "trigger_timestamp": 5, "latest_ack_timestamp": null},
+                "restored": {"id": 4, "restore_timestamp": 3, "is_savepoint": true, "external_path": "file:/sp/s0"}
+            }
+        }))
+        .unwrap();
+        let stats = CheckpointStats::from(full);
+        let completed = stats.latest_completed.unwrap();
+        assert_eq!((completed.id, completed.external_path.as_deref()), (7, Some("file:/ck/j/chk-7")));
+        assert_eq!(completed.latest_ack_timestamp_ms, Some(12));
+        let savepoint = stats.latest_savepoint.unwrap();
+        assert!(savepoint.is_savepoint);
+        assert_eq!(savepoint.latest_ack_timestamp_ms, None);
+        let restored = stats.latest_restored.unwrap();
+        assert_eq!((restored.id, restored.external_path.as_deref()), (4, Some("file:/sp/s0")));
+        assert_eq!(stats.counts.completed, 3);
+
+        let unaddressable: CheckpointingWire = serde_json::from_value(json!({"latest": {"completed":
+            {"id": 1, "external_path": "<checkpoint-not-externally-addressable>"}}}))
+        .unwrap();
+        assert_eq!(CheckpointStats::from(unaddressable).latest_completed.unwrap().external_path, None);
+    }
+
+    #[test]
+    fn exceptions_reduce_to_the_latest_root_cause() {
+        let wire: ExceptionsWire =
+            serde_json::from_str(include_str!("../testdata/job-exceptions-failed.json")).unwrap();
+        assert_eq!(wire.latest_root_cause().as_deref(), Some("deliberate failure after 5 records (--fail-after)"));
+        let none: ExceptionsWire =
+            serde_json::from_value(json!({"exceptionHistory": {"entries": [], "truncated": false}})).unwrap();
+        assert_eq!(none.latest_root_cause(), None);
+    }
+
+    #[test]
+    fn upload_answer_yields_the_jar_id() {
+        let ok = UploadWire {
+            filename: "/tmp/flink-web-upload/2ae6b675-1b3e-4483-8d2b-89cb7c4d7d20_job.jar".into(),
+            status: "success".into(),
+        };
+        assert_eq!(ok.jar_id().unwrap().as_str(), "2ae6b675-1b3e-4483-8d2b-89cb7c4d7d20_job.jar");
+        let bad = UploadWire { filename: String::new(), status: "success".into() };
+        assert!(bad.jar_id().is_err());
+    }
+}
