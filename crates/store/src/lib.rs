@@ -13,6 +13,9 @@
 //! - A write that returns `Err` changed nothing.
 //! - Every successful write is announced on [`Store::changes`] after it committed; the controller and
 //!   long-polls use it to react at once instead of at the next tick.
+//! - Lists of a namespace that does not exist are empty, not an error.
+//!
+//! [`conformance`] checks all of this against any implementation.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,7 +28,7 @@ use tokio::sync::broadcast;
 pub mod conformance;
 pub mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteSettings, SqliteStore};
 
 /// Errors of the store. Backend details stay in [`StoreError::Backend`] and are logged, never shown to
 /// API clients as text.
@@ -113,7 +116,7 @@ pub trait NamespaceStore {
     /// Deletes the namespace and every resource in it (deployments, defaults, targets, jobs, savepoint
     /// resources, events) in one transaction — never savepoint data on storage. Refused
     /// ([`StoreError::Refused`]) while any deployment in it has desired state other than CANCELLED or
-    /// status state RUNNING or TRANSITIONING.
+    /// status state RUNNING or TRANSITIONING. Announces each deleted deployment, then the namespace.
     async fn namespace_delete(&self, name: &str) -> Result<()>;
     /// The namespace's deployment defaults ([`DeploymentDefaults::empty`] with version 0 if never set).
     async fn deployment_defaults_get(&self, namespace: &str) -> Result<DeploymentDefaults>;
@@ -170,6 +173,7 @@ pub trait SavepointStore {
 
 #[async_trait]
 pub trait JobStore {
+    /// Stores a new job resource. [`StoreError::NotFound`] when its deployment does not exist.
     async fn job_create(&self, j: &Job) -> Result<()>;
     async fn job_get(&self, namespace: &str, id: JobId) -> Result<Job>;
     /// Jobs of a namespace matching the filter, newest first.
@@ -182,6 +186,8 @@ pub trait JobStore {
 
 #[async_trait]
 pub trait EventStore {
+    /// Appends an event. [`StoreError::NotFound`] when its deployment (or, for an event about no
+    /// deployment, its namespace) does not exist.
     async fn event_append(&self, e: &Event) -> Result<()>;
     /// Events of a namespace matching the filter, oldest first.
     async fn event_list(&self, namespace: &str, filter: &EventFilter) -> Result<Vec<Event>>;

@@ -34,8 +34,6 @@ fn list_query<'a>(namespace: &'a str, f: &'a EventFilter) -> QueryBuilder<'a, Sq
 
 #[async_trait]
 impl EventStore for SqliteStore {
-    /// [`StoreError::NotFound`] when the event's deployment (or, for an event about no deployment, its
-    /// namespace) does not exist; [`StoreError::AlreadyExists`] when its id was appended before.
     async fn event_append(&self, e: &Event) -> Result<()> {
         let m = &e.metadata;
         sqlx::query(

@@ -124,6 +124,24 @@ impl SqliteStore {
         self.writer.close().await;
     }
 
+    /// The settings of the connection that writes, as SQLite reports them: what decides durability.
+    pub async fn settings(&self) -> Result<SqliteSettings> {
+        let err = |e: sqlx::Error| backend("read settings", e);
+        let mut conn = self.writer.acquire().await.map_err(err)?;
+        let journal_mode =
+            sqlx::query_scalar::<_, String>("PRAGMA journal_mode").fetch_one(&mut *conn).await.map_err(err)?;
+        let mut ints = Vec::new();
+        for sql in ["PRAGMA synchronous", "PRAGMA foreign_keys", "PRAGMA busy_timeout"] {
+            ints.push(sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *conn).await.map_err(err)?);
+        }
+        Ok(SqliteSettings {
+            journal_mode,
+            synchronous_full: ints[0] == 2,
+            foreign_keys: ints[1] == 1,
+            busy_timeout: Duration::from_millis(u64::try_from(ints[2]).unwrap_or(0)),
+        })
+    }
+
     async fn ensure_default_namespace(&self) -> Result<()> {
         let ns = Namespace::new(DEFAULT_NAMESPACE);
         sqlx::query(
@@ -167,6 +185,17 @@ impl SqliteStore {
             Err(e) => backend("read resource version", e),
         }
     }
+}
+
+/// What [`SqliteStore::settings`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteSettings {
+    /// `wal` when commits go to the write-ahead log.
+    pub journal_mode: String,
+    /// `synchronous=FULL`: every commit is fsynced before it returns.
+    pub synchronous_full: bool,
+    pub foreign_keys: bool,
+    pub busy_timeout: Duration,
 }
 
 impl Store for SqliteStore {
