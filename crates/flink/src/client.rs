@@ -14,8 +14,8 @@ use serde::Serialize;
 use crate::error::{root_cause_of_error_body, FlinkError};
 use crate::ids::{FlinkJobId, JarId, TriggerId};
 use crate::types::{
-    CheckpointStats, ClusterOverview, DisposalStatus, JarInfo, JobDetails, JobSummary, RunJarRequest,
-    SavepointStatus, SavepointTrigger, StopWithSavepoint,
+    CheckpointStats, ClusterOverview, DisposalStatus, JarInfo, JobDetails, JobSummary,
+    RunJarRequest, SavepointStatus, SavepointTrigger, StopWithSavepoint,
 };
 use crate::wire;
 
@@ -42,7 +42,10 @@ impl FlinkClient {
     /// A client for the cluster whose REST endpoint is `rest_url` (e.g. `http://127.0.0.1:8081`,
     /// optionally with a path prefix when behind a proxy). Checks the URL only; does not connect.
     pub fn new(rest_url: &str) -> Result<FlinkClient, FlinkError> {
-        let invalid = |reason: &str| FlinkError::InvalidUrl { url: rest_url.to_owned(), reason: reason.to_owned() };
+        let invalid = |reason: &str| FlinkError::InvalidUrl {
+            url: rest_url.to_owned(),
+            reason: reason.to_owned(),
+        };
         let mut base = Url::parse(rest_url.trim()).map_err(|e| invalid(&e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(invalid("scheme must be http or https"));
@@ -67,7 +70,11 @@ impl FlinkClient {
             .user_agent(concat!("stateplane-flink/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| invalid(&format!("cannot build HTTP client: {e}")))?;
-        Ok(FlinkClient { http, base, timeout: DEFAULT_TIMEOUT })
+        Ok(FlinkClient {
+            http,
+            base,
+            timeout: DEFAULT_TIMEOUT,
+        })
     }
 
     /// The same client with another per-call timeout (default 10 s; jar uploads get at least 60 s).
@@ -90,7 +97,9 @@ impl FlinkClient {
 
     /// `GET /overview`: version, TaskManagers, slots, running jobs.
     pub async fn overview(&self) -> Result<ClusterOverview, FlinkError> {
-        let wire: wire::OverviewWire = self.get(&["overview"], || "cluster overview".into()).await?;
+        let wire: wire::OverviewWire = self
+            .get(&["overview"], || "cluster overview".into())
+            .await?;
         Ok(wire.into())
     }
 
@@ -98,23 +107,35 @@ impl FlinkClient {
 
     /// Uploads a jar file from the local disk (`POST /jars/upload`).
     pub async fn upload_jar(&self, path: &Path) -> Result<JarId, FlinkError> {
-        let jar_file = |message: String| FlinkError::JarFile { path: path.to_owned(), message };
+        let jar_file = |message: String| FlinkError::JarFile {
+            path: path.to_owned(),
+            message,
+        };
         let file_name = path
             .file_name()
             .and_then(|n| n.to_str())
             .ok_or_else(|| jar_file("no UTF-8 file name".into()))?
             .to_owned();
-        let bytes = tokio::fs::read(path).await.map_err(|e| jar_file(e.to_string()))?;
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| jar_file(e.to_string()))?;
         self.upload_jar_bytes(&file_name, bytes).await
     }
 
     /// Uploads a jar from memory; `file_name` should end in `.jar` (Flink checks).
-    pub async fn upload_jar_bytes(&self, file_name: &str, bytes: Vec<u8>) -> Result<JarId, FlinkError> {
+    pub async fn upload_jar_bytes(
+        &self,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<JarId, FlinkError> {
         let op = "POST /jars/upload";
         let part = reqwest::multipart::Part::bytes(bytes)
             .file_name(file_name.to_owned())
             .mime_str("application/x-java-archive")
-            .map_err(|e| FlinkError::Decode { operation: op.into(), message: e.to_string() })?;
+            .map_err(|e| FlinkError::Decode {
+                operation: op.into(),
+                message: e.to_string(),
+            })?;
         let form = reqwest::multipart::Form::new().part("jarfile", part);
         let request = self
             .http
@@ -122,32 +143,56 @@ impl FlinkClient {
             .multipart(form)
             .timeout(self.timeout.max(MIN_UPLOAD_TIMEOUT));
         let (status, body) = self.send(op, request).await?;
-        let wire: wire::UploadWire = self.decode_success(op, status, &body, || format!("jar upload of {file_name}"))?;
-        wire.jar_id().map_err(|message| FlinkError::Decode { operation: op.into(), message })
+        let wire: wire::UploadWire =
+            self.decode_success(op, status, &body, || format!("jar upload of {file_name}"))?;
+        wire.jar_id().map_err(|message| FlinkError::Decode {
+            operation: op.into(),
+            message,
+        })
     }
 
     /// `GET /jars`: the jars uploaded to this cluster.
     pub async fn list_jars(&self) -> Result<Vec<JarInfo>, FlinkError> {
         let wire: wire::JarsWire = self.get(&["jars"], || "jar list".into()).await?;
-        wire.into_jars().map_err(|message| FlinkError::Decode { operation: "GET /jars".into(), message })
+        wire.into_jars().map_err(|message| FlinkError::Decode {
+            operation: "GET /jars".into(),
+            message,
+        })
     }
 
     /// `DELETE /jars/{jar}`. An unknown jar is [`FlinkError::NotFound`].
     pub async fn delete_jar(&self, jar: &JarId) -> Result<(), FlinkError> {
         let _: serde_json::Value = self
-            .call(Method::DELETE, &["jars", jar.as_str()], Body::<()>::None, || format!("jar {jar}"))
+            .call(
+                Method::DELETE,
+                &["jars", jar.as_str()],
+                Body::<()>::None,
+                || format!("jar {jar}"),
+            )
             .await?;
         Ok(())
     }
 
     /// `POST /jars/{jar}/run`: submits a job. With [`RunJarRequest::job_id`] set the submission is
     /// at-most-once (Flink refuses a duplicate id with [`FlinkError::Api`]).
-    pub async fn run_jar(&self, jar: &JarId, request: &RunJarRequest) -> Result<FlinkJobId, FlinkError> {
+    pub async fn run_jar(
+        &self,
+        jar: &JarId,
+        request: &RunJarRequest,
+    ) -> Result<FlinkJobId, FlinkError> {
         let op = format!("POST /jars/{jar}/run");
         let wire: wire::RunWire = self
-            .call(Method::POST, &["jars", jar.as_str(), "run"], Body::Json(request), || format!("jar {jar}"))
+            .call(
+                Method::POST,
+                &["jars", jar.as_str(), "run"],
+                Body::Json(request),
+                || format!("jar {jar}"),
+            )
             .await?;
-        FlinkJobId::parse(&wire.jobid).map_err(|e| FlinkError::Decode { operation: op, message: e.to_string() })
+        FlinkJobId::parse(&wire.jobid).map_err(|e| FlinkError::Decode {
+            operation: op,
+            message: e.to_string(),
+        })
     }
 
     // ----- jobs ---------------------------------------------------------------------------------
@@ -156,11 +201,17 @@ impl FlinkClient {
     /// after a JobManager restart). Up to 3 s stale (REST cache).
     pub async fn job(&self, job: &FlinkJobId) -> Result<Option<JobDetails>, FlinkError> {
         let op = format!("GET /jobs/{job}");
-        match self.get::<wire::JobWire>(&["jobs", job.as_str()], || format!("job {job}")).await {
+        match self
+            .get::<wire::JobWire>(&["jobs", job.as_str()], || format!("job {job}"))
+            .await
+        {
             Ok(wire) => wire
                 .into_details()
                 .map(Some)
-                .map_err(|message| FlinkError::Decode { operation: op, message }),
+                .map_err(|message| FlinkError::Decode {
+                    operation: op,
+                    message,
+                }),
             Err(FlinkError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -168,9 +219,13 @@ impl FlinkClient {
 
     /// `GET /jobs/overview`: every job the cluster knows, terminal ones included.
     pub async fn jobs_overview(&self) -> Result<Vec<JobSummary>, FlinkError> {
-        let wire: wire::JobsOverviewWire = self.get(&["jobs", "overview"], || "job overview".into()).await?;
-        wire.into_summaries()
-            .map_err(|message| FlinkError::Decode { operation: "GET /jobs/overview".into(), message })
+        let wire: wire::JobsOverviewWire = self
+            .get(&["jobs", "overview"], || "job overview".into())
+            .await?;
+        wire.into_summaries().map_err(|message| FlinkError::Decode {
+            operation: "GET /jobs/overview".into(),
+            message,
+        })
     }
 
     /// `PATCH /jobs/{job}?mode=cancel`. Unknown job: [`FlinkError::NotFound`]; a job that already
@@ -179,19 +234,28 @@ impl FlinkClient {
         let op = format!("PATCH /jobs/{job}?mode=cancel");
         let mut url = self.url(&["jobs", job.as_str()]);
         url.query_pairs_mut().append_pair("mode", "cancel");
-        let (status, body) = self.send(&op, self.http.patch(url).timeout(self.timeout)).await?;
+        let (status, body) = self
+            .send(&op, self.http.patch(url).timeout(self.timeout))
+            .await?;
         if status == StatusCode::CONFLICT {
-            return Err(FlinkError::AlreadyTerminal { job: job.clone(), root_cause: root_cause_of_error_body(&body) });
+            return Err(FlinkError::AlreadyTerminal {
+                job: job.clone(),
+                root_cause: root_cause_of_error_body(&body),
+            });
         }
-        let _: serde_json::Value = self.decode_success(&op, status, &body, || format!("job {job}"))?;
+        let _: serde_json::Value =
+            self.decode_success(&op, status, &body, || format!("job {job}"))?;
         Ok(())
     }
 
     /// `GET /jobs/{job}/exceptions`: the root cause of the job's most recent failure, one line, or
     /// `None` when it has not failed. Best effort: Flink keeps a bounded history.
     pub async fn job_exceptions(&self, job: &FlinkJobId) -> Result<Option<String>, FlinkError> {
-        let wire: wire::ExceptionsWire =
-            self.get(&["jobs", job.as_str(), "exceptions"], || format!("job {job}")).await?;
+        let wire: wire::ExceptionsWire = self
+            .get(&["jobs", job.as_str(), "exceptions"], || {
+                format!("job {job}")
+            })
+            .await?;
         Ok(wire.latest_root_cause())
     }
 
@@ -199,20 +263,38 @@ impl FlinkClient {
 
     /// `POST /jobs/{job}/savepoints`: starts a savepoint; poll it with [`Self::savepoint_status`].
     /// Repeating the call with the same trigger id returns the same operation.
-    pub async fn trigger_savepoint(&self, job: &FlinkJobId, trigger: &SavepointTrigger) -> Result<TriggerId, FlinkError> {
+    pub async fn trigger_savepoint(
+        &self,
+        job: &FlinkJobId,
+        trigger: &SavepointTrigger,
+    ) -> Result<TriggerId, FlinkError> {
         let body = wire::SavepointTriggerBody::from(trigger);
         let wire: wire::RequestIdWire = self
-            .call(Method::POST, &["jobs", job.as_str(), "savepoints"], Body::Json(&body), || format!("job {job}"))
+            .call(
+                Method::POST,
+                &["jobs", job.as_str(), "savepoints"],
+                Body::Json(&body),
+                || format!("job {job}"),
+            )
             .await?;
         self.trigger_id(&format!("POST /jobs/{job}/savepoints"), &wire.request_id)
     }
 
     /// `POST /jobs/{job}/stop`: savepoint, then the job ends FINISHED. Poll it with
     /// [`Self::savepoint_status`]. Repeating the call with the same trigger id is one operation.
-    pub async fn stop_with_savepoint(&self, job: &FlinkJobId, stop: &StopWithSavepoint) -> Result<TriggerId, FlinkError> {
+    pub async fn stop_with_savepoint(
+        &self,
+        job: &FlinkJobId,
+        stop: &StopWithSavepoint,
+    ) -> Result<TriggerId, FlinkError> {
         let body = wire::StopBody::from(stop);
         let wire: wire::RequestIdWire = self
-            .call(Method::POST, &["jobs", job.as_str(), "stop"], Body::Json(&body), || format!("job {job}"))
+            .call(
+                Method::POST,
+                &["jobs", job.as_str(), "stop"],
+                Body::Json(&body),
+                || format!("job {job}"),
+            )
             .await?;
         self.trigger_id(&format!("POST /jobs/{job}/stop"), &wire.request_id)
     }
@@ -220,30 +302,49 @@ impl FlinkClient {
     /// `GET /jobs/{job}/savepoints/{trigger}`: state of a savepoint or stop-with-savepoint. An
     /// unknown job or trigger (also: expired after 5 min, or lost in a JobManager restart) is
     /// [`FlinkError::NotFound`].
-    pub async fn savepoint_status(&self, job: &FlinkJobId, trigger: &TriggerId) -> Result<SavepointStatus, FlinkError> {
+    pub async fn savepoint_status(
+        &self,
+        job: &FlinkJobId,
+        trigger: &TriggerId,
+    ) -> Result<SavepointStatus, FlinkError> {
         let op = format!("GET /jobs/{job}/savepoints/{trigger}");
         let wire: wire::AsyncOperationWire = self
-            .get(&["jobs", job.as_str(), "savepoints", trigger.as_str()], || {
-                format!("savepoint trigger {trigger} of job {job}")
-            })
+            .get(
+                &["jobs", job.as_str(), "savepoints", trigger.as_str()],
+                || format!("savepoint trigger {trigger} of job {job}"),
+            )
             .await?;
-        wire.into_savepoint_status().map_err(|message| FlinkError::Decode { operation: op, message })
+        wire.into_savepoint_status()
+            .map_err(|message| FlinkError::Decode {
+                operation: op,
+                message,
+            })
     }
 
     /// `GET /jobs/{job}/checkpoints`: latest completed checkpoint and savepoint, and what the job
     /// restored from. Up to 3 s stale (REST cache).
     pub async fn checkpoints(&self, job: &FlinkJobId) -> Result<CheckpointStats, FlinkError> {
-        let wire: wire::CheckpointingWire =
-            self.get(&["jobs", job.as_str(), "checkpoints"], || format!("job {job}")).await?;
+        let wire: wire::CheckpointingWire = self
+            .get(&["jobs", job.as_str(), "checkpoints"], || {
+                format!("job {job}")
+            })
+            .await?;
         Ok(wire.into())
     }
 
     /// `POST /savepoint-disposal`: deletes a savepoint's files (its `_metadata` is read to find
     /// them). Poll with [`Self::disposal_status`]. Flink chooses the trigger id here.
     pub async fn dispose_savepoint(&self, path: &str) -> Result<TriggerId, FlinkError> {
-        let body = wire::DisposalBody { savepoint_path: path };
+        let body = wire::DisposalBody {
+            savepoint_path: path,
+        };
         let wire: wire::RequestIdWire = self
-            .call(Method::POST, &["savepoint-disposal"], Body::Json(&body), || "savepoint disposal".into())
+            .call(
+                Method::POST,
+                &["savepoint-disposal"],
+                Body::Json(&body),
+                || "savepoint disposal".into(),
+            )
             .await?;
         self.trigger_id("POST /savepoint-disposal", &wire.request_id)
     }
@@ -252,9 +353,15 @@ impl FlinkClient {
     pub async fn disposal_status(&self, trigger: &TriggerId) -> Result<DisposalStatus, FlinkError> {
         let op = format!("GET /savepoint-disposal/{trigger}");
         let wire: wire::AsyncOperationWire = self
-            .get(&["savepoint-disposal", trigger.as_str()], || format!("savepoint disposal {trigger}"))
+            .get(&["savepoint-disposal", trigger.as_str()], || {
+                format!("savepoint disposal {trigger}")
+            })
             .await?;
-        wire.into_disposal_status().map_err(|message| FlinkError::Decode { operation: op, message })
+        wire.into_disposal_status()
+            .map_err(|message| FlinkError::Decode {
+                operation: op,
+                message,
+            })
     }
 
     // ----- plumbing -----------------------------------------------------------------------------
@@ -269,7 +376,10 @@ impl FlinkClient {
     }
 
     fn trigger_id(&self, op: &str, raw: &str) -> Result<TriggerId, FlinkError> {
-        TriggerId::parse(raw).map_err(|e| FlinkError::Decode { operation: op.to_owned(), message: e.to_string() })
+        TriggerId::parse(raw).map_err(|e| FlinkError::Decode {
+            operation: op.to_owned(),
+            message: e.to_string(),
+        })
     }
 
     async fn get<T: DeserializeOwned>(
@@ -277,7 +387,8 @@ impl FlinkClient {
         segments: &[&str],
         resource: impl FnOnce() -> String,
     ) -> Result<T, FlinkError> {
-        self.call(Method::GET, segments, Body::<()>::None, resource).await
+        self.call(Method::GET, segments, Body::<()>::None, resource)
+            .await
     }
 
     /// One request with the client's timeout; 2xx bodies decode into `T`, 404 becomes
@@ -290,7 +401,10 @@ impl FlinkClient {
         resource: impl FnOnce() -> String,
     ) -> Result<T, FlinkError> {
         let op = format!("{method} /{}", segments.join("/"));
-        let mut request = self.http.request(method, self.url(segments)).timeout(self.timeout);
+        let mut request = self
+            .http
+            .request(method, self.url(segments))
+            .timeout(self.timeout);
         if let Body::Json(b) = body {
             request = request.json(b);
         }
@@ -303,9 +417,15 @@ impl FlinkClient {
         op: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, bytes::Bytes), FlinkError> {
-        let response = request.send().await.map_err(|e| self.transport_error(op, e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(op, e))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(op, e))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(op, e))?;
         tracing::debug!(operation = op, status = status.as_u16(), "flink rest call");
         Ok((status, bytes))
     }
@@ -319,26 +439,44 @@ impl FlinkClient {
     ) -> Result<T, FlinkError> {
         if status.is_success() {
             // Some answers (cancel, delete) have an empty body; let `Value` callers accept that.
-            let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"null" } else { body };
+            let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+                b"null"
+            } else {
+                body
+            };
             return serde_json::from_slice(body).map_err(|e| FlinkError::Decode {
                 operation: op.to_owned(),
                 message: e.to_string(),
             });
         }
         if status == StatusCode::NOT_FOUND {
-            return Err(FlinkError::NotFound { resource: resource() });
+            return Err(FlinkError::NotFound {
+                resource: resource(),
+            });
         }
-        Err(FlinkError::Api { status: status.as_u16(), root_cause: root_cause_of_error_body(body) })
+        Err(FlinkError::Api {
+            status: status.as_u16(),
+            root_cause: root_cause_of_error_body(body),
+        })
     }
 
     fn transport_error(&self, op: &str, e: reqwest::Error) -> FlinkError {
         if e.is_timeout() {
-            return FlinkError::Timeout { operation: op.to_owned(), after: self.timeout };
+            return FlinkError::Timeout {
+                operation: op.to_owned(),
+                after: self.timeout,
+            };
         }
         if e.is_decode() {
-            return FlinkError::Decode { operation: op.to_owned(), message: error_chain(&e) };
+            return FlinkError::Decode {
+                operation: op.to_owned(),
+                message: error_chain(&e),
+            };
         }
-        FlinkError::Connect { operation: op.to_owned(), message: error_chain(&e) }
+        FlinkError::Connect {
+            operation: op.to_owned(),
+            message: error_chain(&e),
+        }
     }
 }
 
@@ -363,11 +501,26 @@ mod tests {
 
     #[test]
     fn urls_are_validated() {
-        for good in ["http://127.0.0.1:8081", "http://localhost:8081/", "https://flink.example/prefix/"] {
+        for good in [
+            "http://127.0.0.1:8081",
+            "http://localhost:8081/",
+            "https://flink.example/prefix/",
+        ] {
             assert!(FlinkClient::new(good).is_ok(), "{good}");
         }
-        for bad in ["", "localhost:8081", "ftp://x", "http://", "http://x?q=1", "http://u:p@x", "not a url"] {
-            assert!(matches!(FlinkClient::new(bad), Err(FlinkError::InvalidUrl { .. })), "{bad}");
+        for bad in [
+            "",
+            "localhost:8081",
+            "ftp://x",
+            "http://",
+            "http://x?q=1",
+            "http://u:p@x",
+            "not a url",
+        ] {
+            assert!(
+                matches!(FlinkClient::new(bad), Err(FlinkError::InvalidUrl { .. })),
+                "{bad}"
+            );
         }
     }
 
@@ -375,18 +528,32 @@ mod tests {
     fn paths_are_joined_and_escaped() {
         let c = FlinkClient::new("http://127.0.0.1:8081/prefix/").unwrap();
         assert_eq!(c.rest_url(), "http://127.0.0.1:8081/prefix");
-        assert_eq!(c.url(&["jobs", "overview"]).as_str(), "http://127.0.0.1:8081/prefix/jobs/overview");
-        assert_eq!(c.url(&["jars", "a b#c.jar", "run"]).as_str(), "http://127.0.0.1:8081/prefix/jars/a%20b%23c.jar/run");
+        assert_eq!(
+            c.url(&["jobs", "overview"]).as_str(),
+            "http://127.0.0.1:8081/prefix/jobs/overview"
+        );
+        assert_eq!(
+            c.url(&["jars", "a b#c.jar", "run"]).as_str(),
+            "http://127.0.0.1:8081/prefix/jars/a%20b%23c.jar/run"
+        );
         let root = FlinkClient::new("http://127.0.0.1:8081").unwrap();
-        assert_eq!(root.url(&["overview"]).as_str(), "http://127.0.0.1:8081/overview");
+        assert_eq!(
+            root.url(&["overview"]).as_str(),
+            "http://127.0.0.1:8081/overview"
+        );
     }
 
     #[tokio::test]
     async fn unreachable_flink_is_a_retryable_connect_error() {
         // Port 9 (discard) is closed on loopback in any sane test environment.
-        let c = FlinkClient::new("http://127.0.0.1:9").unwrap().with_timeout(Duration::from_secs(2));
+        let c = FlinkClient::new("http://127.0.0.1:9")
+            .unwrap()
+            .with_timeout(Duration::from_secs(2));
         let err = c.overview().await.unwrap_err();
-        assert!(matches!(err, FlinkError::Connect { .. } | FlinkError::Timeout { .. }), "{err:?}");
+        assert!(
+            matches!(err, FlinkError::Connect { .. } | FlinkError::Timeout { .. }),
+            "{err:?}"
+        );
         assert!(err.is_retryable());
         assert!(!err.to_string().contains('\n'));
     }

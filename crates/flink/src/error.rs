@@ -136,7 +136,11 @@ pub fn root_cause(trace: &str) -> String {
         .or_else(|| lines.iter().copied().find(|l| !is_wrapper_noise(l)))
         .unwrap_or("");
     let message = strip_exception_prefixes(chosen);
-    let message = if message.is_empty() { "unknown error (Flink sent no message)".to_owned() } else { message };
+    let message = if message.is_empty() {
+        "unknown error (Flink sent no message)".to_owned()
+    } else {
+        message
+    };
     truncate_chars(&message, MAX_ROOT_CAUSE_CHARS)
 }
 
@@ -150,7 +154,8 @@ fn is_java_class_name(s: &str) -> bool {
     s.contains('.')
         && !s.starts_with('.')
         && !s.ends_with('.')
-        && s.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '_' || c == '$')
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '_' || c == '$')
 }
 
 fn starts_with_class_name(line: &str) -> bool {
@@ -178,7 +183,10 @@ fn strip_exception_prefixes(line: &str) -> String {
         }
     }
     if rest.is_empty() {
-        last_class.and_then(|c| c.rsplit('.').next()).unwrap_or("").to_owned()
+        last_class
+            .and_then(|c| c.rsplit('.').next())
+            .unwrap_or("")
+            .to_owned()
     } else {
         rest.to_owned()
     }
@@ -224,14 +232,20 @@ mod tests {
     #[test]
     fn bogus_savepoint_run_reduces_to_flink_reason() {
         let cause = root_cause_of_error_body(BOGUS_SAVEPOINT.as_bytes());
-        assert!(cause.starts_with("Cannot find checkpoint or savepoint file/directory"), "{cause}");
+        assert!(
+            cause.starts_with("Cannot find checkpoint or savepoint file/directory"),
+            "{cause}"
+        );
         assert!(!cause.contains('\n') && !cause.contains("\tat "), "{cause}");
     }
 
     #[test]
     fn not_found_takes_the_last_caused_by() {
         let cause = root_cause_of_error_body(UNKNOWN_JOB.as_bytes());
-        assert_eq!(cause, "Could not find Flink job (0123456789abcdef0123456789abcdef)");
+        assert_eq!(
+            cause,
+            "Could not find Flink job (0123456789abcdef0123456789abcdef)"
+        );
     }
 
     #[test]
@@ -253,8 +267,13 @@ mod tests {
     #[test]
     fn job_failure_trace_reduces_to_user_exception() {
         let v: serde_json::Value = serde_json::from_str(FAILED_JOB_EXCEPTIONS).unwrap();
-        let trace = v["exceptionHistory"]["entries"][0]["stacktrace"].as_str().unwrap();
-        assert_eq!(root_cause(trace), "deliberate failure after 5 records (--fail-after)");
+        let trace = v["exceptionHistory"]["entries"][0]["stacktrace"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            root_cause(trace),
+            "deliberate failure after 5 records (--fail-after)"
+        );
     }
 
     #[test]
@@ -263,12 +282,18 @@ mod tests {
             root_cause("java.util.concurrent.CompletionException: java.io.IOException: disk full\n\tat x.y(Z.java:1)"),
             "disk full"
         );
-        assert_eq!(root_cause("java.lang.NullPointerException\n\tat a.b.C.d(C.java:3)"), "NullPointerException");
+        assert_eq!(
+            root_cause("java.lang.NullPointerException\n\tat a.b.C.d(C.java:3)"),
+            "NullPointerException"
+        );
         assert_eq!(
             root_cause("a.B: outer\n\tat q.r(S.java:1)\nCaused by: a.C: middle\n\t... 3 more\nCaused by: a.D$E: inner: with colon"),
             "inner: with colon"
         );
-        assert_eq!(root_cause("Not found: /jobs/x/nope"), "Not found: /jobs/x/nope");
+        assert_eq!(
+            root_cause("Not found: /jobs/x/nope"),
+            "Not found: /jobs/x/nope"
+        );
         assert_eq!(
             root_cause("Internal server error.\n<Exception on server side:\norg.apache.flink.X: boom\n\tat a.b(C.java:1)\nEnd of exception on server side>"),
             "boom"
@@ -286,27 +311,63 @@ mod tests {
 
     #[test]
     fn non_json_error_bodies_are_reduced_too() {
-        assert_eq!(root_cause_of_error_body(b"<html>502 Bad Gateway</html>"), "<html>502 Bad Gateway</html>");
+        assert_eq!(
+            root_cause_of_error_body(b"<html>502 Bad Gateway</html>"),
+            "<html>502 Bad Gateway</html>"
+        );
         assert_eq!(root_cause_of_error_body(b""), "empty response body");
     }
 
     #[test]
     fn display_never_contains_a_stack_trace() {
-        let err = FlinkError::Api { status: 400, root_cause: root_cause_of_error_body(BOGUS_SAVEPOINT.as_bytes()) };
+        let err = FlinkError::Api {
+            status: 400,
+            root_cause: root_cause_of_error_body(BOGUS_SAVEPOINT.as_bytes()),
+        };
         let text = err.to_string();
-        assert!(text.starts_with("Flink refused the request (HTTP 400): Cannot find checkpoint"), "{text}");
+        assert!(
+            text.starts_with("Flink refused the request (HTTP 400): Cannot find checkpoint"),
+            "{text}"
+        );
         assert!(!text.contains('\n'));
     }
 
     #[test]
     fn retryable_classification() {
         let op = || "GET /overview".to_owned();
-        assert!(FlinkError::Timeout { operation: op(), after: Duration::from_secs(1) }.is_retryable());
-        assert!(FlinkError::Connect { operation: op(), message: "refused".into() }.is_retryable());
-        assert!(FlinkError::Api { status: 503, root_cause: "no leader".into() }.is_retryable());
-        assert!(!FlinkError::Api { status: 500, root_cause: "boom".into() }.is_retryable());
-        assert!(!FlinkError::Api { status: 400, root_cause: "bad".into() }.is_retryable());
-        assert!(!FlinkError::NotFound { resource: "job x".into() }.is_retryable());
-        assert!(!FlinkError::Decode { operation: op(), message: "x".into() }.is_retryable());
+        assert!(FlinkError::Timeout {
+            operation: op(),
+            after: Duration::from_secs(1)
+        }
+        .is_retryable());
+        assert!(FlinkError::Connect {
+            operation: op(),
+            message: "refused".into()
+        }
+        .is_retryable());
+        assert!(FlinkError::Api {
+            status: 503,
+            root_cause: "no leader".into()
+        }
+        .is_retryable());
+        assert!(!FlinkError::Api {
+            status: 500,
+            root_cause: "boom".into()
+        }
+        .is_retryable());
+        assert!(!FlinkError::Api {
+            status: 400,
+            root_cause: "bad".into()
+        }
+        .is_retryable());
+        assert!(!FlinkError::NotFound {
+            resource: "job x".into()
+        }
+        .is_retryable());
+        assert!(!FlinkError::Decode {
+            operation: op(),
+            message: "x".into()
+        }
+        .is_retryable());
     }
 }

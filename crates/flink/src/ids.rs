@@ -26,7 +26,11 @@ pub struct InvalidId {
 
 impl InvalidId {
     fn new(kind: &'static str, value: &str, reason: &'static str) -> Self {
-        InvalidId { kind, value: value.chars().take(100).collect(), reason }
+        InvalidId {
+            kind,
+            value: value.chars().take(100).collect(),
+            reason,
+        }
     }
 }
 
@@ -129,7 +133,11 @@ impl JarId {
             return Err(InvalidId::new(KIND, s, "not a file name"));
         }
         if s.chars().any(|c| c == '/' || c == '\\' || c.is_control()) {
-            return Err(InvalidId::new(KIND, s, "must not contain '/', '\\' or control characters"));
+            return Err(InvalidId::new(
+                KIND,
+                s,
+                "must not contain '/', '\\' or control characters",
+            ));
         }
         Ok(JarId(s.to_owned()))
     }
@@ -182,10 +190,19 @@ mod tests {
     #[test]
     fn hex_ids_normalise_case_and_reject_garbage() {
         let upper = "3E6CBA7F53181A6E67C0A911A542C471";
-        assert_eq!(TriggerId::parse(upper).unwrap().as_str(), upper.to_lowercase());
-        for bad in ["", "abc", "3e6cba7f53181a6e67c0a911a542c47", "3e6cba7f53181a6e67c0a911a542c4712",
-            "3e6cba7f-5318-1a6e-67c0-a911a542", "zz6cba7f53181a6e67c0a911a542c471", "../../../../../../etc/passwd/x"]
-        {
+        assert_eq!(
+            TriggerId::parse(upper).unwrap().as_str(),
+            upper.to_lowercase()
+        );
+        for bad in [
+            "",
+            "abc",
+            "3e6cba7f53181a6e67c0a911a542c47",
+            "3e6cba7f53181a6e67c0a911a542c4712",
+            "3e6cba7f-5318-1a6e-67c0-a911a542",
+            "zz6cba7f53181a6e67c0a911a542c471",
+            "../../../../../../etc/passwd/x",
+        ] {
             let err = FlinkJobId::parse(bad).unwrap_err();
             assert_eq!(err.kind, "Flink job id", "{bad}");
         }
@@ -203,7 +220,10 @@ mod tests {
     #[test]
     fn jar_ids_are_single_path_segments() {
         let id = JarId::parse("2ae6b675-1b3e-4483-8d2b-89cb7c4d7d20_stateful-counter.jar").unwrap();
-        assert_eq!(id.as_str(), "2ae6b675-1b3e-4483-8d2b-89cb7c4d7d20_stateful-counter.jar");
+        assert_eq!(
+            id.as_str(),
+            "2ae6b675-1b3e-4483-8d2b-89cb7c4d7d20_stateful-counter.jar"
+        );
         for bad in ["", ".", "..", "a/b", "a\\b", "a\nb"] {
             assert!(JarId::parse(bad).is_err(), "{bad:?}");
         }

@@ -149,7 +149,10 @@ impl JobState {
 
     /// FINISHED, CANCELED or FAILED: the job will never run again in this cluster.
     pub fn is_globally_terminal(&self) -> bool {
-        matches!(self, JobState::Finished | JobState::Canceled | JobState::Failed)
+        matches!(
+            self,
+            JobState::Finished | JobState::Canceled | JobState::Failed
+        )
     }
 }
 
@@ -383,26 +386,57 @@ mod tests {
                 "flinkConfiguration": {"execution.checkpointing.interval": "1 s"}
             })
         );
-        assert_eq!(serde_json::to_value(RunJarRequest::default()).unwrap(), json!({}));
-        assert_eq!(serde_json::to_value(ClaimMode::Claim).unwrap(), json!("CLAIM"));
+        assert_eq!(
+            serde_json::to_value(RunJarRequest::default()).unwrap(),
+            json!({})
+        );
+        assert_eq!(
+            serde_json::to_value(ClaimMode::Claim).unwrap(),
+            json!("CLAIM")
+        );
     }
 
     #[test]
     fn job_states_parse_and_classify() {
-        for name in ["INITIALIZING", "CREATED", "RUNNING", "FAILING", "FAILED", "CANCELLING", "CANCELED",
-            "FINISHED", "RESTARTING", "SUSPENDED", "RECONCILING"]
-        {
+        for name in [
+            "INITIALIZING",
+            "CREATED",
+            "RUNNING",
+            "FAILING",
+            "FAILED",
+            "CANCELLING",
+            "CANCELED",
+            "FINISHED",
+            "RESTARTING",
+            "SUSPENDED",
+            "RECONCILING",
+        ] {
             let state = JobState::parse(name);
             assert!(!matches!(state, JobState::Unknown(_)), "{name}");
             assert_eq!(state.as_str(), name);
         }
-        let terminal: Vec<_> = ["FAILED", "CANCELED", "FINISHED"].map(JobState::parse).into();
+        let terminal: Vec<_> = ["FAILED", "CANCELED", "FINISHED"]
+            .map(JobState::parse)
+            .into();
         assert!(terminal.iter().all(JobState::is_globally_terminal));
-        for name in ["RUNNING", "SUSPENDED", "CANCELLING", "RESTARTING", "FAILING", "WHATEVER"] {
+        for name in [
+            "RUNNING",
+            "SUSPENDED",
+            "CANCELLING",
+            "RESTARTING",
+            "FAILING",
+            "WHATEVER",
+        ] {
             assert!(!JobState::parse(name).is_globally_terminal(), "{name}");
         }
-        assert_eq!(JobState::parse("WHATEVER"), JobState::Unknown("WHATEVER".into()));
-        assert_eq!(serde_json::from_str::<JobState>("\"RUNNING\"").unwrap(), JobState::Running);
+        assert_eq!(
+            JobState::parse("WHATEVER"),
+            JobState::Unknown("WHATEVER".into())
+        );
+        assert_eq!(
+            serde_json::from_str::<JobState>("\"RUNNING\"").unwrap(),
+            JobState::Running
+        );
     }
 
     #[test]
@@ -417,8 +451,16 @@ mod tests {
         };
         assert!(!job.all_vertices_running());
         job.vertices = vec![
-            VertexInfo { name: "a".into(), status: "RUNNING".into(), parallelism: 1 },
-            VertexInfo { name: "b".into(), status: "DEPLOYING".into(), parallelism: 1 },
+            VertexInfo {
+                name: "a".into(),
+                status: "RUNNING".into(),
+                parallelism: 1,
+            },
+            VertexInfo {
+                name: "b".into(),
+                status: "DEPLOYING".into(),
+                parallelism: 1,
+            },
         ];
         assert!(!job.all_vertices_running());
         job.vertices[1].status = "RUNNING".into();

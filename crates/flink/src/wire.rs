@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::root_cause;
 use crate::ids::{FlinkJobId, JarId};
 use crate::types::{
-    CheckpointCounts, CheckpointStats, ClusterOverview, CompletedCheckpoint, DisposalStatus, JarInfo,
-    JobDetails, JobState, JobSummary, RestoredCheckpoint, SavepointFormat, SavepointStatus,
-    SavepointTrigger, StopWithSavepoint, VertexInfo,
+    CheckpointCounts, CheckpointStats, ClusterOverview, CompletedCheckpoint, DisposalStatus,
+    JarInfo, JobDetails, JobState, JobSummary, RestoredCheckpoint, SavepointFormat,
+    SavepointStatus, SavepointTrigger, StopWithSavepoint, VertexInfo,
 };
 
 /// Flink's placeholder `external_path` for a checkpoint that has no directory.
@@ -145,7 +145,12 @@ impl JarsWire {
     pub fn into_jars(self) -> Result<Vec<JarInfo>, String> {
         self.files
             .into_iter()
-            .map(|f| Ok(JarInfo { id: JarId::parse(&f.id).map_err(|e| e.to_string())?, name: f.name }))
+            .map(|f| {
+                Ok(JarInfo {
+                    id: JarId::parse(&f.id).map_err(|e| e.to_string())?,
+                    name: f.name,
+                })
+            })
             .collect()
     }
 }
@@ -197,7 +202,11 @@ impl JobWire {
             vertices: self
                 .vertices
                 .into_iter()
-                .map(|v| VertexInfo { name: v.name, status: v.status, parallelism: v.parallelism })
+                .map(|v| VertexInfo {
+                    name: v.name,
+                    status: v.status,
+                    parallelism: v.parallelism,
+                })
                 .collect(),
         })
     }
@@ -306,7 +315,9 @@ impl AsyncOperationWire {
             Outcome::Failed(root_cause) => Ok(SavepointStatus::Failed { root_cause }),
             Outcome::Completed(op) => match path(op.location) {
                 Some(location) => Ok(SavepointStatus::Completed { location }),
-                None => Err("savepoint reported COMPLETED without a location or failure cause".to_owned()),
+                None => Err(
+                    "savepoint reported COMPLETED without a location or failure cause".to_owned(),
+                ),
             },
         }
     }
@@ -454,7 +465,9 @@ impl ExceptionsWire {
                 return Some(root_cause(&name));
             }
         }
-        self.root_exception.filter(|t| !t.trim().is_empty()).map(|t| root_cause(&t))
+        self.root_exception
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| root_cause(&t))
     }
 }
 
@@ -494,7 +507,10 @@ mod tests {
                    "triggerId": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
         );
         assert_eq!(
-            serde_json::to_value(DisposalBody { savepoint_path: "file:/sp/x" }).unwrap(),
+            serde_json::to_value(DisposalBody {
+                savepoint_path: "file:/sp/x"
+            })
+            .unwrap(),
             json!({"savepoint-path": "file:/sp/x"})
         );
     }
@@ -502,7 +518,9 @@ mod tests {
     #[test]
     fn savepoint_status_mapping() {
         assert_eq!(
-            op(json!({"status": {"id": "IN_PROGRESS"}})).into_savepoint_status().unwrap(),
+            op(json!({"status": {"id": "IN_PROGRESS"}}))
+                .into_savepoint_status()
+                .unwrap(),
             SavepointStatus::InProgress
         );
         assert_eq!(
@@ -512,31 +530,45 @@ mod tests {
             SavepointStatus::Completed { location: "file:/sp/savepoint-3e6cba-3a4ec6fd7c0d".into() }
         );
         // Flink reports a failed savepoint as COMPLETED with a failure cause.
-        let failed = op(json!({"status": {"id": "COMPLETED"}, "operation": {"failure-cause": {
+        let failed = op(
+            json!({"status": {"id": "COMPLETED"}, "operation": {"failure-cause": {
             "class": "java.util.concurrent.CompletionException",
             "stack-trace": "java.util.concurrent.CompletionException: org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job (3e6cba7f53181a6e67c0a911a542c471)\n\tat java.base/java.util.concurrent.CompletableFuture.encodeThrowable(CompletableFuture.java:332)\nCaused by: org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job (3e6cba7f53181a6e67c0a911a542c471)\n\t... 36 more\n",
-            "serialized-throwable": "rO0ABXNy"}}}));
+            "serialized-throwable": "rO0ABXNy"}}}),
+        );
         assert_eq!(
             failed.into_savepoint_status().unwrap(),
-            SavepointStatus::Failed { root_cause: "Could not find Flink job (3e6cba7f53181a6e67c0a911a542c471)".into() }
+            SavepointStatus::Failed {
+                root_cause: "Could not find Flink job (3e6cba7f53181a6e67c0a911a542c471)".into()
+            }
         );
-        assert!(op(json!({"status": {"id": "COMPLETED"}, "operation": {}})).into_savepoint_status().is_err());
-        assert!(op(json!({"status": {"id": "EXPLODED"}})).into_savepoint_status().is_err());
+        assert!(op(json!({"status": {"id": "COMPLETED"}, "operation": {}}))
+            .into_savepoint_status()
+            .is_err());
+        assert!(op(json!({"status": {"id": "EXPLODED"}}))
+            .into_savepoint_status()
+            .is_err());
     }
 
     #[test]
     fn disposal_status_mapping() {
         assert_eq!(
-            op(json!({"status": {"id": "COMPLETED"}, "operation": {}})).into_disposal_status().unwrap(),
+            op(json!({"status": {"id": "COMPLETED"}, "operation": {}}))
+                .into_disposal_status()
+                .unwrap(),
             DisposalStatus::Completed
         );
         assert_eq!(
-            op(json!({"status": {"id": "COMPLETED"}})).into_disposal_status().unwrap(),
+            op(json!({"status": {"id": "COMPLETED"}}))
+                .into_disposal_status()
+                .unwrap(),
             DisposalStatus::Completed
         );
-        let failed = op(json!({"status": {"id": "COMPLETED"}, "operation": {"failure-cause": {
+        let failed = op(
+            json!({"status": {"id": "COMPLETED"}, "operation": {"failure-cause": {
             "class": "org.apache.flink.util.FlinkException",
-            "stack-trace": "org.apache.flink.util.FlinkException: Could not dispose savepoint file:/tmp/sp-probe/nope.\n\tat org.apache.flink.runtime.dispatcher.Dispatcher.lambda$disposeSavepoint$29(Dispatcher.java:1)\nCaused by: java.io.FileNotFoundException: Cannot find checkpoint or savepoint file/directory 'file:/tmp/sp-probe/nope' on file system 'file'.\n\tat x.y(Z.java:1)\n"}}}));
+            "stack-trace": "org.apache.flink.util.FlinkException: Could not dispose savepoint file:/tmp/sp-probe/nope.\n\tat org.apache.flink.runtime.dispatcher.Dispatcher.lambda$disposeSavepoint$29(Dispatcher.java:1)\nCaused by: java.io.FileNotFoundException: Cannot find checkpoint or savepoint file/directory 'file:/tmp/sp-probe/nope' on file system 'file'.\n\tat x.y(Z.java:1)\n"}}}),
+        );
         assert_eq!(
             failed.into_disposal_status().unwrap(),
             DisposalStatus::Failed {
@@ -589,28 +621,46 @@ mod tests {
         .unwrap();
         let stats = CheckpointStats::from(full);
         let completed = stats.latest_completed.unwrap();
-        assert_eq!((completed.id, completed.external_path.as_deref()), (7, Some("file:/ck/j/chk-7")));
+        assert_eq!(
+            (completed.id, completed.external_path.as_deref()),
+            (7, Some("file:/ck/j/chk-7"))
+        );
         assert_eq!(completed.latest_ack_timestamp_ms, Some(12));
         let savepoint = stats.latest_savepoint.unwrap();
         assert!(savepoint.is_savepoint);
         assert_eq!(savepoint.latest_ack_timestamp_ms, None);
         let restored = stats.latest_restored.unwrap();
-        assert_eq!((restored.id, restored.external_path.as_deref()), (4, Some("file:/sp/s0")));
+        assert_eq!(
+            (restored.id, restored.external_path.as_deref()),
+            (4, Some("file:/sp/s0"))
+        );
         assert_eq!(stats.counts.completed, 3);
 
-        let unaddressable: CheckpointingWire = serde_json::from_value(json!({"latest": {"completed":
+        let unaddressable: CheckpointingWire =
+            serde_json::from_value(json!({"latest": {"completed":
             {"id": 1, "external_path": "<checkpoint-not-externally-addressable>"}}}))
-        .unwrap();
-        assert_eq!(CheckpointStats::from(unaddressable).latest_completed.unwrap().external_path, None);
+            .unwrap();
+        assert_eq!(
+            CheckpointStats::from(unaddressable)
+                .latest_completed
+                .unwrap()
+                .external_path,
+            None
+        );
     }
 
     #[test]
     fn exceptions_reduce_to_the_latest_root_cause() {
         let wire: ExceptionsWire =
             serde_json::from_str(include_str!("../testdata/job-exceptions-failed.json")).unwrap();
-        assert_eq!(wire.latest_root_cause().as_deref(), Some("deliberate failure after 5 records (--fail-after)"));
-        let none: ExceptionsWire =
-            serde_json::from_value(json!({"exceptionHistory": {"entries": [], "truncated": false}})).unwrap();
+        assert_eq!(
+            wire.latest_root_cause().as_deref(),
+            Some("deliberate failure after 5 records (--fail-after)")
+        );
+        let none: ExceptionsWire = serde_json::from_value(
+            json!({"exceptionHistory": {"entries": [], "truncated": false}}),
+        )
+        .unwrap();
         assert_eq!(none.latest_root_cause(), None);
     }
 
@@ -620,8 +670,14 @@ mod tests {
             filename: "/tmp/flink-web-upload/2ae6b675-1b3e-4483-8d2b-89cb7c4d7d20_job.jar".into(),
             status: "success".into(),
         };
-        assert_eq!(ok.jar_id().unwrap().as_str(), "2ae6b675-1b3e-4483-8d2b-89cb7c4d7d20_job.jar");
-        let bad = UploadWire { filename: String::new(), status: "success".into() };
+        assert_eq!(
+            ok.jar_id().unwrap().as_str(),
+            "2ae6b675-1b3e-4483-8d2b-89cb7c4d7d20_job.jar"
+        );
+        let bad = UploadWire {
+            filename: String::new(),
+            status: "success".into(),
+        };
         assert!(bad.jar_id().is_err());
     }
 }

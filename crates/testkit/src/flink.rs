@@ -82,7 +82,9 @@ impl TestCluster {
     pub fn jvm_pids(&self) -> Vec<u32> {
         ["jobmanager", "taskmanager"]
             .iter()
-            .filter_map(|role| std::fs::read_to_string(self.work_dir.join("pids").join(format!("{role}.pid"))).ok())
+            .filter_map(|role| {
+                std::fs::read_to_string(self.work_dir.join("pids").join(format!("{role}.pid"))).ok()
+            })
             .filter_map(|s| s.trim().parse().ok())
             .collect()
     }
@@ -99,7 +101,10 @@ impl TestCluster {
             if path.is_file() {
                 Ok(path)
             } else {
-                Err(format!("flink-local.sh example-jar printed '{}', which is not a file", out.trim()))
+                Err(format!(
+                    "flink-local.sh example-jar printed '{}', which is not a file",
+                    out.trim()
+                ))
             }
         });
         match built {
@@ -116,8 +121,17 @@ impl TestCluster {
                 Some(dir) => PathBuf::from(dir),
                 None => default_work_dir_for(&rest_url),
             };
-            eprintln!("stateplane-testkit: using external Flink at {rest_url} (work dir {})", work_dir.display());
-            return Ok(TestCluster { rest_url, work_dir, repo_root, example_jar: OnceLock::new(), _watchdog: None });
+            eprintln!(
+                "stateplane-testkit: using external Flink at {rest_url} (work dir {})",
+                work_dir.display()
+            );
+            return Ok(TestCluster {
+                rest_url,
+                work_dir,
+                repo_root,
+                example_jar: OnceLock::new(),
+                _watchdog: None,
+            });
         }
 
         let mut last_error = String::new();
@@ -133,7 +147,13 @@ impl TestCluster {
                 ("FLINK_SLOTS", TEST_SLOTS.to_string()),
             ];
             let started = Instant::now();
-            match run_script(&repo_root, &["start"], &env, Some(&work_dir.join("start.log")), START_TIMEOUT) {
+            match run_script(
+                &repo_root,
+                &["start"],
+                &env,
+                Some(&work_dir.join("start.log")),
+                START_TIMEOUT,
+            ) {
                 Ok(out) => {
                     let rest_url = out.lines().last().unwrap_or_default().trim().to_owned();
                     if !rest_url.starts_with("http") {
@@ -163,26 +183,45 @@ impl TestCluster {
 fn repo_root() -> Result<PathBuf, String> {
     // This crate lives in <repo>/crates/testkit.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..");
-    let root = root.canonicalize().map_err(|e| format!("cannot resolve repo root {}: {e}", root.display()))?;
+    let root = root
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve repo root {}: {e}", root.display()))?;
     if root.join("scripts").join("flink-local.sh").is_file() {
         Ok(root)
     } else {
-        Err(format!("scripts/flink-local.sh not found under {}", root.display()))
+        Err(format!(
+            "scripts/flink-local.sh not found under {}",
+            root.display()
+        ))
     }
 }
 
 /// Where `flink-local.sh` puts a cluster by default: `$STATEPLANE_CACHE/clusters/<port>`.
 fn default_work_dir_for(rest_url: &str) -> PathBuf {
-    let port = rest_url.rsplit(':').next().unwrap_or("8081").trim_matches('/');
-    let cache = std::env::var_os("STATEPLANE_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache").join("stateplane")
-    });
+    let port = rest_url
+        .rsplit(':')
+        .next()
+        .unwrap_or("8081")
+        .trim_matches('/');
+    let cache = std::env::var_os("STATEPLANE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache")
+                .join("stateplane")
+        });
     cache.join("clusters").join(port)
 }
 
 fn unique_work_dir() -> PathBuf {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    std::env::temp_dir().join(format!("stateplane-flink-{}-{nanos:08x}", std::process::id()))
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!(
+        "stateplane-flink-{}-{nanos:08x}",
+        std::process::id()
+    ))
 }
 
 /// Starts the watchdog described in the module docs and returns the write end of its stdin.
@@ -194,10 +233,16 @@ read -r _ignored || true
 FLINK_WORK_DIR="$1" FLINK_REST_PORT="$2" FLINK_STOP_TIMEOUT=10 bash "$3" stop
 [ "$4" = 1 ] || rm -rf "$1"
 "#;
-    let keep = if std::env::var("STATEPLANE_TEST_KEEP_FLINK").as_deref() == Ok("1") { "1" } else { "0" };
+    let keep = if std::env::var("STATEPLANE_TEST_KEEP_FLINK").as_deref() == Ok("1") {
+        "1"
+    } else {
+        "0"
+    };
     let log = std::fs::File::create(work_dir.join("watchdog.log"))
         .map_err(|e| format!("cannot create watchdog log in {}: {e}", work_dir.display()))?;
-    let log2 = log.try_clone().map_err(|e| format!("cannot clone watchdog log handle: {e}"))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| format!("cannot clone watchdog log handle: {e}"))?;
     let mut child: Child = Command::new("sh")
         .arg("-c")
         .arg(WATCHDOG)
@@ -213,7 +258,10 @@ FLINK_WORK_DIR="$1" FLINK_REST_PORT="$2" FLINK_STOP_TIMEOUT=10 bash "$3" stop
         .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start the Flink watchdog (sh): {e}"))?;
-    child.stdin.take().ok_or_else(|| "watchdog has no stdin pipe".to_owned())
+    child
+        .stdin
+        .take()
+        .ok_or_else(|| "watchdog has no stdin pipe".to_owned())
 }
 
 /// Runs `flink-local.sh ARGS` with a deadline; returns its stdout. Its stderr goes to `log` (or a
@@ -228,15 +276,26 @@ fn run_script(
     let script = repo_root.join("scripts").join("flink-local.sh");
     let log_path = match log {
         Some(p) => p.to_owned(),
-        None => std::env::temp_dir().join(format!("stateplane-flink-local-{}-{}.log", args.join("-"), std::process::id())),
+        None => std::env::temp_dir().join(format!(
+            "stateplane-flink-local-{}-{}.log",
+            args.join("-"),
+            std::process::id()
+        )),
     };
-    let log_file = std::fs::File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let log_file = std::fs::File::create(&log_path)
+        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let mut cmd = Command::new("bash");
-    cmd.arg(&script).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log_file);
+    cmd.arg(&script)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
     // Read stdout on a thread so a chatty script can never block on a full pipe.
     let mut stdout = child.stdout.take().ok_or("no stdout pipe")?;
     let reader = std::thread::spawn(move || {

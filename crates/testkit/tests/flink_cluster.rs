@@ -14,7 +14,9 @@ const CHILD_ENV: &str = "STATEPLANE_TESTKIT_WATCHDOG_CHILD";
 fn http_get(rest_url: &str, path: &str) -> String {
     let addr = rest_url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).expect("connect to Flink REST");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
@@ -24,7 +26,12 @@ fn http_get(rest_url: &str, path: &str) -> String {
 fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; only count it alive when it is not one.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -57,7 +64,11 @@ fn child_process_holding_a_cluster() {
     }
     let cluster = shared_cluster();
     let pids: Vec<String> = cluster.jvm_pids().iter().map(u32::to_string).collect();
-    println!("CLUSTER {} {}", cluster.work_dir().display(), pids.join(" "));
+    println!(
+        "CLUSTER {} {}",
+        cluster.work_dir().display(),
+        pids.join(" ")
+    );
     std::io::stdout().flush().unwrap();
     // Wait to be killed; bounded so a broken parent never leaves this running for long.
     std::thread::sleep(Duration::from_secs(300));
@@ -65,12 +76,20 @@ fn child_process_holding_a_cluster() {
 
 #[test]
 fn cluster_dies_with_a_killed_test_process() {
-    if std::env::var_os(CHILD_ENV).is_some() || std::env::var_os("STATEPLANE_TEST_FLINK_REST_URL").is_some() {
+    if std::env::var_os(CHILD_ENV).is_some()
+        || std::env::var_os("STATEPLANE_TEST_FLINK_REST_URL").is_some()
+    {
         return;
     }
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args(["--exact", "child_process_holding_a_cluster", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process_holding_a_cluster",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -106,7 +125,10 @@ fn cluster_dies_with_a_killed_test_process() {
 
     let deadline = Instant::now() + Duration::from_secs(60);
     while pids.iter().any(|&p| alive(p)) {
-        assert!(Instant::now() < deadline, "JVMs {pids:?} still alive 60 s after their test process was killed");
+        assert!(
+            Instant::now() < deadline,
+            "JVMs {pids:?} still alive 60 s after their test process was killed"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let deadline = Instant::now() + Duration::from_secs(10);
