@@ -26,8 +26,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use stateplane_model::{
-    Deployment, DeploymentSpec, Event, EventName, Job, JobSpec, Namespace, Savepoint, SavepointOrigin,
-    SavepointState,
+    Deployment, DeploymentSpec, Event, EventName, Job, JobSpec, Namespace, Savepoint, SavepointOrigin, SavepointState,
 };
 
 use crate::Store;

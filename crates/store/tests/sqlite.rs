@@ -34,7 +34,13 @@ async fn data_survives_closing_and_reopening() {
     let d = Deployment::new("team-a", "counter", spec());
     store.deployment_create(&d).await.unwrap();
     let d = store.deployment_update(&d).await.unwrap();
-    let s = Savepoint::new("team-a", d.metadata.id, SavepointOrigin::Copied, SavepointState::Completed, Some("file:/sp/1".into()));
+    let s = Savepoint::new(
+        "team-a",
+        d.metadata.id,
+        SavepointOrigin::Copied,
+        SavepointState::Completed,
+        Some("file:/sp/1".into()),
+    );
     store.savepoint_create(&s).await.unwrap();
     store.close().await;
     drop(store);
@@ -105,10 +111,7 @@ async fn a_corrupt_row_is_an_error_not_a_panic() {
 
     assert!(matches!(store.deployment_get("default", d.metadata.id).await, Err(StoreError::Backend(_))));
     assert!(matches!(store.deployment_list(None).await, Err(StoreError::Backend(_))));
-    assert!(matches!(
-        store.savepoint_list("default", &SavepointFilter::default()).await,
-        Err(StoreError::Backend(_))
-    ));
+    assert!(matches!(store.savepoint_list("default", &SavepointFilter::default()).await, Err(StoreError::Backend(_))));
 }
 
 #[tokio::test]

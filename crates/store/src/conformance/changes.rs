@@ -121,7 +121,10 @@ pub async fn failed_writes_announce_nothing(store: Arc<dyn Store>) {
     assert_err!(store.namespace_delete("busy").await, StoreError::Refused(_));
     assert_err!(store.namespace_delete("never").await, StoreError::NotFound { .. });
     assert_err!(store.deployment_defaults_put(&DeploymentDefaults::empty("never")).await, StoreError::NotFound { .. });
-    assert_err!(store.deployment_create(&Deployment::new(ns, "counter", spec())).await, StoreError::AlreadyExists { .. });
+    assert_err!(
+        store.deployment_create(&Deployment::new(ns, "counter", spec())).await,
+        StoreError::AlreadyExists { .. }
+    );
     assert_err!(store.deployment_update(&d).await, StoreError::Conflict { .. });
     assert_err!(store.deployment_delete("busy", v2.metadata.id).await, StoreError::NotFound { .. });
     assert_err!(store.target_delete("busy", "session").await, StoreError::Refused(_));

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use stateplane_model::{
-    DeploymentDefaults, DeploymentState, DeploymentTarget, DesiredState, Namespace, SavepointState,
-    DEFAULT_NAMESPACE,
+    DeploymentDefaults, DeploymentState, DeploymentTarget, DesiredState, Namespace, SavepointState, DEFAULT_NAMESPACE,
 };
 
 use super::{assert_err, at, deployment, event, job, namespace, savepoint};
@@ -122,33 +121,21 @@ pub async fn deployment_defaults_get_and_put(store: Arc<dyn Store>) {
     assert_eq!(store.deployment_defaults_get(DEFAULT_NAMESPACE).await.unwrap(), v1);
 
     // A second "first write" lost the race.
-    assert_err!(
-        store.deployment_defaults_put(&d).await,
-        StoreError::Conflict { expected: 0, actual: 1, .. }
-    );
+    assert_err!(store.deployment_defaults_put(&d).await, StoreError::Conflict { expected: 0, actual: 1, .. });
 
     let mut next = v1.clone();
     next.spec = serde_json::json!({});
     let v2 = store.deployment_defaults_put(&next).await.unwrap();
     assert_eq!(v2.metadata.resource_version, 2);
-    assert_err!(
-        store.deployment_defaults_put(&v1).await,
-        StoreError::Conflict { expected: 1, actual: 2, .. }
-    );
+    assert_err!(store.deployment_defaults_put(&v1).await, StoreError::Conflict { expected: 1, actual: 2, .. });
     assert_eq!(store.deployment_defaults_get(DEFAULT_NAMESPACE).await.unwrap(), v2);
 
     // Defaults never written, but the caller claims a version.
     namespace(&*store, "fresh").await;
     let mut claimed = DeploymentDefaults::empty("fresh");
     claimed.metadata.resource_version = 3;
-    assert_err!(
-        store.deployment_defaults_put(&claimed).await,
-        StoreError::Conflict { expected: 3, actual: 0, .. }
-    );
+    assert_err!(store.deployment_defaults_put(&claimed).await, StoreError::Conflict { expected: 3, actual: 0, .. });
 
     assert_err!(store.deployment_defaults_get("never").await, StoreError::NotFound { .. });
-    assert_err!(
-        store.deployment_defaults_put(&DeploymentDefaults::empty("never")).await,
-        StoreError::NotFound { .. }
-    );
+    assert_err!(store.deployment_defaults_put(&DeploymentDefaults::empty("never")).await, StoreError::NotFound { .. });
 }

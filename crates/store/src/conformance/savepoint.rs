@@ -4,8 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use stateplane_model::{
-    normalize_location, DeploymentId, JobId, Savepoint, SavepointId, SavepointOrigin, SavepointState,
-    DEFAULT_NAMESPACE,
+    normalize_location, DeploymentId, JobId, Savepoint, SavepointId, SavepointOrigin, SavepointState, DEFAULT_NAMESPACE,
 };
 
 use super::{assert_err, at, deployment, namespace, savepoint};
@@ -46,8 +45,14 @@ pub async fn savepoint_list_newest_first_with_filters(store: Arc<dyn Store>) {
     let (job_a, job_b) = (JobId::new(), JobId::new());
     use SavepointState::*;
     // Inserted out of time order on purpose.
-    let specs = [(&d1, 30, Completed, job_a), (&d1, 10, Failed, job_a), (&d2, 25, Completed, job_b),
-        (&d1, 50, Started, job_b), (&d1, 40, Completed, job_b), (&d2, 5, Completed, job_b)];
+    let specs = [
+        (&d1, 30, Completed, job_a),
+        (&d1, 10, Failed, job_a),
+        (&d2, 25, Completed, job_b),
+        (&d1, 50, Started, job_b),
+        (&d1, 40, Completed, job_b),
+        (&d2, 5, Completed, job_b),
+    ];
     let mut all = Vec::new();
     for (d, secs, state, job) in specs {
         let mut s = savepoint(d, secs, state, Some(&format!("file:///sp/{secs}")));
@@ -60,7 +65,7 @@ pub async fn savepoint_list_newest_first_with_filters(store: Arc<dyn Store>) {
     for t in &twins {
         store.savepoint_create(t).await.unwrap();
     }
-    twins.sort_by(|a, b| b.metadata.id.cmp(&a.metadata.id));
+    twins.sort_by_key(|t| std::cmp::Reverse(t.metadata.id));
     // Another namespace's savepoints never show.
     namespace(&*store, "other").await;
     let od = deployment(&*store, "other", "one", 1).await;
@@ -83,11 +88,8 @@ pub async fn savepoint_list_newest_first_with_filters(store: Arc<dyn Store>) {
     let of_job = list(SavepointFilter { job_id: Some(job_a), ..Default::default() }).await;
     assert_eq!(by_secs(&of_job), [30, 10].map(at));
 
-    let completed = SavepointFilter {
-        deployment_id: Some(d1.metadata.id),
-        states: vec![Completed, Failed],
-        ..Default::default()
-    };
+    let completed =
+        SavepointFilter { deployment_id: Some(d1.metadata.id), states: vec![Completed, Failed], ..Default::default() };
     assert_eq!(by_secs(&list(completed.clone()).await), [40, 30, 20, 20, 10].map(at));
     let newest_two = list(SavepointFilter { limit: Some(2), ..completed }).await;
     assert_eq!(by_secs(&newest_two), [40, 30].map(at));

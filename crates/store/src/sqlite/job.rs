@@ -27,7 +27,8 @@ fn list_query<'a>(namespace: &'a str, f: &'a JobFilter) -> QueryBuilder<'a, Sqli
 }
 
 // The IN list repeats the partial index's condition word for word, which is what lets SQLite use it.
-const ACTIVE: &str = "SELECT body FROM jobs WHERE state IN ('STARTING', 'STARTED', 'TERMINATING') ORDER BY created_at, id";
+const ACTIVE: &str =
+    "SELECT body FROM jobs WHERE state IN ('STARTING', 'STARTED', 'TERMINATING') ORDER BY created_at, id";
 
 #[async_trait]
 impl JobStore for SqliteStore {

@@ -46,9 +46,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::error::ErrorKind;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 use stateplane_model::{DeploymentId, Namespace, DEFAULT_NAMESPACE};
 use tokio::sync::broadcast;

@@ -169,7 +169,12 @@ impl NamespaceStore for SqliteStore {
             .map_err(|e| backend(OP, e))?
             .ok_or_else(|| not_found(KIND, ns))?;
             let actual: Option<i64> = row.try_get(0).map_err(|e| backend(OP, e))?;
-            return Err(StoreError::Conflict { kind: DEFAULTS, id: ns.to_string(), expected, actual: actual.unwrap_or(0) });
+            return Err(StoreError::Conflict {
+                kind: DEFAULTS,
+                id: ns.to_string(),
+                expected,
+                actual: actual.unwrap_or(0),
+            });
         }
         self.notify(ResourceKind::DeploymentDefaults, ns, ns.to_string(), None);
         Ok(stored)
