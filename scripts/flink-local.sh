@@ -102,9 +102,16 @@ pip_cmd() {
   elif command -v pip >/dev/null; then echo pip
   elif command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then echo "python3 -m pip"
   else
-    apt_install python3-pip >/dev/null
+    apt_install python3-pip
     echo "python3 -m pip"
   fi
+}
+
+find_wheel() {
+  local w
+  for w in "$WHEEL_DIR"/apache_flink_libraries-"$FLINK_VERSION"-*.whl; do
+    if [ -f "$w" ]; then echo "$w"; return; fi
+  done
 }
 
 # Downloads and unpacks Flink once per machine. The unpacked tree appears atomically (rename of a
@@ -118,13 +125,13 @@ install_flink() {
   flock -w 1800 8 || die "timed out waiting for another Flink install ($CACHE)"
   if [ -f "$FLINK_HOME_DIR/.complete" ]; then exec 8>&-; return 0; fi
   local wheel
-  wheel=$(find "$WHEEL_DIR" -maxdepth 1 -name "apache_flink_libraries-$FLINK_VERSION-*.whl" | head -1)
+  wheel=$(find_wheel)
   if [ -z "$wheel" ]; then
     log "downloading apache-flink-libraries==$FLINK_VERSION (~330 MB) into $WHEEL_DIR"
     # shellcheck disable=SC2046
     $(pip_cmd) download --no-deps --disable-pip-version-check -d "$WHEEL_DIR" \
       "apache-flink-libraries==$FLINK_VERSION" >&2 || die "pip download failed"
-    wheel=$(find "$WHEEL_DIR" -maxdepth 1 -name "apache_flink_libraries-$FLINK_VERSION-*.whl" | head -1)
+    wheel=$(find_wheel)
     [ -n "$wheel" ] || die "pip download finished but no wheel in $WHEEL_DIR"
   fi
   log "unpacking $wheel"
@@ -263,7 +270,7 @@ java_utils() {
   local out
   out=$(cd "$FLINK_HOME_DIR" && java -cp "bin/bash-java-utils.jar:lib/flink-dist-$FLINK_VERSION.jar" \
     org.apache.flink.runtime.util.bash.BashJavaUtils "$1" --configDir "$WORK/conf" 2>&1) \
-    || die "BashJavaUtils $1 failed: $(printf '%s\n' "$out" | tail -5)"
+    || die "Flink rejected the memory configuration ($1): $(printf '%s\n' "$out" | grep -E '^(Caused by: )?[a-zA-Z.]+(Exception|Error)' | tail -1)"
   printf '%s\n' "$out" | sed -n 's/^BASH_JAVA_UTILS_EXEC_RESULT://p'
 }
 
@@ -296,6 +303,7 @@ cmd_start() {
   if port_in_use "$REST_PORT"; then
     die "port $REST_PORT is already in use by something else; choose another FLINK_REST_PORT"
   fi
+  ensure_tools
   ensure_java
   install_flink
 
