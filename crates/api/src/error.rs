@@ -31,7 +31,8 @@ pub enum ApiError {
     /// The body is not well-formed JSON or YAML, or is empty (400 `MALFORMED_BODY`).
     #[error("{0}")]
     MalformedBody(String),
-    /// A body field has the wrong type or shape (400 `MALFORMED_FIELD`).
+    /// A body field has the wrong type or shape (422 `MALFORMED_FIELD`): the body parsed, but this field
+    /// does not fit the schema.
     #[error("{field}: {message}")]
     MalformedField { field: String, message: String },
     /// A body field is well-formed but breaks a rule (422 `INVALID_FIELD`).
@@ -109,7 +110,7 @@ impl ApiError {
         use StatusCode as S;
         match self {
             Self::MalformedBody(_) => (S::BAD_REQUEST, "MALFORMED_BODY"),
-            Self::MalformedField { .. } => (S::BAD_REQUEST, "MALFORMED_FIELD"),
+            Self::MalformedField { .. } => (S::UNPROCESSABLE_ENTITY, "MALFORMED_FIELD"),
             Self::InvalidField { .. } => (S::UNPROCESSABLE_ENTITY, "INVALID_FIELD"),
             Self::InvalidParameter { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
             Self::NotFound { .. } => (S::NOT_FOUND, "NOT_FOUND"),

@@ -101,11 +101,31 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in flight.
+/// Tells long-polls that the server is shutting down, so they answer at once instead of holding the
+/// graceful shutdown up for their whole timeout. Present only when served through [`serve`].
+#[derive(Clone)]
+pub struct Draining(tokio::sync::watch::Receiver<bool>);
+
+impl Draining {
+    /// Resolves once shutdown has begun (or the server is gone).
+    pub async fn started(mut self) {
+        let _ = self.0.wait_for(|draining| *draining).await;
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in flight
+/// (long-polls answer at once with the resource as it is).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let app = router(state).layer(axum::Extension(Draining(rx)));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = tx.send(true);
+        })
+        .await
 }

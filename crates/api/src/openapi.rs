@@ -226,7 +226,7 @@ fn complete(op: &mut Operation) {
         }
     }
     let mut common = vec![
-        ("400", "MALFORMED_BODY, MALFORMED_FIELD or INVALID_PARAMETER: the request is malformed; `field` names the culprit"),
+        ("400", "MALFORMED_BODY or INVALID_PARAMETER: the body does not parse, or a path or query parameter is malformed; `field` names it"),
         ("404", "NOT_FOUND: the namespace or resource does not exist"),
         ("503", "STORE_UNAVAILABLE: the store failed; retry"),
     ];
@@ -234,7 +234,7 @@ fn complete(op: &mut Operation) {
         common.extend([
             ("413", "PAYLOAD_TOO_LARGE: the body exceeds 1 MiB"),
             ("415", "UNSUPPORTED_MEDIA_TYPE: send application/json or application/yaml"),
-            ("422", "INVALID_FIELD: a field breaks a rule; `field` names it"),
+            ("422", "MALFORMED_FIELD (wrong type or shape) or INVALID_FIELD (breaks a rule); `field` names the field"),
         ]);
     }
     for (status, description) in common {

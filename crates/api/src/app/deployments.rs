@@ -88,6 +88,7 @@ pub async fn get(
     ns: &str,
     id_or_name: &str,
     wait: Option<Wait<DeploymentState>>,
+    draining: Option<crate::Draining>,
 ) -> ApiResult<Deployment> {
     let store = state.store.as_ref();
     let d = resolve(store, ns, id_or_name).await?;
@@ -99,6 +100,7 @@ pub async fn get(
         || async move { store.deployment_get(ns, id).await.map_err(or_not_found("deployment", id, ns)) },
         |d: &Deployment| wait.states.contains(&d.status.state),
         wait.timeout,
+        draining,
     )
     .await
 }
@@ -178,6 +180,7 @@ const PATCHABLE_METADATA: [&str; 3] = ["labels", "annotations", "displayName"];
 const PATCH_HINT: &str = "a PATCH may change metadata.labels, metadata.annotations, metadata.displayName and spec";
 
 /// The parts of a PATCH body, checked for shape before anything is read.
+#[derive(Debug)]
 struct DeploymentPatch {
     /// The merge patch over `{metadata: {labels, annotations, displayName}, spec}`.
     patch: Value,

@@ -41,6 +41,7 @@ pub async fn get(
     ns: &str,
     id: SavepointId,
     wait: Option<Wait<SavepointState>>,
+    draining: Option<crate::Draining>,
 ) -> ApiResult<Savepoint> {
     ensure_namespace(store, ns).await?;
     let read = || async move { store.savepoint_get(ns, id).await.map_err(or_not_found("savepoint", id, ns)) };
@@ -51,6 +52,7 @@ pub async fn get(
         read,
         |s: &Savepoint| wait.states.contains(&s.status.state),
         wait.timeout,
+        draining,
     )
     .await
 }

@@ -13,14 +13,16 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{sleep_until, Instant};
 
 use crate::error::ApiResult;
+use crate::Draining;
 
-/// Reads with `read` until `done` holds or `timeout` passes; returns the last read.
+/// Reads with `read` until `done` holds, `timeout` passes or the server shuts down; returns the last read.
 pub async fn until<T, R, Fut>(
     store: &dyn Store,
     relevant: impl Fn(&Change) -> bool,
     read: R,
     done: impl Fn(&T) -> bool,
     timeout: Duration,
+    draining: Option<Draining>,
 ) -> ApiResult<T>
 where
     R: Fn() -> Fut,
@@ -29,6 +31,13 @@ where
     let mut changes = store.changes();
     let deadline = Instant::now() + timeout;
     let mut current = read().await?;
+    let stop = async move {
+        match draining {
+            Some(d) => d.started().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stop);
     loop {
         if done(&current) {
             return Ok(current);
@@ -44,6 +53,7 @@ where
                 }
             },
             _ = sleep_until(deadline) => return read().await,
+            _ = &mut stop => return read().await,
         }
     }
 }

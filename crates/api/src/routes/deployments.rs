@@ -1,6 +1,7 @@
 //! `/api/v1/namespaces/{namespace}/deployments[/{deploymentId}[/restore-preview]]`
 
 use axum::extract::State;
+use axum::Extension;
 use stateplane_model::restore::RestoreDecision;
 use stateplane_model::{Deployment, DeploymentState, ResourceList};
 
@@ -9,7 +10,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::format::{Input, Reply};
 use crate::openapi::{DeploymentCreate, DeploymentList, DeploymentPatch};
 use crate::params::{ApiPath, Params};
-use crate::AppState;
+use crate::{AppState, Draining};
 
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments", tag = "deployments",
     params(("namespace" = String, Path, description = "Namespace name"),
@@ -47,9 +48,10 @@ pub async fn deployment_get(
     State(s): State<AppState>,
     ApiPath((ns, id)): ApiPath<(String, String)>,
     q: Params,
+    draining: Option<Extension<Draining>>,
 ) -> ApiResult<Reply> {
     let wait = q.wait::<DeploymentState>()?;
-    Reply::ok(&app::get(&s, &ns, &id, wait).await?)
+    Reply::ok(&app::get(&s, &ns, &id, wait, draining.map(|d| d.0)).await?)
 }
 
 /// JSON merge patch (RFC 7396; JSON or YAML) over `{metadata: {labels, annotations, displayName}, spec}`.

@@ -1,6 +1,7 @@
 //! `/api/v1/namespaces/{namespace}/savepoints[/{savepointId}]`
 
 use axum::extract::State;
+use axum::Extension;
 use axum::http::StatusCode;
 use stateplane_model::{ResourceList, Savepoint, SavepointId, SavepointState};
 
@@ -9,7 +10,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::format::{Input, Reply};
 use crate::openapi::{SavepointCreateBody, SavepointList};
 use crate::params::{parse_id, ApiPath, Params};
-use crate::AppState;
+use crate::{AppState, Draining};
 
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/savepoints", tag = "savepoints",
     params(("namespace" = String, Path, description = "Namespace name"),
@@ -49,10 +50,11 @@ pub async fn savepoint_get(
     State(s): State<AppState>,
     ApiPath((ns, id)): ApiPath<(String, String)>,
     q: Params,
+    draining: Option<Extension<Draining>>,
 ) -> ApiResult<Reply> {
     let id: SavepointId = parse_id("savepointId", &id)?;
     let wait = q.wait::<SavepointState>()?;
-    Reply::ok(&app::get(s.store.as_ref(), &ns, id, wait).await?)
+    Reply::ok(&app::get(s.store.as_ref(), &ns, id, wait, draining.map(|d| d.0)).await?)
 }
 
 /// Deletes a savepoint resource. Data stateplane wrote and nothing else references is disposed by the

@@ -1,0 +1,60 @@
+//! `/healthz` and `/api/v1/openapi.json`.
+
+mod common;
+
+use common::*;
+
+#[tokio::test]
+async fn healthz_answers_once_the_store_is_open() {
+    let s = start().await;
+    let r = s.get("/healthz").await;
+    assert_eq!(r.ok(200)["status"], "ok");
+}
+
+#[tokio::test]
+async fn openapi_describes_every_route() {
+    let s = start().await;
+    let r = s.get("/api/v1/openapi.json").await;
+    let doc = r.ok(200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let ns = "/api/v1/namespaces/{namespace}";
+    let expected = [
+        ("/healthz".to_string(), vec!["get"]),
+        ("/api/v1/openapi.json".to_string(), vec!["get"]),
+        ("/api/v1/namespaces".to_string(), vec!["get", "post"]),
+        (ns.to_string(), vec!["get", "delete"]),
+        (format!("{ns}/deployment-defaults"), vec!["get", "patch"]),
+        (format!("{ns}/deployments"), vec!["get", "post"]),
+        (format!("{ns}/deployments/{{deploymentId}}"), vec!["get", "patch", "delete"]),
+        (format!("{ns}/deployments/{{deploymentId}}/restore-preview"), vec!["get"]),
+        (format!("{ns}/deployment-targets"), vec!["get", "post"]),
+        (format!("{ns}/deployment-targets/{{name}}"), vec!["get", "delete"]),
+        (format!("{ns}/savepoints"), vec!["get", "post"]),
+        (format!("{ns}/savepoints/{{savepointId}}"), vec!["get", "delete"]),
+        (format!("{ns}/jobs"), vec!["get"]),
+        (format!("{ns}/jobs/{{jobId}}"), vec!["get"]),
+        (format!("{ns}/events"), vec!["get"]),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+    for (path, methods) in expected {
+        for m in methods {
+            let op = &paths[&path][m];
+            assert!(op.is_object(), "{m} {path} missing");
+            assert!(op["responses"].as_object().unwrap().keys().any(|k| k.starts_with('2')), "{m} {path}");
+        }
+    }
+    // every schema reference resolves
+    let text = serde_json::to_string(doc).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().unwrap();
+        assert!(schemas.contains_key(name), "dangling $ref {name}");
+    }
+    for name in ["Deployment", "Savepoint", "Job", "Event", "Namespace", "DeploymentTarget", "RestoreDecision", "ErrorBody"] {
+        assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+    // the savepoint POST body is documented in JSON and YAML
+    let body = &paths[&format!("{ns}/savepoints")]["post"]["requestBody"]["content"];
+    assert!(body["application/json"].is_object() && body["application/yaml"].is_object(), "{body}");
+}
