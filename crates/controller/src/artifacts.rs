@@ -17,25 +17,53 @@ pub(crate) struct Jar {
 /// Reads the artifact's jar. The error is one sentence for an event.
 pub(crate) async fn fetch(shared: &Shared, artifact: &Artifact) -> Result<Jar, String> {
     let uri = artifact.jar_uri.trim();
-    let bytes = if let Some(path) = stateplane_model::local_path(uri).filter(|_| uri.starts_with("file:")) {
-        tokio::fs::read(&path).await.map_err(|e| format!("cannot read jar {}: {e}", path.display()))?
+    let bytes = if let Some(path) =
+        stateplane_model::local_path(uri).filter(|_| uri.starts_with("file:"))
+    {
+        tokio::fs::read(&path)
+            .await
+            .map_err(|e| format!("cannot read jar {}: {e}", path.display()))?
     } else if uri.starts_with("http://") || uri.starts_with("https://") {
-        let resp = shared.http.get(uri).send().await.map_err(|e| format!("cannot download jar {uri}: {e}"))?;
+        let resp = shared
+            .http
+            .get(uri)
+            .send()
+            .await
+            .map_err(|e| format!("cannot download jar {uri}: {e}"))?;
         if !resp.status().is_success() {
             return Err(format!("cannot download jar {uri}: HTTP {}", resp.status()));
         }
-        resp.bytes().await.map_err(|e| format!("cannot download jar {uri}: {e}"))?.to_vec()
+        resp.bytes()
+            .await
+            .map_err(|e| format!("cannot download jar {uri}: {e}"))?
+            .to_vec()
     } else {
-        return Err(format!("unsupported jarUri '{uri}': use file:// or http(s)://"));
+        return Err(format!(
+            "unsupported jarUri '{uri}': use file:// or http(s)://"
+        ));
     };
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
-    let file_name = uri.rsplit('/').next().filter(|n| n.ends_with(".jar")).unwrap_or("artifact.jar").to_string();
-    Ok(Jar { file_name, bytes, sha256 })
+    let file_name = uri
+        .rsplit('/')
+        .next()
+        .filter(|n| n.ends_with(".jar"))
+        .unwrap_or("artifact.jar")
+        .to_string();
+    Ok(Jar {
+        file_name,
+        bytes,
+        sha256,
+    })
 }
 
 /// The jar id of this content on this cluster, uploading it if the cluster does not have it yet.
 /// `stale` forces a new upload (the cached id was refused).
-pub(crate) async fn ensure_uploaded(shared: &Shared, client: &FlinkClient, jar: &Jar, stale: bool) -> Result<JarId, String> {
+pub(crate) async fn ensure_uploaded(
+    shared: &Shared,
+    client: &FlinkClient,
+    jar: &Jar,
+    stale: bool,
+) -> Result<JarId, String> {
     let url = client.rest_url().to_string();
     if !stale {
         if let Ok(Some(id)) = shared.store.jar_get(&url, &jar.sha256).await {

@@ -14,21 +14,23 @@
 
 use chrono::{DateTime, Utc};
 use stateplane_flink::{
-    ClaimMode, FlinkClient, FlinkError, RunJarRequest, SavepointStatus, SavepointTrigger, StopWithSavepoint,
-    TriggerId,
+    ClaimMode, FlinkClient, FlinkError, RunJarRequest, SavepointStatus, SavepointTrigger,
+    StopWithSavepoint, TriggerId,
 };
-use stateplane_model::plan::{self, Action, FlinkJobState, Observed, StopReason, STOP_REASON_ANNOTATION};
+use stateplane_model::plan::{
+    self, Action, FlinkJobState, FlinkView, Observed, StopReason, STOP_REASON_ANNOTATION,
+};
 use stateplane_model::restore::RestoreDecision;
 use stateplane_model::{
-    now, paths, Deployment, DeploymentId, DeploymentState, DeploymentStatusRunning, DesiredState, Event, EventName,
-    Failure, Job, JobId, JobSpec, JobState, JobStatusStarted, Savepoint, SavepointFormat, SavepointId,
-    SavepointOrigin, SavepointState, SPEC_VERSION_ANNOTATION,
+    now, paths, Deployment, DeploymentId, DeploymentState, DeploymentStatusRunning, DesiredState,
+    Event, EventName, Failure, Job, JobId, JobSpec, JobState, JobStatusStarted, Savepoint,
+    SavepointFormat, SavepointId, SavepointOrigin, SavepointState, SPEC_VERSION_ANNOTATION,
 };
 use stateplane_store::{SavepointFilter, StoreError};
 use tracing::{debug, info, warn};
 
 use crate::observe::{self, flink_job_id, World};
-use crate::{artifacts, retained, Shared};
+use crate::{artifacts, metrics, retained, Shared};
 
 /// What the worker should do after a pass.
 #[derive(Debug)]
@@ -56,7 +58,11 @@ pub(crate) enum ReconcileError {
 type R<T> = Result<T, ReconcileError>;
 
 /// Observes, plans and performs one action for one deployment.
-pub(crate) async fn reconcile_once(shared: &Shared, namespace: &str, id: DeploymentId) -> R<Outcome> {
+pub(crate) async fn reconcile_once(
+    shared: &Shared,
+    namespace: &str,
+    id: DeploymentId,
+) -> R<Outcome> {
     let Some(world) = observe::observe(shared, namespace, id).await? else {
         return Ok(Outcome::Gone);
     };
@@ -72,9 +78,18 @@ pub(crate) async fn reconcile_once(shared: &Shared, namespace: &str, id: Deploym
     };
     let action = plan::plan(&observed);
     debug!(?action, "planned");
-    let x = Exec { shared, world: &world };
+    if let FlinkView::Unreachable { .. } = &observed.flink {
+        metrics::flink_error("unreachable");
+    }
+    metrics::action(action_name(&action));
+    let x = Exec {
+        shared,
+        world: &world,
+    };
     match action {
-        Action::Steady => Ok(Outcome::Steady { job_running: world.current_job().is_some() }),
+        Action::Steady => Ok(Outcome::Steady {
+            job_running: world.current_job().is_some(),
+        }),
         Action::Wait { reason } => {
             debug!(%reason, "waiting");
             Ok(Outcome::Waiting)
@@ -90,9 +105,34 @@ pub(crate) async fn reconcile_once(shared: &Shared, namespace: &str, id: Deploym
         Action::Cancel { job, reason } => x.cancel(job, reason).await,
         Action::JobEnded { job, flink_state } => x.job_ended(job, flink_state).await,
         Action::JobVanished { job } => x.job_vanished(job).await,
-        Action::SavepointsNotConfigured { job, operation } => x.savepoints_not_configured(job, &operation).await,
-        Action::FailSavepoint { savepoint, reason } => x.fail_orphaned_savepoint(savepoint, &reason).await,
+        Action::SavepointsNotConfigured { job, operation } => {
+            x.savepoints_not_configured(job, &operation).await
+        }
+        Action::FailSavepoint { savepoint, reason } => {
+            x.fail_orphaned_savepoint(savepoint, &reason).await
+        }
         Action::DisposeSavepoint { savepoint } => x.dispose_savepoint(savepoint).await,
+    }
+}
+
+fn action_name(a: &Action) -> &'static str {
+    match a {
+        Action::Steady => "steady",
+        Action::Wait { .. } => "wait",
+        Action::Backoff { .. } => "backoff",
+        Action::DisposeSavepoint { .. } => "dispose_savepoint",
+        Action::FailSavepoint { .. } => "fail_savepoint",
+        Action::StartJob { .. } => "start_job",
+        Action::RefuseStart { .. } => "refuse_start",
+        Action::SubmitJob { .. } => "submit_job",
+        Action::MarkJobStarted { .. } => "mark_job_started",
+        Action::AdvanceSavepoint { .. } => "advance_savepoint",
+        Action::StopWithSavepoint { .. } => "stop_with_savepoint",
+        Action::Cancel { .. } => "cancel",
+        Action::JobEnded { .. } => "job_ended",
+        Action::JobVanished { .. } => "job_vanished",
+        Action::SavepointsNotConfigured { .. } => "savepoints_not_configured",
+        Action::SetStatus { .. } => "set_status",
     }
 }
 
@@ -118,7 +158,13 @@ impl Exec<'_> {
         self.world.savepoints.iter().find(|s| s.metadata.id == id)
     }
 
-    async fn event(&self, name: EventName, message: String, job: Option<JobId>, sp: Option<SavepointId>) -> R<()> {
+    async fn event(
+        &self,
+        name: EventName,
+        message: String,
+        job: Option<JobId>,
+        sp: Option<SavepointId>,
+    ) -> R<()> {
         let d = self.d();
         info!(event = %name, job = ?job, savepoint = ?sp, "{message}");
         let mut e = Event::new(&d.metadata.namespace, d.metadata.id, name, message);
@@ -137,7 +183,11 @@ impl Exec<'_> {
             match self.shared.store.deployment_update(&d).await {
                 Ok(stored) => return Ok(stored),
                 Err(StoreError::Conflict { .. }) => {
-                    d = self.shared.store.deployment_get(&d.metadata.namespace, d.metadata.id).await?;
+                    d = self
+                        .shared
+                        .store
+                        .deployment_get(&d.metadata.namespace, d.metadata.id)
+                        .await?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -158,16 +208,31 @@ impl Exec<'_> {
             match self.shared.store.job_update(&j).await {
                 Ok(stored) => return Ok(stored),
                 Err(StoreError::Conflict { .. }) => {
-                    j = self.shared.store.job_get(&j.metadata.namespace, j.metadata.id).await?;
+                    j = self
+                        .shared
+                        .store
+                        .job_get(&j.metadata.namespace, j.metadata.id)
+                        .await?;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(StoreError::Conflict { kind: "job", id: j.metadata.id.to_string(), expected: 0, actual: 0 }.into())
+        Err(StoreError::Conflict {
+            kind: "job",
+            id: j.metadata.id.to_string(),
+            expected: 0,
+            actual: 0,
+        }
+        .into())
     }
 
     /// Updates a savepoint if it is still in `expected` state (a concurrent change wins otherwise).
-    async fn update_savepoint(&self, sp: &Savepoint, expected: SavepointState, f: impl Fn(&mut Savepoint)) -> R<bool> {
+    async fn update_savepoint(
+        &self,
+        sp: &Savepoint,
+        expected: SavepointState,
+        f: impl Fn(&mut Savepoint),
+    ) -> R<bool> {
         let mut s = sp.clone();
         for _ in 0..8 {
             if s.status.state != expected {
@@ -177,7 +242,11 @@ impl Exec<'_> {
             match self.shared.store.savepoint_update(&s).await {
                 Ok(_) => return Ok(true),
                 Err(StoreError::Conflict { .. }) => {
-                    s = self.shared.store.savepoint_get(&s.metadata.namespace, s.metadata.id).await?;
+                    s = self
+                        .shared
+                        .store
+                        .savepoint_get(&s.metadata.namespace, s.metadata.id)
+                        .await?;
                 }
                 Err(StoreError::NotFound { .. }) => return Ok(false),
                 Err(e) => return Err(e.into()),
@@ -195,8 +264,16 @@ impl Exec<'_> {
             t.job_attempts += 1;
         }
         t.last_attempt_at = Some(now());
-        let max = if savepoint { d.spec.max_savepoint_creation_attempts } else { d.spec.max_job_creation_attempts };
-        let attempts = if savepoint { t.savepoint_attempts } else { t.job_attempts };
+        let max = if savepoint {
+            d.spec.max_savepoint_creation_attempts
+        } else {
+            d.spec.max_job_creation_attempts
+        };
+        let attempts = if savepoint {
+            t.savepoint_attempts
+        } else {
+            t.job_attempts
+        };
         t.gave_up = attempts >= max;
         let gave_up = t.gave_up;
         d.status.transition = Some(t);
@@ -220,7 +297,12 @@ impl Exec<'_> {
             d.status.running = match (state, job) {
                 (DeploymentState::Running, Some(j)) => Some(DeploymentStatusRunning {
                     job_id: j,
-                    transition_time: d.status.running.as_ref().filter(|r| r.job_id == j).map_or_else(now, |r| r.transition_time),
+                    transition_time: d
+                        .status
+                        .running
+                        .as_ref()
+                        .filter(|r| r.job_id == j)
+                        .map_or_else(now, |r| r.transition_time),
                     conditions: vec![],
                 }),
                 _ => None,
@@ -231,8 +313,13 @@ impl Exec<'_> {
         })
         .await?;
         if from != state {
-            self.event(EventName::StateTransitionIsCompleted, format!("Deployment is {state} (was {from})"), job, None)
-                .await?;
+            self.event(
+                EventName::StateTransitionIsCompleted,
+                format!("Deployment is {state} (was {from})"),
+                job,
+                None,
+            )
+            .await?;
         }
         Ok(Outcome::Progressed)
     }
@@ -246,7 +333,9 @@ impl Exec<'_> {
         let mut conf = d.spec.template.spec.flink_configuration.clone();
         let blob = self.shared.config.blob_storage_uri.as_deref();
         if let Some(ck) = paths::derived_checkpoint_dir(d, blob) {
-            if !conf.contains_key("execution.checkpointing.dir") && !conf.contains_key("state.checkpoints.dir") {
+            if !conf.contains_key("execution.checkpointing.dir")
+                && !conf.contains_key("state.checkpoints.dir")
+            {
                 conf.insert("execution.checkpointing.dir".into(), ck);
                 conf.entry("execution.checkpointing.externalized-checkpoint-retention".into())
                     .or_insert_with(|| "RETAIN_ON_CANCELLATION".into());
@@ -262,22 +351,34 @@ impl Exec<'_> {
 
     async fn start_job(&self, restore: RestoreDecision) -> R<Outcome> {
         let d = self.d();
-        let target = d.spec.deployment_target_name.clone().unwrap_or_else(|| "default".into());
-        let client = match observe::client_for_target(self.shared, &d.metadata.namespace, &target).await {
-            Ok(c) => c,
-            Err(reason) => {
-                // Not an attempt: the target may be created any moment, and creating one wakes us.
-                let msg = format!("cannot start a job: {reason}");
-                if d.status.failure.as_ref().map(|f| f.message.as_str()) != Some(msg.as_str()) {
-                    self.update_deployment(|d| {
-                        d.status.failure = Some(Failure::new("DEPLOYMENT_TARGET_MISSING", msg.clone()))
-                    })
-                    .await?;
-                    self.event(EventName::ReferencedDeploymentTargetDoesNotExist, msg, None, None).await?;
+        let target = d
+            .spec
+            .deployment_target_name
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let client =
+            match observe::client_for_target(self.shared, &d.metadata.namespace, &target).await {
+                Ok(c) => c,
+                Err(reason) => {
+                    // Not an attempt: the target may be created any moment, and creating one wakes us.
+                    let msg = format!("cannot start a job: {reason}");
+                    if d.status.failure.as_ref().map(|f| f.message.as_str()) != Some(msg.as_str()) {
+                        self.update_deployment(|d| {
+                            d.status.failure =
+                                Some(Failure::new("DEPLOYMENT_TARGET_MISSING", msg.clone()))
+                        })
+                        .await?;
+                        self.event(
+                            EventName::ReferencedDeploymentTargetDoesNotExist,
+                            msg,
+                            None,
+                            None,
+                        )
+                        .await?;
+                    }
+                    return Ok(Outcome::Steady { job_running: false });
                 }
-                return Ok(Outcome::Steady { job_running: false });
-            }
-        };
+            };
         let spec = JobSpec {
             artifact: d.spec.template.spec.artifact.clone(),
             flink_configuration: self.job_configuration(),
@@ -288,16 +389,25 @@ impl Exec<'_> {
             deployment_target_name: Some(target),
         };
         let mut job = Job::new(&d.metadata.namespace, d.metadata.id, &d.metadata.name, spec);
-        job.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), d.spec_version().to_string());
+        job.metadata
+            .annotations
+            .insert(SPEC_VERSION_ANNOTATION.into(), d.spec_version().to_string());
         // Write-ahead: the row (and so the Flink job id) exists before Flink hears of it.
         self.shared.store.job_create(&job).await?;
         let restore_words = match (&restore.savepoint_id, &restore.savepoint_location) {
-            (Some(id), Some(loc)) => format!("restoring from savepoint {id} at {loc} ({})", restore.reason),
+            (Some(id), Some(loc)) => format!(
+                "restoring from savepoint {id} at {loc} ({})",
+                restore.reason
+            ),
             _ => format!("without state ({})", restore.reason),
         };
         self.event(
             EventName::CreatingANewJob,
-            format!("Creating job {} (spec version {}) {restore_words}", job.metadata.id, d.spec_version()),
+            format!(
+                "Creating job {} (spec version {}) {restore_words}",
+                job.metadata.id,
+                d.spec_version()
+            ),
             Some(job.metadata.id),
             restore.savepoint_id,
         )
@@ -313,7 +423,9 @@ impl Exec<'_> {
     }
 
     async fn submit_recorded_job(&self, job: JobId) -> R<Outcome> {
-        let Some(job) = self.job(job) else { return Ok(Outcome::Progressed) };
+        let Some(job) = self.job(job) else {
+            return Ok(Outcome::Progressed);
+        };
         let client = match observe::client_for_job(self.shared, job).await {
             Ok(c) => c,
             Err(_) => return Ok(Outcome::Waiting),
@@ -336,7 +448,11 @@ impl Exec<'_> {
             parallelism: job.spec.parallelism,
             savepoint_path: job.spec.savepoint_location.clone(),
             allow_non_restored_state: Some(job.spec.allow_non_restored_state),
-            claim_mode: job.spec.savepoint_location.as_ref().map(|_| ClaimMode::NoClaim),
+            claim_mode: job
+                .spec
+                .savepoint_location
+                .as_ref()
+                .map(|_| ClaimMode::NoClaim),
             job_id: Some(flink_job_id(job)),
             flink_configuration: job.spec.flink_configuration.clone(),
         };
@@ -406,7 +522,10 @@ impl Exec<'_> {
         let gave_up = t.gave_up;
         self.event(
             EventName::FailedCreatingANewJob,
-            format!("Creating job {} failed (attempt {} of {}): {reason}", job.metadata.id, t.job_attempts, stored.spec.max_job_creation_attempts),
+            format!(
+                "Creating job {} failed (attempt {} of {}): {reason}",
+                job.metadata.id, t.job_attempts, stored.spec.max_job_creation_attempts
+            ),
             Some(job.metadata.id),
             None,
         )
@@ -435,14 +554,30 @@ impl Exec<'_> {
             d.status.failure = Some(Failure::new("NO_SNAPSHOT_TO_RESTORE_FROM", msg.clone()));
         })
         .await?;
-        let skipped: Vec<String> = decision.skipped.iter().map(|s| format!("{} ({})", s.savepoint_id, s.reason)).collect();
-        let detail = if skipped.is_empty() { String::new() } else { format!(" Skipped: {}.", skipped.join("; ")) };
-        self.event(EventName::NoSnapshotToRestoreFrom, format!("{msg}.{detail}"), None, None).await?;
+        let skipped: Vec<String> = decision
+            .skipped
+            .iter()
+            .map(|s| format!("{} ({})", s.savepoint_id, s.reason))
+            .collect();
+        let detail = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" Skipped: {}.", skipped.join("; "))
+        };
+        self.event(
+            EventName::NoSnapshotToRestoreFrom,
+            format!("{msg}.{detail}"),
+            None,
+            None,
+        )
+        .await?;
         Ok(Outcome::Progressed)
     }
 
     async fn mark_job_started(&self, job: JobId) -> R<Outcome> {
-        let Some(job) = self.job(job) else { return Ok(Outcome::Progressed) };
+        let Some(job) = self.job(job) else {
+            return Ok(Outcome::Progressed);
+        };
         self.update_job(job, |j| {
             j.status.state = JobState::Started;
             if let Some(s) = j.status.started.as_mut() {
@@ -462,7 +597,11 @@ impl Exec<'_> {
         let from = self.d().status.state;
         self.update_deployment(|d| {
             d.status.state = DeploymentState::Running;
-            d.status.running = Some(DeploymentStatusRunning { job_id: id, transition_time: now(), conditions: vec![] });
+            d.status.running = Some(DeploymentStatusRunning {
+                job_id: id,
+                transition_time: now(),
+                conditions: vec![],
+            });
             d.status.failure = None;
         })
         .await?;
@@ -470,10 +609,20 @@ impl Exec<'_> {
             Some(l) => format!("restored from {l}"),
             None => "started without state".into(),
         };
-        self.event(EventName::JobSuccessfullyStarted, format!("Job {id} is running ({restored})"), Some(id), job.spec.savepoint_id)
-            .await?;
-        self.event(EventName::StateTransitionIsCompleted, format!("Deployment is RUNNING (was {from}) with job {id}"), Some(id), None)
-            .await?;
+        self.event(
+            EventName::JobSuccessfullyStarted,
+            format!("Job {id} is running ({restored})"),
+            Some(id),
+            job.spec.savepoint_id,
+        )
+        .await?;
+        self.event(
+            EventName::StateTransitionIsCompleted,
+            format!("Deployment is RUNNING (was {from}) with job {id}"),
+            Some(id),
+            None,
+        )
+        .await?;
         Ok(Outcome::Progressed)
     }
 
@@ -481,17 +630,29 @@ impl Exec<'_> {
 
     async fn begin_stop_with_savepoint(&self, job: JobId, origin: SavepointOrigin) -> R<Outcome> {
         let d = self.d();
-        let Some(job) = self.job(job) else { return Ok(Outcome::Progressed) };
+        let Some(job) = self.job(job) else {
+            return Ok(Outcome::Progressed);
+        };
         let blob = self.shared.config.blob_storage_uri.as_deref();
-        let mut sp = Savepoint::new(&d.metadata.namespace, d.metadata.id, origin, SavepointState::Started, None);
+        let mut sp = Savepoint::new(
+            &d.metadata.namespace,
+            d.metadata.id,
+            origin,
+            SavepointState::Started,
+            None,
+        );
         let Some(target) = paths::savepoint_target_dir(d, blob, sp.metadata.id) else {
-            return self.savepoints_not_configured(job.metadata.id, "stop with savepoint").await;
+            return self
+                .savepoints_not_configured(job.metadata.id, "stop with savepoint")
+                .await;
         };
         sp.spec.savepoint_location = Some(target.clone());
         sp.spec.format_type = Some(SavepointFormat::Canonical);
         sp.metadata.job_id = Some(job.metadata.id);
         let spec_version = job.spec_version().unwrap_or_else(|| d.spec_version());
-        sp.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), spec_version.to_string());
+        sp.metadata
+            .annotations
+            .insert(SPEC_VERSION_ANNOTATION.into(), spec_version.to_string());
         // Write-ahead: the savepoint (whose id is the trigger id) and the job's new state first.
         self.shared.store.savepoint_create(&sp).await?;
         self.update_job(job, |j| {
@@ -499,7 +660,8 @@ impl Exec<'_> {
             j.metadata.annotations.remove(STOP_REASON_ANNOTATION);
         })
         .await?;
-        self.update_deployment(|d| d.status.state = DeploymentState::Transitioning).await?;
+        self.update_deployment(|d| d.status.state = DeploymentState::Transitioning)
+            .await?;
         let (name, msg) = match origin {
             SavepointOrigin::Suspend => (
                 EventName::CreatingASavepointBeforeSuspension,
@@ -515,13 +677,16 @@ impl Exec<'_> {
                 ),
             ),
         };
-        self.event(name, msg, Some(job.metadata.id), Some(sp.metadata.id)).await?;
+        self.event(name, msg, Some(job.metadata.id), Some(sp.metadata.id))
+            .await?;
         Ok(Outcome::Progressed)
     }
 
     /// Asks Flink about a STARTED savepoint, triggering it first when Flink does not know its trigger.
     async fn advance_savepoint(&self, id: SavepointId) -> R<Outcome> {
-        let Some(sp) = self.savepoint(id) else { return Ok(Outcome::Progressed) };
+        let Some(sp) = self.savepoint(id) else {
+            return Ok(Outcome::Progressed);
+        };
         let Some(job) = sp.metadata.job_id.and_then(|j| self.job(j)) else {
             return self.fail_savepoint(sp, "its job is unknown".into()).await;
         };
@@ -533,7 +698,9 @@ impl Exec<'_> {
         let trigger = TriggerId::from_uuid(sp.metadata.id.uuid());
         match client.savepoint_status(&flink_id, &trigger).await {
             Ok(SavepointStatus::InProgress) => Ok(Outcome::Waiting),
-            Ok(SavepointStatus::Completed { location }) => self.complete_savepoint(sp, job, location).await,
+            Ok(SavepointStatus::Completed { location }) => {
+                self.complete_savepoint(sp, job, location).await
+            }
             Ok(SavepointStatus::Failed { root_cause }) => self.fail_savepoint(sp, root_cause).await,
             Err(FlinkError::NotFound { .. }) => self.trigger_savepoint(&client, sp, job).await,
             Err(e) => {
@@ -543,11 +710,18 @@ impl Exec<'_> {
         }
     }
 
-    async fn trigger_savepoint(&self, client: &FlinkClient, sp: &Savepoint, job: &Job) -> R<Outcome> {
+    async fn trigger_savepoint(
+        &self,
+        client: &FlinkClient,
+        sp: &Savepoint,
+        job: &Job,
+    ) -> R<Outcome> {
         let flink_id = flink_job_id(job);
         let trigger = TriggerId::from_uuid(sp.metadata.id.uuid());
         let Some(target) = sp.spec.savepoint_location.clone() else {
-            return self.fail_savepoint(sp, "it has no target directory".into()).await;
+            return self
+                .fail_savepoint(sp, "it has no target directory".into())
+                .await;
         };
         let format = match sp.spec.format_type {
             Some(SavepointFormat::Native) => stateplane_flink::SavepointFormat::Native,
@@ -571,18 +745,43 @@ impl Exec<'_> {
                         });
                     return match written {
                         Some(location) => self.complete_savepoint(sp, job, location).await,
-                        None => self.fail_savepoint(sp, format!("job {} ended ({}) before the savepoint was taken", job.metadata.id, details.state)).await,
+                        None => {
+                            self.fail_savepoint(
+                                sp,
+                                format!(
+                                    "job {} ended ({}) before the savepoint was taken",
+                                    job.metadata.id, details.state
+                                ),
+                            )
+                            .await
+                        }
                     };
                 }
             }
         }
         let result = if stop {
             client
-                .stop_with_savepoint(&flink_id, &StopWithSavepoint { target_directory: target, format, trigger_id: trigger, drain: false })
+                .stop_with_savepoint(
+                    &flink_id,
+                    &StopWithSavepoint {
+                        target_directory: target,
+                        format,
+                        trigger_id: trigger,
+                        drain: false,
+                    },
+                )
                 .await
         } else {
             client
-                .trigger_savepoint(&flink_id, &SavepointTrigger { target_directory: target, format, trigger_id: trigger, cancel_job: false })
+                .trigger_savepoint(
+                    &flink_id,
+                    &SavepointTrigger {
+                        target_directory: target,
+                        format,
+                        trigger_id: trigger,
+                        cancel_job: false,
+                    },
+                )
                 .await
         };
         match result {
@@ -594,7 +793,10 @@ impl Exec<'_> {
                 debug!(error = %e, "savepoint trigger did not get an answer; asking again");
                 Ok(Outcome::Waiting)
             }
-            Err(e) => self.fail_savepoint(sp, e.to_string()).await,
+            Err(e) => {
+                metrics::flink_error("refused");
+                self.fail_savepoint(sp, e.to_string()).await
+            }
         }
     }
 
@@ -608,6 +810,11 @@ impl Exec<'_> {
             .await?;
         if done {
             let took = (now() - sp.metadata.created_at).num_milliseconds();
+            metrics::savepoint_finished(
+                sp.metadata.origin.as_str(),
+                "completed",
+                took as f64 / 1000.0,
+            );
             self.event(
                 EventName::SavepointCompleted,
                 format!(
@@ -621,7 +828,10 @@ impl Exec<'_> {
             if sp.metadata.origin != SavepointOrigin::UserRequest {
                 self.event(
                     EventName::FoundACompletedSavepointReadyForSuspension,
-                    format!("Waiting for job {} to finish after savepoint {}", job.metadata.id, sp.metadata.id),
+                    format!(
+                        "Waiting for job {} to finish after savepoint {}",
+                        job.metadata.id, sp.metadata.id
+                    ),
                     Some(job.metadata.id),
                     Some(sp.metadata.id),
                 )
@@ -641,10 +851,15 @@ impl Exec<'_> {
         if !done {
             return Ok(Outcome::Progressed);
         }
+        let took = (now() - sp.metadata.created_at).num_milliseconds();
+        metrics::savepoint_finished(sp.metadata.origin.as_str(), "failed", took as f64 / 1000.0);
         let job_id = sp.metadata.job_id;
         self.event(
             EventName::AnUnrecoverableFailureWhileTakingASavepoint,
-            format!("Savepoint {} ({}) failed: {cause}", sp.metadata.id, sp.metadata.origin),
+            format!(
+                "Savepoint {} ({}) failed: {cause}",
+                sp.metadata.id, sp.metadata.origin
+            ),
             job_id,
             Some(sp.metadata.id),
         )
@@ -662,15 +877,26 @@ impl Exec<'_> {
             })
             .await?;
         }
-        let operation = if sp.metadata.origin == SavepointOrigin::Suspend { "suspend" } else { "stateful upgrade" };
+        let operation = if sp.metadata.origin == SavepointOrigin::Suspend {
+            "suspend"
+        } else {
+            "stateful upgrade"
+        };
         let stored = self
             .update_deployment(|d| {
                 let gave_up = Self::count_attempt(d, true);
                 d.status.state = DeploymentState::Running;
-                let words = if gave_up { "giving up; the job keeps running" } else { "will retry; the job keeps running" };
+                let words = if gave_up {
+                    "giving up; the job keeps running"
+                } else {
+                    "will retry; the job keeps running"
+                };
                 d.status.failure = Some(Failure::new(
                     "SAVEPOINT_FAILED",
-                    format!("{operation} failed: savepoint {} failed: {cause}; {words}", sp.metadata.id),
+                    format!(
+                        "{operation} failed: savepoint {} failed: {cause}; {words}",
+                        sp.metadata.id
+                    ),
                 ));
             })
             .await?;
@@ -699,28 +925,42 @@ impl Exec<'_> {
     }
 
     async fn savepoints_not_configured(&self, job: JobId, operation: &str) -> R<Outcome> {
-        let msg = format!("cannot {operation}: {}; the job keeps running", paths::NO_SAVEPOINT_DIR);
+        let msg = format!(
+            "cannot {operation}: {}; the job keeps running",
+            paths::NO_SAVEPOINT_DIR
+        );
         self.update_deployment(|d| {
             Self::give_up(d);
             d.status.failure = Some(Failure::new("SAVEPOINTS_NOT_CONFIGURED", msg.clone()));
         })
         .await?;
-        self.event(EventName::JobIsNotConfiguredWithSavepointSupport, msg, Some(job), None).await?;
+        self.event(
+            EventName::JobIsNotConfiguredWithSavepointSupport,
+            msg,
+            Some(job),
+            None,
+        )
+        .await?;
         Ok(Outcome::Progressed)
     }
 
     // ---- stopping and ending -----------------------------------------------------------------------
 
     async fn cancel(&self, job: JobId, reason: StopReason) -> R<Outcome> {
-        let Some(job) = self.job(job) else { return Ok(Outcome::Progressed) };
+        let Some(job) = self.job(job) else {
+            return Ok(Outcome::Progressed);
+        };
         if job.status.state != JobState::Terminating {
             // Write-ahead: the reason is recorded before the cancel is sent.
             self.update_job(job, |j| {
                 j.status.state = JobState::Terminating;
-                j.metadata.annotations.insert(STOP_REASON_ANNOTATION.into(), reason.as_str().into());
+                j.metadata
+                    .annotations
+                    .insert(STOP_REASON_ANNOTATION.into(), reason.as_str().into());
             })
             .await?;
-            self.update_deployment(|d| d.status.state = DeploymentState::Transitioning).await?;
+            self.update_deployment(|d| d.status.state = DeploymentState::Transitioning)
+                .await?;
             let why = match reason {
                 StopReason::Cancel => "the deployment is to be CANCELLED".to_string(),
                 StopReason::StatelessUpgrade => format!(
@@ -728,15 +968,22 @@ impl Exec<'_> {
                     self.d().spec_version()
                 ),
             };
-            self.event(EventName::FoundAJobToTerminate, format!("Cancelling job {}: {why}", job.metadata.id), Some(job.metadata.id), None)
-                .await?;
+            self.event(
+                EventName::FoundAJobToTerminate,
+                format!("Cancelling job {}: {why}", job.metadata.id),
+                Some(job.metadata.id),
+                None,
+            )
+            .await?;
         }
         let client = match observe::client_for_job(self.shared, job).await {
             Ok(c) => c,
             Err(_) => return Ok(Outcome::Waiting),
         };
         match client.cancel(&flink_job_id(job)).await {
-            Ok(()) | Err(FlinkError::AlreadyTerminal { .. }) | Err(FlinkError::NotFound { .. }) => Ok(Outcome::Waiting),
+            Ok(()) | Err(FlinkError::AlreadyTerminal { .. }) | Err(FlinkError::NotFound { .. }) => {
+                Ok(Outcome::Waiting)
+            }
             Err(e) => {
                 debug!(error = %e, "cancel was not accepted yet");
                 Ok(Outcome::Waiting)
@@ -770,9 +1017,18 @@ impl Exec<'_> {
         let existing = self
             .shared
             .store
-            .savepoint_list(&d.metadata.namespace, &SavepointFilter { job_id: Some(job.metadata.id), ..Default::default() })
+            .savepoint_list(
+                &d.metadata.namespace,
+                &SavepointFilter {
+                    job_id: Some(job.metadata.id),
+                    ..Default::default()
+                },
+            )
             .await?;
-        if existing.iter().any(|s| s.location_key().as_deref() == Some(key.as_str())) {
+        if existing
+            .iter()
+            .any(|s| s.location_key().as_deref() == Some(key.as_str()))
+        {
             return Ok(true);
         }
         let mut sp = Savepoint::new(
@@ -785,7 +1041,9 @@ impl Exec<'_> {
         sp.metadata.job_id = Some(job.metadata.id);
         sp.metadata.created_at = found.completed_at.min(now());
         if let Some(v) = job.spec_version() {
-            sp.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), v.to_string());
+            sp.metadata
+                .annotations
+                .insert(SPEC_VERSION_ANNOTATION.into(), v.to_string());
         }
         self.shared.store.savepoint_create(&sp).await?;
         self.event(
@@ -805,16 +1063,22 @@ impl Exec<'_> {
     }
 
     async fn job_ended(&self, job: JobId, flink_state: FlinkJobState) -> R<Outcome> {
-        let Some(job) = self.job(job) else { return Ok(Outcome::Progressed) };
+        let Some(job) = self.job(job) else {
+            return Ok(Outcome::Progressed);
+        };
         let client = observe::client_for_job(self.shared, job).await.ok();
         let stopping = job.status.state == JobState::Terminating;
         let (job_state, failure) = match flink_state {
             FlinkJobState::Finished if stopping => (JobState::Terminated, None),
             FlinkJobState::Finished => (JobState::Finished, None),
             FlinkJobState::Canceled if stopping => (JobState::Terminated, None),
-            FlinkJobState::Canceled => {
-                (JobState::Failed, Some(Failure::new("JOB_CANCELLED_OUTSIDE", "the job was cancelled outside stateplane")))
-            }
+            FlinkJobState::Canceled => (
+                JobState::Failed,
+                Some(Failure::new(
+                    "JOB_CANCELLED_OUTSIDE",
+                    "the job was cancelled outside stateplane",
+                )),
+            ),
             _ => {
                 let cause = match &client {
                     Some(c) => c.job_exceptions(&flink_job_id(job)).await.ok().flatten(),
@@ -828,7 +1092,8 @@ impl Exec<'_> {
             }
         };
         if matches!(flink_state, FlinkJobState::Canceled | FlinkJobState::Failed) {
-            self.record_retained_checkpoint(job, client.as_ref()).await?;
+            self.record_retained_checkpoint(job, client.as_ref())
+                .await?;
         }
         self.update_job(job, |j| {
             j.status.state = job_state;
@@ -890,7 +1155,9 @@ impl Exec<'_> {
     }
 
     async fn job_vanished(&self, job: JobId) -> R<Outcome> {
-        let Some(job) = self.job(job) else { return Ok(Outcome::Progressed) };
+        let Some(job) = self.job(job) else {
+            return Ok(Outcome::Progressed);
+        };
         let msg = format!(
             "job {} is no longer known to Flink (was the JobManager restarted without high availability?)",
             job.metadata.id
@@ -903,7 +1170,11 @@ impl Exec<'_> {
         })
         .await?;
         let desired = self.d().spec.state;
-        let new_state = if desired == DesiredState::Cancelled { DeploymentState::Cancelled } else { DeploymentState::Failed };
+        let new_state = if desired == DesiredState::Cancelled {
+            DeploymentState::Cancelled
+        } else {
+            DeploymentState::Failed
+        };
         self.update_deployment(|d| {
             d.status.state = new_state;
             d.status.running = None;
@@ -927,14 +1198,22 @@ impl Exec<'_> {
 
     /// Disposes of a savepoint's data when it is the last resource pointing to it, then forgets it.
     async fn dispose_savepoint(&self, id: SavepointId) -> R<Outcome> {
-        let Some(sp) = self.savepoint(id) else { return Ok(Outcome::Progressed) };
+        let Some(sp) = self.savepoint(id) else {
+            return Ok(Outcome::Progressed);
+        };
         let store = &self.shared.store;
         if sp.status.state == SavepointState::PendingDeletion
-            && !self.update_savepoint(sp, SavepointState::PendingDeletion, |s| s.status.state = SavepointState::Deleting).await?
+            && !self
+                .update_savepoint(sp, SavepointState::PendingDeletion, |s| {
+                    s.status.state = SavepointState::Deleting
+                })
+                .await?
         {
             return Ok(Outcome::Progressed);
         }
-        let sp = store.savepoint_get(&sp.metadata.namespace, sp.metadata.id).await?;
+        let sp = store
+            .savepoint_get(&sp.metadata.namespace, sp.metadata.id)
+            .await?;
         let shared_location = match sp.location_key() {
             Some(k) => store.savepoint_count_by_location(&k).await? > 1,
             None => false,
@@ -945,7 +1224,9 @@ impl Exec<'_> {
         };
         match result {
             Ok(()) => {
-                store.savepoint_delete(&sp.metadata.namespace, sp.metadata.id).await?;
+                store
+                    .savepoint_delete(&sp.metadata.namespace, sp.metadata.id)
+                    .await?;
                 info!(savepoint = %sp.metadata.id, "savepoint deleted");
                 Ok(Outcome::Progressed)
             }
@@ -965,7 +1246,9 @@ impl Exec<'_> {
 /// target directory around them when it is left empty); other schemes need blob storage support.
 async fn dispose_data(location: &str) -> Result<(), String> {
     let Some(path) = stateplane_model::local_path(location) else {
-        return Err(format!("disposing of {location} needs blob storage access, which this server does not have"));
+        return Err(format!(
+            "disposing of {location} needs blob storage access, which this server does not have"
+        ));
     };
     match tokio::fs::remove_dir_all(&path).await {
         Ok(()) => {}
@@ -974,7 +1257,14 @@ async fn dispose_data(location: &str) -> Result<(), String> {
     }
     if let Some(parent) = path.parent() {
         // The per-savepoint target directory, named after the savepoint id; removed only when empty.
-        if uuid::Uuid::parse_str(&parent.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()).is_ok() {
+        if uuid::Uuid::parse_str(
+            &parent
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+        )
+        .is_ok()
+        {
             let _ = tokio::fs::remove_dir(parent).await;
         }
     }

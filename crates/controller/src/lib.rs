@@ -4,7 +4,8 @@
 //! the API only records *what should happen*. Each deployment has its own worker task, woken by the
 //! store's change feed the moment the API writes (so an API change is acted on within milliseconds),
 //! and by its own timer: a short adaptive period (5 ms doubling to 1 s) while Flink works on something
-//! of ours, a few seconds while a job runs, nothing while idle. One deployment's slow Flink call never
+//! of ours (every 5 ms for the first 1.5 s, then backing off to 1 s), a few seconds while a job runs,
+//! nothing while idle. One deployment's slow Flink call never
 //! blocks another's.
 //!
 //! Every pass is level-triggered: observe (store + Flink) → `stateplane_model::plan::plan` (pure) →
@@ -14,6 +15,7 @@
 
 mod artifacts;
 mod execute;
+pub mod metrics;
 mod observe;
 mod retained;
 mod worker;
@@ -42,7 +44,11 @@ pub struct ControllerConfig {
 
 impl Default for ControllerConfig {
     fn default() -> Self {
-        Self { blob_storage_uri: None, resync_interval: Duration::from_secs(3), flink_timeout: Duration::from_secs(10) }
+        Self {
+            blob_storage_uri: None,
+            resync_interval: Duration::from_secs(3),
+            flink_timeout: Duration::from_secs(10),
+        }
     }
 }
 

@@ -24,17 +24,41 @@ impl World {
 
 /// Reads the deployment (None when it is gone), its jobs and savepoints, and asks Flink about the
 /// current job.
-pub(crate) async fn observe(shared: &Shared, namespace: &str, id: DeploymentId) -> Result<Option<World>, StoreError> {
+pub(crate) async fn observe(
+    shared: &Shared,
+    namespace: &str,
+    id: DeploymentId,
+) -> Result<Option<World>, StoreError> {
     let store = &shared.store;
     let deployment = match store.deployment_get(namespace, id).await {
         Ok(d) => d,
         Err(StoreError::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let jobs = store.job_list(namespace, &JobFilter { deployment_id: Some(id), limit: Some(8) }).await?;
-    let savepoints =
-        store.savepoint_list(namespace, &SavepointFilter { deployment_id: Some(id), ..Default::default() }).await?;
-    let mut world = World { deployment, jobs, savepoints, flink: FlinkView::NotAsked };
+    let jobs = store
+        .job_list(
+            namespace,
+            &JobFilter {
+                deployment_id: Some(id),
+                limit: Some(8),
+            },
+        )
+        .await?;
+    let savepoints = store
+        .savepoint_list(
+            namespace,
+            &SavepointFilter {
+                deployment_id: Some(id),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let mut world = World {
+        deployment,
+        jobs,
+        savepoints,
+        flink: FlinkView::NotAsked,
+    };
     if let Some(job) = world.current_job() {
         world.flink = match client_for_job(shared, job).await {
             Ok(client) => flink_view(&client, job).await,
@@ -46,20 +70,32 @@ pub(crate) async fn observe(shared: &Shared, namespace: &str, id: DeploymentId) 
 
 /// The Flink client of the target a job was started on.
 pub(crate) async fn client_for_job(shared: &Shared, job: &Job) -> Result<FlinkClient, String> {
-    let target = job.spec.deployment_target_name.as_deref().unwrap_or("default");
+    let target = job
+        .spec
+        .deployment_target_name
+        .as_deref()
+        .unwrap_or("default");
     client_for_target(shared, &job.metadata.namespace, target).await
 }
 
 /// The Flink client of a deployment target, or a sentence saying why there is none.
-pub(crate) async fn client_for_target(shared: &Shared, namespace: &str, target: &str) -> Result<FlinkClient, String> {
+pub(crate) async fn client_for_target(
+    shared: &Shared,
+    namespace: &str,
+    target: &str,
+) -> Result<FlinkClient, String> {
     let t = match shared.store.target_get(namespace, target).await {
         Ok(t) => t,
         Err(StoreError::NotFound { .. }) => {
-            return Err(format!("deployment target '{target}' does not exist in namespace '{namespace}'"))
+            return Err(format!(
+                "deployment target '{target}' does not exist in namespace '{namespace}'"
+            ))
         }
         Err(e) => return Err(e.to_string()),
     };
-    shared.flink(&t.spec.flink_session_cluster.rest_url).map_err(|e| e.to_string())
+    shared
+        .flink(&t.spec.flink_session_cluster.rest_url)
+        .map_err(|e| e.to_string())
 }
 
 pub(crate) fn flink_job_id(job: &Job) -> FlinkJobId {
@@ -74,7 +110,9 @@ async fn flink_view(client: &FlinkClient, job: &Job) -> FlinkView {
             all_tasks_running: details.all_vertices_running(),
         },
         Err(FlinkError::NotFound { .. }) => FlinkView::Missing,
-        Err(e) => FlinkView::Unreachable { error: e.to_string() },
+        Err(e) => FlinkView::Unreachable {
+            error: e.to_string(),
+        },
     }
 }
 

@@ -34,9 +34,17 @@ pub(crate) async fn find(client: Option<&FlinkClient>, job: &Job) -> Option<Foun
                         .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
                         .unwrap_or_else(Utc::now);
                     match local_path(&path) {
-                        None => return Some(Found { location: path, completed_at: at }),
+                        None => {
+                            return Some(Found {
+                                location: path,
+                                completed_at: at,
+                            })
+                        }
                         Some(p) if p.join("_metadata").is_file() => {
-                            return Some(Found { location: path, completed_at: at })
+                            return Some(Found {
+                                location: path,
+                                completed_at: at,
+                            })
                         }
                         Some(p) => {
                             if let Some(found) = p.parent().and_then(newest_chk) {
@@ -48,7 +56,9 @@ pub(crate) async fn find(client: Option<&FlinkClient>, job: &Job) -> Option<Foun
             }
         }
     }
-    let dir = CHECKPOINT_DIR_KEYS.iter().find_map(|k| job.spec.flink_configuration.get(*k))?;
+    let dir = CHECKPOINT_DIR_KEYS
+        .iter()
+        .find_map(|k| job.spec.flink_configuration.get(*k))?;
     let base = local_path(dir)?;
     newest_chk(&base.join(flink_id.as_str()))
 }
@@ -59,10 +69,14 @@ fn newest_chk(dir: &Path) -> Option<Found> {
     let mut best: Option<(u64, PathBuf)> = None;
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(n) = name.to_str().and_then(|s| s.strip_prefix("chk-")).and_then(|n| n.parse::<u64>().ok()) else {
+        let Some(n) = name
+            .to_str()
+            .and_then(|s| s.strip_prefix("chk-"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
             continue;
         };
-        if e.path().join("_metadata").is_file() && best.as_ref().map_or(true, |(b, _)| n > *b) {
+        if e.path().join("_metadata").is_file() && best.as_ref().is_none_or(|(b, _)| n > *b) {
             best = Some((n, e.path()));
         }
     }
@@ -71,7 +85,10 @@ fn newest_chk(dir: &Path) -> Option<Found> {
         .and_then(|m| m.modified())
         .map(DateTime::<Utc>::from)
         .unwrap_or_else(|_| Utc::now());
-    Some(Found { location: format!("file://{}", path.display()), completed_at })
+    Some(Found {
+        location: format!("file://{}", path.display()),
+        completed_at,
+    })
 }
 
 #[cfg(test)]

@@ -32,13 +32,29 @@ async fn a_failing_job_fails_the_deployment_records_its_checkpoint_and_is_not_re
         .await;
     let dep_id = d["metadata"]["id"].as_str().unwrap().to_string();
     let d = h.wait_state("fails", "FAILED", T).await;
-    assert!(d["status"]["failure"]["message"].as_str().unwrap().contains("failed"), "{}", d["status"]);
+    assert!(
+        d["status"]["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed"),
+        "{}",
+        d["status"]
+    );
     let (_, jobs) = h.get(&format!("jobs?deploymentId={dep_id}")).await;
     assert_eq!(jobs["items"][0]["status"]["state"], "FAILED");
     let sps = h.savepoints(&dep_id).await;
-    let retained: Vec<_> = sps.iter().filter(|s| origin(s) == "RETAINED_CHECKPOINT").collect();
-    assert_eq!(retained.len(), 1, "the failed job's checkpoint is recorded: {sps:?}");
-    assert!(has_metadata(retained[0]["spec"]["savepointLocation"].as_str().unwrap()));
+    let retained: Vec<_> = sps
+        .iter()
+        .filter(|s| origin(s) == "RETAINED_CHECKPOINT")
+        .collect();
+    assert_eq!(
+        retained.len(),
+        1,
+        "the failed job's checkpoint is recorded: {sps:?}"
+    );
+    assert!(has_metadata(
+        retained[0]["spec"]["savepointLocation"].as_str().unwrap()
+    ));
     let events = h.events("fails").await.join("\n");
     assert!(events.contains("JOB_FAILED"), "{events}");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -46,14 +62,25 @@ async fn a_failing_job_fails_the_deployment_records_its_checkpoint_and_is_not_re
     assert_eq!(h.deployment("fails").await["status"]["state"], "FAILED");
 
     // Asking again (cancel, then run) is how a user retries; LATEST_STATE uses the retained checkpoint.
-    h.patch("deployments/fails", json!({"spec": {"state": "CANCELLED"}})).await;
+    h.patch("deployments/fails", json!({"spec": {"state": "CANCELLED"}}))
+        .await;
     h.wait_state("fails", "CANCELLED", T).await;
     h.patch("deployments/fails", json!({"spec": {"state": "RUNNING", "template": {"spec": {"artifact": {"mainArgs": "20"}}}}})).await;
     let d = h.wait_state("fails", "RUNNING", T).await;
-    let job = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
-    let restored = h.flink_restored_path(&job).await.expect("restored from the retained checkpoint");
-    assert!(same_location(&restored, retained[0]["spec"]["savepointLocation"].as_str().unwrap()));
-    h.patch("deployments/fails", json!({"spec": {"state": "CANCELLED"}})).await;
+    let job = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let restored = h
+        .flink_restored_path(&job)
+        .await
+        .expect("restored from the retained checkpoint");
+    assert!(same_location(
+        &restored,
+        retained[0]["spec"]["savepointLocation"].as_str().unwrap()
+    ));
+    h.patch("deployments/fails", json!({"spec": {"state": "CANCELLED"}}))
+        .await;
     h.wait_state("fails", "CANCELLED", T).await;
 }
 
@@ -68,17 +95,32 @@ async fn job_creation_failures_are_retried_with_backoff_then_the_deployment_fail
         .await;
     let dep_id = d["metadata"]["id"].as_str().unwrap().to_string();
     let d = h.wait_state("nojar", "FAILED", T).await;
-    assert!(d["status"]["failure"]["message"].as_str().unwrap().contains("/nonexistent/job.jar"), "{}", d["status"]);
+    assert!(
+        d["status"]["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/job.jar"),
+        "{}",
+        d["status"]
+    );
     assert_eq!(job_count(&h, &dep_id).await, 2);
     let events = h.events("nojar").await.join("\n");
     assert!(events.contains("FAILED_CREATING_A_NEW_JOB"), "{events}");
-    assert!(events.contains("TOO_MANY_FAILED_JOB_CREATION_ATTEMPTS"), "{events}");
+    assert!(
+        events.contains("TOO_MANY_FAILED_JOB_CREATION_ATTEMPTS"),
+        "{events}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registered_snapshot_that_does_not_exist_fails_at_start_with_flinks_reason() {
     let h = Harness::start().await;
-    let d = h.create_deployment("bogus", json!({"state": "CANCELLED", "maxJobCreationAttempts": 1})).await;
+    let d = h
+        .create_deployment(
+            "bogus",
+            json!({"state": "CANCELLED", "maxJobCreationAttempts": 1}),
+        )
+        .await;
     let dep_id = d["metadata"]["id"].as_str().unwrap().to_string();
     let missing = h.path("no-such-savepoint");
     let (s, b) = h
@@ -91,10 +133,17 @@ async fn a_registered_snapshot_that_does_not_exist_fails_at_start_with_flinks_re
         .await;
     // Registration may already refuse a location that does not exist; then there is nothing to start from.
     if s.is_success() {
-        h.patch("deployments/bogus", json!({"spec": {"state": "RUNNING"}})).await;
+        h.patch("deployments/bogus", json!({"spec": {"state": "RUNNING"}}))
+            .await;
         let d = h.wait_state("bogus", "FAILED", T).await;
-        let msg = d["status"]["failure"]["message"].as_str().unwrap().to_string();
-        assert!(msg.contains("Cannot find checkpoint or savepoint"), "Flink's root cause in one line: {msg}");
+        let msg = d["status"]["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            msg.contains("Cannot find checkpoint or savepoint"),
+            "Flink's root cause in one line: {msg}"
+        );
         assert!(!msg.contains("\tat "), "no stack trace: {msg}");
     } else {
         assert_eq!(s.as_u16(), 422, "{b}");
@@ -115,58 +164,129 @@ async fn a_suspend_whose_savepoint_fails_keeps_the_job_running_and_says_so() {
     )
     .await;
     let d = h.wait_state("nosuspend", "RUNNING", T).await;
-    let job = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    let job = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let dep_id = d["metadata"]["id"].as_str().unwrap().to_string();
-    h.patch("deployments/nosuspend", json!({"spec": {"state": "SUSPENDED"}})).await;
+    h.patch(
+        "deployments/nosuspend",
+        json!({"spec": {"state": "SUSPENDED"}}),
+    )
+    .await;
     let d = h
-        .wait_for("nosuspend", "the controller gives up", T, |d| d["status"]["transition"]["gaveUp"] == true)
+        .wait_for("nosuspend", "the controller gives up", T, |d| {
+            d["status"]["transition"]["gaveUp"] == true
+        })
         .await;
     assert_eq!(d["status"]["state"], "RUNNING", "{}", d["status"]);
-    assert!(d["status"]["failure"]["message"].as_str().unwrap().contains("job keeps running"), "{}", d["status"]);
+    assert!(
+        d["status"]["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("job keeps running"),
+        "{}",
+        d["status"]
+    );
     let sps = h.savepoints(&dep_id).await;
-    let failed: Vec<_> = sps.iter().filter(|s| origin(s) == "SUSPEND" && s["status"]["state"] == "FAILED").collect();
+    let failed: Vec<_> = sps
+        .iter()
+        .filter(|s| origin(s) == "SUSPEND" && s["status"]["state"] == "FAILED")
+        .collect();
     assert_eq!(failed.len(), 2, "{sps:?}");
-    assert!(failed[0]["status"]["failure"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(failed[0]["status"]["failure"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
     let flink_id = stateplane_flink::FlinkJobId::parse(&job.replace('-', "")).unwrap();
     let details = h.flink.job(&flink_id).await.unwrap().unwrap();
-    assert_eq!(details.state.as_str(), "RUNNING", "never a silent stop without state");
-    assert!(h.events("nosuspend").await.join("\n").contains("TOO_MANY_FAILED_SUSPENSION_ATTEMPTS"));
-    h.patch("deployments/nosuspend", json!({"spec": {"state": "CANCELLED"}})).await;
+    assert_eq!(
+        details.state.as_str(),
+        "RUNNING",
+        "never a silent stop without state"
+    );
+    assert!(h
+        .events("nosuspend")
+        .await
+        .join("\n")
+        .contains("TOO_MANY_FAILED_SUSPENSION_ATTEMPTS"));
+    h.patch(
+        "deployments/nosuspend",
+        json!({"spec": {"state": "CANCELLED"}}),
+    )
+    .await;
     h.wait_state("nosuspend", "CANCELLED", T).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn require_state_refuses_to_start_empty() {
     let h = Harness::start().await;
-    let d = h.create_deployment("needsstate", json!({"restoreStrategy": {"kind": "LATEST_STATE", "requireState": true}})).await;
+    let d = h
+        .create_deployment(
+            "needsstate",
+            json!({"restoreStrategy": {"kind": "LATEST_STATE", "requireState": true}}),
+        )
+        .await;
     let dep_id = d["metadata"]["id"].as_str().unwrap().to_string();
     let d = h.wait_state("needsstate", "FAILED", T).await;
-    assert_eq!(d["status"]["failure"]["reason"], "NO_SNAPSHOT_TO_RESTORE_FROM");
+    assert_eq!(
+        d["status"]["failure"]["reason"],
+        "NO_SNAPSHOT_TO_RESTORE_FROM"
+    );
     assert_eq!(job_count(&h, &dep_id).await, 0, "no job was created");
-    assert!(h.events("needsstate").await.join("\n").contains("NO_SNAPSHOT_TO_RESTORE_FROM"));
+    assert!(h
+        .events("needsstate")
+        .await
+        .join("\n")
+        .contains("NO_SNAPSHOT_TO_RESTORE_FROM"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stateless_upgrade_cancels_and_starts_empty() {
     let h = Harness::start().await;
-    let d = h.create_deployment("stateless", json!({"upgradeStrategy": {"kind": "STATELESS"}})).await;
+    let d = h
+        .create_deployment(
+            "stateless",
+            json!({"upgradeStrategy": {"kind": "STATELESS"}}),
+        )
+        .await;
     let dep_id = d["metadata"]["id"].as_str().unwrap().to_string();
     let d = h.wait_state("stateless", "RUNNING", T).await;
-    let job1 = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    let job1 = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // A savepoint exists, but a STATELESS upgrade must not use it.
-    let (_, sp) = h.post("savepoints", json!({"metadata": {"deploymentId": dep_id}})).await;
-    h.wait_savepoint(sp["metadata"]["id"].as_str().unwrap(), &["COMPLETED"], T).await;
-    h.patch("deployments/stateless", json!({"spec": {"template": {"spec": {"artifact": {"mainArgs": "25"}}}}})).await;
+    let (_, sp) = h
+        .post("savepoints", json!({"metadata": {"deploymentId": dep_id}}))
+        .await;
+    h.wait_savepoint(sp["metadata"]["id"].as_str().unwrap(), &["COMPLETED"], T)
+        .await;
+    h.patch(
+        "deployments/stateless",
+        json!({"spec": {"template": {"spec": {"artifact": {"mainArgs": "25"}}}}}),
+    )
+    .await;
     let d = h
         .wait_for("stateless", "the new job runs", T, |d| {
             d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job1.as_str()
         })
         .await;
-    let job2 = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    let job2 = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     h.wait_checkpoint(&job2).await;
     assert_eq!(h.flink_restored_path(&job2).await, None);
-    assert!(!h.savepoints(&dep_id).await.iter().any(|s| origin(s) == "SUSPEND_AND_UPGRADE"));
-    h.patch("deployments/stateless", json!({"spec": {"state": "CANCELLED"}})).await;
+    assert!(!h
+        .savepoints(&dep_id)
+        .await
+        .iter()
+        .any(|s| origin(s) == "SUSPEND_AND_UPGRADE"));
+    h.patch(
+        "deployments/stateless",
+        json!({"spec": {"state": "CANCELLED"}}),
+    )
+    .await;
     h.wait_state("stateless", "CANCELLED", T).await;
 }
 
@@ -178,7 +298,9 @@ async fn concurrent_savepoint_requests_are_taken_one_after_another() {
     h.wait_state("many", "RUNNING", T).await;
     let mut ids = Vec::new();
     for _ in 0..4 {
-        let (s, sp) = h.post("savepoints", json!({"metadata": {"deploymentId": dep_id}})).await;
+        let (s, sp) = h
+            .post("savepoints", json!({"metadata": {"deploymentId": dep_id}}))
+            .await;
         assert!(s.is_success(), "{s} {sp}");
         ids.push(sp["metadata"]["id"].as_str().unwrap().to_string());
     }
@@ -186,12 +308,16 @@ async fn concurrent_savepoint_requests_are_taken_one_after_another() {
     for id in &ids {
         let sp = h.wait_savepoint(id, &["COMPLETED", "FAILED"], T).await;
         assert_eq!(sp["status"]["state"], "COMPLETED", "{sp}");
-        let loc = sp["spec"]["savepointLocation"].as_str().unwrap().to_string();
+        let loc = sp["spec"]["savepointLocation"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert!(has_metadata(&loc));
         locations.insert(loc);
     }
     assert_eq!(locations.len(), 4, "each request is its own savepoint");
-    h.patch("deployments/many", json!({"spec": {"state": "CANCELLED"}})).await;
+    h.patch("deployments/many", json!({"spec": {"state": "CANCELLED"}}))
+        .await;
     h.wait_state("many", "CANCELLED", T).await;
 }
 
@@ -201,23 +327,41 @@ async fn a_controller_killed_mid_savepoint_and_mid_suspend_loses_nothing_and_dup
     let d = h.create_deployment("crash", json!({})).await;
     let dep_id = d["metadata"]["id"].as_str().unwrap().to_string();
     let d = h.wait_state("crash", "RUNNING", T).await;
-    let job = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    let job = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     for delay_ms in [0u64, 15, 60] {
-        let (_, sp) = h.post("savepoints", json!({"metadata": {"deploymentId": dep_id}})).await;
+        let (_, sp) = h
+            .post("savepoints", json!({"metadata": {"deploymentId": dep_id}}))
+            .await;
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         h.kill_controller();
         tokio::time::sleep(Duration::from_millis(300)).await;
         h.start_controller(None);
-        let sp = h.wait_savepoint(sp["metadata"]["id"].as_str().unwrap(), &["COMPLETED", "FAILED"], T).await;
+        let sp = h
+            .wait_savepoint(
+                sp["metadata"]["id"].as_str().unwrap(),
+                &["COMPLETED", "FAILED"],
+                T,
+            )
+            .await;
         assert_eq!(sp["status"]["state"], "COMPLETED", "{sp}");
         // One physical savepoint in the per-savepoint target directory.
-        let loc = stateplane_model::local_path(sp["spec"]["savepointLocation"].as_str().unwrap()).unwrap();
+        let loc = stateplane_model::local_path(sp["spec"]["savepointLocation"].as_str().unwrap())
+            .unwrap();
         let target = loc.parent().unwrap();
-        assert_eq!(std::fs::read_dir(target).unwrap().count(), 1, "exactly one snapshot in {}", target.display());
+        assert_eq!(
+            std::fs::read_dir(target).unwrap().count(),
+            1,
+            "exactly one snapshot in {}",
+            target.display()
+        );
     }
 
-    h.patch("deployments/crash", json!({"spec": {"state": "SUSPENDED"}})).await;
+    h.patch("deployments/crash", json!({"spec": {"state": "SUSPENDED"}}))
+        .await;
     tokio::time::sleep(Duration::from_millis(30)).await;
     h.kill_controller();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -231,16 +375,26 @@ async fn a_controller_killed_mid_savepoint_and_mid_suspend_loses_nothing_and_dup
     assert_eq!(h.job(&job).await["status"]["state"], "TERMINATED");
 
     // Resume, and kill the controller right after the job row is written: still exactly one new job.
-    h.patch("deployments/crash", json!({"spec": {"state": "RUNNING"}})).await;
+    h.patch("deployments/crash", json!({"spec": {"state": "RUNNING"}}))
+        .await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     h.kill_controller();
     tokio::time::sleep(Duration::from_millis(300)).await;
     h.start_controller(None);
     let d = h.wait_state("crash", "RUNNING", T).await;
     assert_eq!(job_count(&h, &dep_id).await, 2);
-    let job2 = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
-    let restored = h.flink_restored_path(&job2).await.expect("resumed with state");
-    assert!(same_location(&restored, suspends[0]["spec"]["savepointLocation"].as_str().unwrap()));
+    let job2 = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let restored = h
+        .flink_restored_path(&job2)
+        .await
+        .expect("resumed with state");
+    assert!(same_location(
+        &restored,
+        suspends[0]["spec"]["savepointLocation"].as_str().unwrap()
+    ));
     let running_in_flink = h
         .flink
         .jobs_overview()
@@ -250,6 +404,7 @@ async fn a_controller_killed_mid_savepoint_and_mid_suspend_loses_nothing_and_dup
         .filter(|j| j.state.as_str() == "RUNNING" && j.id.as_str() == job2.replace('-', ""))
         .count();
     assert_eq!(running_in_flink, 1);
-    h.patch("deployments/crash", json!({"spec": {"state": "CANCELLED"}})).await;
+    h.patch("deployments/crash", json!({"spec": {"state": "CANCELLED"}}))
+        .await;
     h.wait_state("crash", "CANCELLED", T).await;
 }

@@ -20,62 +20,116 @@ async fn the_seeds_lifecycle_end_to_end() {
 
     // run: a Job resource STARTED with the Flink job id derived from its id, deployment RUNNING.
     let d = h.wait_state("life", "RUNNING", T).await;
-    let job1 = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    let job1 = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let j = h.job(&job1).await;
     assert_eq!(j["status"]["state"], "STARTED");
     assert_eq!(j["status"]["started"]["flinkJobId"], job1.replace('-', ""));
-    assert_eq!(h.flink_restored_path(&job1).await, None, "first start is empty");
+    assert_eq!(
+        h.flink_restored_path(&job1).await,
+        None,
+        "first start is empty"
+    );
 
     // USER_REQUEST: STARTED at once with its location, then COMPLETED with _metadata on disk.
-    let (s, sp) = h.post("savepoints", json!({"metadata": {"deploymentId": dep_id}})).await;
+    let (s, sp) = h
+        .post("savepoints", json!({"metadata": {"deploymentId": dep_id}}))
+        .await;
     assert!(s.is_success(), "{s} {sp}");
     assert_eq!(sp["status"]["state"], "STARTED");
     assert_eq!(origin(&sp), "USER_REQUEST");
     let sp_id = sp["metadata"]["id"].as_str().unwrap().to_string();
-    assert!(sp["spec"]["savepointLocation"].as_str().unwrap().contains(&sp_id), "{sp}");
+    assert!(
+        sp["spec"]["savepointLocation"]
+            .as_str()
+            .unwrap()
+            .contains(&sp_id),
+        "{sp}"
+    );
     let sp = h.wait_savepoint(&sp_id, &["COMPLETED", "FAILED"], T).await;
     assert_eq!(sp["status"]["state"], "COMPLETED", "{sp}");
-    assert!(has_metadata(sp["spec"]["savepointLocation"].as_str().unwrap()), "{sp}");
+    assert!(
+        has_metadata(sp["spec"]["savepointLocation"].as_str().unwrap()),
+        "{sp}"
+    );
     assert_eq!(sp["metadata"]["annotations"][SPEC_VERSION_ANNOTATION], "1");
     assert_eq!(sp["metadata"]["jobId"], job1.as_str());
 
     // suspend: a SUSPEND savepoint, the job TERMINATED, the deployment SUSPENDED.
-    let (s, b) = h.patch("deployments/life", json!({"spec": {"state": "SUSPENDED"}})).await;
+    let (s, b) = h
+        .patch("deployments/life", json!({"spec": {"state": "SUSPENDED"}}))
+        .await;
     assert!(s.is_success(), "{s} {b}");
     h.wait_state("life", "SUSPENDED", T).await;
     assert_eq!(h.job(&job1).await["status"]["state"], "TERMINATED");
     let sps = h.savepoints(&dep_id).await;
-    let suspend = sps.iter().find(|s| origin(s) == "SUSPEND").expect("a SUSPEND savepoint").clone();
+    let suspend = sps
+        .iter()
+        .find(|s| origin(s) == "SUSPEND")
+        .expect("a SUSPEND savepoint")
+        .clone();
     assert_eq!(suspend["status"]["state"], "COMPLETED");
-    let suspend_loc = suspend["spec"]["savepointLocation"].as_str().unwrap().to_string();
+    let suspend_loc = suspend["spec"]["savepointLocation"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(has_metadata(&suspend_loc));
 
     // resume restores the SUSPEND savepoint, in Flink's own view.
-    h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}})).await;
-    let d = h.wait_for("life", "a new job runs", T, |d| {
-        d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job1.as_str()
-    })
-    .await;
-    let job2 = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
+        .await;
+    let d = h
+        .wait_for("life", "a new job runs", T, |d| {
+            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job1.as_str()
+        })
+        .await;
+    let job2 = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let restored = h.flink_restored_path(&job2).await.expect("job 2 restored");
-    assert!(same_location(&restored, &suspend_loc), "{restored} vs {suspend_loc}");
-    assert!(same_location(h.job(&job2).await["spec"]["savepointLocation"].as_str().unwrap(), &suspend_loc));
+    assert!(
+        same_location(&restored, &suspend_loc),
+        "{restored} vs {suspend_loc}"
+    );
+    assert!(same_location(
+        h.job(&job2).await["spec"]["savepointLocation"]
+            .as_str()
+            .unwrap(),
+        &suspend_loc
+    ));
 
     // cancel records the retained checkpoint.
     h.wait_checkpoint(&job2).await;
-    h.patch("deployments/life", json!({"spec": {"state": "CANCELLED"}})).await;
+    h.patch("deployments/life", json!({"spec": {"state": "CANCELLED"}}))
+        .await;
     h.wait_state("life", "CANCELLED", T).await;
     let sps = h.savepoints(&dep_id).await;
-    let retained: Vec<_> = sps.iter().filter(|s| origin(s) == "RETAINED_CHECKPOINT").collect();
+    let retained: Vec<_> = sps
+        .iter()
+        .filter(|s| origin(s) == "RETAINED_CHECKPOINT")
+        .collect();
     assert_eq!(retained.len(), 1, "{sps:?}");
-    let retained_loc = retained[0]["spec"]["savepointLocation"].as_str().unwrap().to_string();
+    let retained_loc = retained[0]["spec"]["savepointLocation"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(has_metadata(&retained_loc), "{retained_loc}");
-    assert_eq!(retained[0]["metadata"]["annotations"][SPEC_VERSION_ANNOTATION], "1");
+    assert_eq!(
+        retained[0]["metadata"]["annotations"][SPEC_VERSION_ANNOTATION],
+        "1"
+    );
     assert_eq!(retained[0]["status"]["state"], "COMPLETED");
 
     // The seed's manual add (COPIED) of the USER_REQUEST snapshot, plus a newer unannotated one.
-    let user_loc = sp["spec"]["savepointLocation"].as_str().unwrap().to_string();
-    let version = h.deployment("life").await["metadata"]["annotations"][SPEC_VERSION_ANNOTATION].clone();
+    let user_loc = sp["spec"]["savepointLocation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let version =
+        h.deployment("life").await["metadata"]["annotations"][SPEC_VERSION_ANNOTATION].clone();
     let (s, copied) = h
         .post(
             "savepoints",
@@ -93,77 +147,150 @@ async fn the_seeds_lifecycle_end_to_end() {
         )
         .await;
     assert!(s.is_success(), "{s} {unannotated}");
-    h.patch("deployments/life", json!({"spec": {"restoreStrategy": {"kind": "LATEST_SAVEPOINT"}}})).await;
+    h.patch(
+        "deployments/life",
+        json!({"spec": {"restoreStrategy": {"kind": "LATEST_SAVEPOINT"}}}),
+    )
+    .await;
     let (_, preview) = h.get("deployments/life/restore-preview").await;
-    assert_eq!(preview["savepointId"], copied["metadata"]["id"], "{preview}");
+    assert_eq!(
+        preview["savepointId"], copied["metadata"]["id"],
+        "{preview}"
+    );
     let skipped = preview["skipped"].as_array().unwrap();
     assert!(
-        skipped.iter().any(|s| s["savepointId"] == unannotated["metadata"]["id"]
-            && s["reason"].as_str().unwrap().contains("annotation")),
+        skipped
+            .iter()
+            .any(|s| s["savepointId"] == unannotated["metadata"]["id"]
+                && s["reason"].as_str().unwrap().contains("annotation")),
         "{preview}"
     );
 
     // ... and it is what the next start restores under LATEST_SAVEPOINT.
-    h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}})).await;
-    let d = h.wait_for("life", "job 3 runs", T, |d| {
-        d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job2.as_str()
-    })
-    .await;
-    let job3 = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
+        .await;
+    let d = h
+        .wait_for("life", "job 3 runs", T, |d| {
+            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job2.as_str()
+        })
+        .await;
+    let job3 = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let restored = h.flink_restored_path(&job3).await.expect("job 3 restored");
-    assert!(same_location(&restored, &user_loc), "LATEST_SAVEPOINT restores the COPIED one: {restored} vs {user_loc}");
+    assert!(
+        same_location(&restored, &user_loc),
+        "LATEST_SAVEPOINT restores the COPIED one: {restored} vs {user_loc}"
+    );
 
     // Cancel again: a newer retained checkpoint, which LATEST_STATE restores.
     h.wait_checkpoint(&job3).await;
-    h.patch("deployments/life", json!({"spec": {"state": "CANCELLED", "restoreStrategy": {"kind": "LATEST_STATE"}}})).await;
+    h.patch(
+        "deployments/life",
+        json!({"spec": {"state": "CANCELLED", "restoreStrategy": {"kind": "LATEST_STATE"}}}),
+    )
+    .await;
     h.wait_state("life", "CANCELLED", T).await;
     let sps = h.savepoints(&dep_id).await;
     let newest_retained = sps
         .iter()
-        .filter(|s| origin(s) == "RETAINED_CHECKPOINT" && s["metadata"]["jobId"] == job3.as_str())
-        .next()
+        .find(|s| origin(s) == "RETAINED_CHECKPOINT" && s["metadata"]["jobId"] == job3.as_str())
         .expect("retained checkpoint of job 3")
         .clone();
-    let newest_loc = newest_retained["spec"]["savepointLocation"].as_str().unwrap().to_string();
-    h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}})).await;
-    let d = h.wait_for("life", "job 4 runs", T, |d| {
-        d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job3.as_str()
-    })
-    .await;
-    let job4 = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    let newest_loc = newest_retained["spec"]["savepointLocation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
+        .await;
+    let d = h
+        .wait_for("life", "job 4 runs", T, |d| {
+            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job3.as_str()
+        })
+        .await;
+    let job4 = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let restored = h.flink_restored_path(&job4).await.expect("job 4 restored");
-    assert!(same_location(&restored, &newest_loc), "LATEST_STATE restores the newer retained checkpoint: {restored} vs {newest_loc}");
+    assert!(
+        same_location(&restored, &newest_loc),
+        "LATEST_STATE restores the newer retained checkpoint: {restored} vs {newest_loc}"
+    );
 
     // A STATEFUL template change: SUSPEND_AND_UPGRADE savepoint, then a job with the new parallelism.
-    let (s, b) = h.patch("deployments/life", json!({"spec": {"template": {"spec": {"parallelism": 2}}}})).await;
+    let (s, b) = h
+        .patch(
+            "deployments/life",
+            json!({"spec": {"template": {"spec": {"parallelism": 2}}}}),
+        )
+        .await;
     assert!(s.is_success(), "{s} {b}");
     assert_eq!(b["metadata"]["annotations"][SPEC_VERSION_ANNOTATION], "2");
-    let d = h.wait_for("life", "the upgraded job runs", T, |d| {
-        d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job4.as_str()
-    })
-    .await;
-    let job5 = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    let d = h
+        .wait_for("life", "the upgraded job runs", T, |d| {
+            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job4.as_str()
+        })
+        .await;
+    let job5 = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let sps = h.savepoints(&dep_id).await;
-    let upgrade = sps.iter().find(|s| origin(s) == "SUSPEND_AND_UPGRADE").expect("upgrade savepoint");
+    let upgrade = sps
+        .iter()
+        .find(|s| origin(s) == "SUSPEND_AND_UPGRADE")
+        .expect("upgrade savepoint");
     assert_eq!(upgrade["status"]["state"], "COMPLETED");
-    assert_eq!(upgrade["metadata"]["annotations"][SPEC_VERSION_ANNOTATION], "1", "taken from the job that ran version 1");
+    assert_eq!(
+        upgrade["metadata"]["annotations"][SPEC_VERSION_ANNOTATION], "1",
+        "taken from the job that ran version 1"
+    );
     let restored = h.flink_restored_path(&job5).await.expect("job 5 restored");
-    assert!(same_location(&restored, upgrade["spec"]["savepointLocation"].as_str().unwrap()));
-    let details = h.flink.job(&stateplane_flink::FlinkJobId::parse(&job5.replace('-', "")).unwrap()).await.unwrap().unwrap();
-    assert!(details.vertices.iter().any(|v| v.parallelism == 2), "{details:?}");
-    assert_eq!(h.job(&job5).await["metadata"]["annotations"][SPEC_VERSION_ANNOTATION], "2");
+    assert!(same_location(
+        &restored,
+        upgrade["spec"]["savepointLocation"].as_str().unwrap()
+    ));
+    let details = h
+        .flink
+        .job(&stateplane_flink::FlinkJobId::parse(&job5.replace('-', "")).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        details.vertices.iter().any(|v| v.parallelism == 2),
+        "{details:?}"
+    );
+    assert_eq!(
+        h.job(&job5).await["metadata"]["annotations"][SPEC_VERSION_ANNOTATION],
+        "2"
+    );
 
     // Restore strategy NONE: a restart starts empty.
-    h.patch("deployments/life", json!({"spec": {"restoreStrategy": {"kind": "NONE"}, "state": "CANCELLED"}})).await;
-    h.wait_state("life", "CANCELLED", T).await;
-    h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}})).await;
-    let d = h.wait_for("life", "job 6 runs", T, |d| {
-        d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job5.as_str()
-    })
+    h.patch(
+        "deployments/life",
+        json!({"spec": {"restoreStrategy": {"kind": "NONE"}, "state": "CANCELLED"}}),
+    )
     .await;
-    let job6 = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    h.wait_state("life", "CANCELLED", T).await;
+    h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
+        .await;
+    let d = h
+        .wait_for("life", "job 6 runs", T, |d| {
+            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job5.as_str()
+        })
+        .await;
+    let job6 = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     h.wait_checkpoint(&job6).await;
-    assert_eq!(h.flink_restored_path(&job6).await, None, "NONE starts empty");
+    assert_eq!(
+        h.flink_restored_path(&job6).await,
+        None,
+        "NONE starts empty"
+    );
 
     // Events tell the story with VVP's codes.
     let events = h.events("life").await.join("\n");
@@ -179,6 +306,7 @@ async fn the_seeds_lifecycle_end_to_end() {
     ] {
         assert!(events.contains(code), "missing {code} in:\n{events}");
     }
-    h.patch("deployments/life", json!({"spec": {"state": "CANCELLED"}})).await;
+    h.patch("deployments/life", json!({"spec": {"state": "CANCELLED"}}))
+        .await;
     h.wait_state("life", "CANCELLED", T).await;
 }

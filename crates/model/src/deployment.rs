@@ -113,7 +113,9 @@ pub struct UpgradeStrategy {
 
 impl Default for UpgradeStrategy {
     fn default() -> Self {
-        Self { kind: UpgradeStrategyKind::Stateful }
+        Self {
+            kind: UpgradeStrategyKind::Stateful,
+        }
     }
 }
 
@@ -132,7 +134,11 @@ pub struct RestoreStrategy {
 
 impl Default for RestoreStrategy {
     fn default() -> Self {
-        Self { kind: RestoreStrategyKind::LatestState, allow_non_restored_state: false, require_state: false }
+        Self {
+            kind: RestoreStrategyKind::LatestState,
+            allow_non_restored_state: false,
+            require_state: false,
+        }
     }
 }
 
@@ -198,7 +204,9 @@ pub struct Artifact {
 impl Artifact {
     /// `mainArgs` split into arguments: white space separates, single or double quotes group.
     pub fn program_args(&self) -> Vec<String> {
-        let Some(s) = &self.main_args else { return Vec::new() };
+        let Some(s) = &self.main_args else {
+            return Vec::new();
+        };
         let mut args = Vec::new();
         let mut cur = String::new();
         let mut in_word = false;
@@ -247,7 +255,12 @@ pub struct DeploymentStatus {
 
 impl Default for DeploymentStatus {
     fn default() -> Self {
-        Self { state: DeploymentState::Cancelled, running: None, failure: None, transition: None }
+        Self {
+            state: DeploymentState::Cancelled,
+            running: None,
+            failure: None,
+            transition: None,
+        }
     }
 }
 
@@ -282,7 +295,10 @@ pub struct DeploymentStatusRunning {
 }
 
 /// Flink configuration keys that name the savepoint directory (Flink 2.x name first).
-pub const SAVEPOINT_DIR_KEYS: [&str; 2] = ["execution.checkpointing.savepoint-dir", "state.savepoints.dir"];
+pub const SAVEPOINT_DIR_KEYS: [&str; 2] = [
+    "execution.checkpointing.savepoint-dir",
+    "state.savepoints.dir",
+];
 
 impl Deployment {
     /// A new deployment resource with id, times, version 1 and spec version 1.
@@ -348,14 +364,23 @@ impl Deployment {
             validate_dns_label("spec.deploymentTargetName", t)?;
         }
         if spec.max_job_creation_attempts == 0 {
-            return Err(ValidationError::invalid("spec.maxJobCreationAttempts", "must be at least 1"));
+            return Err(ValidationError::invalid(
+                "spec.maxJobCreationAttempts",
+                "must be at least 1",
+            ));
         }
         if spec.max_savepoint_creation_attempts == 0 {
-            return Err(ValidationError::invalid("spec.maxSavepointCreationAttempts", "must be at least 1"));
+            return Err(ValidationError::invalid(
+                "spec.maxSavepointCreationAttempts",
+                "must be at least 1",
+            ));
         }
         let t = &spec.template.spec;
         if t.parallelism == Some(0) {
-            return Err(ValidationError::invalid("spec.template.spec.parallelism", "must be at least 1"));
+            return Err(ValidationError::invalid(
+                "spec.template.spec.parallelism",
+                "must be at least 1",
+            ));
         }
         validate_jar_uri(&t.artifact.jar_uri)?;
         if let Some(ec) = &t.artifact.entry_class {
@@ -367,10 +392,15 @@ impl Deployment {
             }
         }
         if let Some(i) = &spec.periodic_savepoint_interval {
-            parse_duration(i).map_err(|m| ValidationError::invalid("spec.periodicSavepointInterval", m))?;
+            parse_duration(i)
+                .map_err(|m| ValidationError::invalid("spec.periodicSavepointInterval", m))?;
         }
-        if let Some(SavepointRetention { max_age: Some(a), .. }) = &spec.savepoint_retention {
-            parse_duration(a).map_err(|m| ValidationError::invalid("spec.savepointRetention.maxAge", m))?;
+        if let Some(SavepointRetention {
+            max_age: Some(a), ..
+        }) = &spec.savepoint_retention
+        {
+            parse_duration(a)
+                .map_err(|m| ValidationError::invalid("spec.savepointRetention.maxAge", m))?;
         }
         for key in SAVEPOINT_DIR_KEYS {
             if let Some(dir) = t.flink_configuration.get(key) {
@@ -392,7 +422,9 @@ fn validate_jar_uri(uri: &str) -> Result<(), ValidationError> {
     if uri.is_empty() {
         return Err(ValidationError::invalid(field, "must not be empty"));
     }
-    let ok = ["file:/", "http://", "https://"].iter().any(|p| uri.starts_with(p));
+    let ok = ["file:/", "http://", "https://"]
+        .iter()
+        .any(|p| uri.starts_with(p));
     if !ok {
         return Err(ValidationError::invalid(
             field,
@@ -407,14 +439,20 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a duration such as 30s, 30m, 12h or 7d"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 30s, 30m, 12h or 7d"))?;
     let secs = match unit.trim() {
         "ms" => return Ok(std::time::Duration::from_millis(n)),
         "s" | "sec" => n,
         "m" | "min" => n * 60,
         "h" => n * 3600,
         "d" => n * 86400,
-        _ => return Err(format!("'{s}' is not a duration such as 30s, 30m, 12h or 7d")),
+        _ => {
+            return Err(format!(
+                "'{s}' is not a duration such as 30s, 30m, 12h or 7d"
+            ))
+        }
     };
     if n == 0 {
         return Err(format!("'{s}' must be greater than zero"));
@@ -433,7 +471,10 @@ mod tests {
 
     #[test]
     fn minimal_spec_gets_safe_defaults() {
-        let s = spec(json!({"template": {"spec": {"artifact": {"kind": "jar", "jarUri": "file:///a.jar"}}}})).unwrap();
+        let s = spec(
+            json!({"template": {"spec": {"artifact": {"kind": "jar", "jarUri": "file:///a.jar"}}}}),
+        )
+        .unwrap();
         assert_eq!(s.state, DesiredState::Cancelled);
         assert_eq!(s.upgrade_strategy.kind, UpgradeStrategyKind::Stateful);
         assert_eq!(s.restore_strategy.kind, RestoreStrategyKind::LatestState);
@@ -443,9 +484,11 @@ mod tests {
 
     #[test]
     fn enums_accept_any_case_and_print_upper_case() {
-        let s = spec(json!({"state": "running", "upgradeStrategy": {"kind": "stateless"},
+        let s = spec(
+            json!({"state": "running", "upgradeStrategy": {"kind": "stateless"},
             "restoreStrategy": {"kind": "latest_savepoint"},
-            "template": {"spec": {"artifact": {"kind": "Jar", "jarUri": "file:///a.jar"}}}}))
+            "template": {"spec": {"artifact": {"kind": "Jar", "jarUri": "file:///a.jar"}}}}),
+        )
         .unwrap();
         assert_eq!(s.state, DesiredState::Running);
         let out = serde_json::to_value(&s).unwrap();
@@ -469,7 +512,10 @@ mod tests {
 
     #[test]
     fn validation_rules() {
-        let base = spec(json!({"template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}}}})).unwrap();
+        let base = spec(
+            json!({"template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}}}}),
+        )
+        .unwrap();
         let ok = Deployment::new("default", "ok", base.clone());
         ok.validate().unwrap();
 
@@ -479,33 +525,65 @@ mod tests {
 
         let mut d = ok.clone();
         d.spec.template.spec.parallelism = Some(0);
-        assert_eq!(d.validate().unwrap_err().field(), "spec.template.spec.parallelism");
+        assert_eq!(
+            d.validate().unwrap_err().field(),
+            "spec.template.spec.parallelism"
+        );
 
         let mut d = ok.clone();
         d.spec.template.spec.artifact.jar_uri = "ftp://x/a.jar".into();
-        assert_eq!(d.validate().unwrap_err().field(), "spec.template.spec.artifact.jarUri");
+        assert_eq!(
+            d.validate().unwrap_err().field(),
+            "spec.template.spec.artifact.jarUri"
+        );
 
         let mut d = ok.clone();
         d.spec.periodic_savepoint_interval = Some("soon".into());
-        assert_eq!(d.validate().unwrap_err().field(), "spec.periodicSavepointInterval");
+        assert_eq!(
+            d.validate().unwrap_err().field(),
+            "spec.periodicSavepointInterval"
+        );
 
         let mut d = ok.clone();
-        d.spec.template.spec.flink_configuration.insert("state.savepoints.dir".into(), "relative/dir".into());
-        assert!(d.validate().unwrap_err().field().contains("state.savepoints.dir"));
+        d.spec
+            .template
+            .spec
+            .flink_configuration
+            .insert("state.savepoints.dir".into(), "relative/dir".into());
+        assert!(d
+            .validate()
+            .unwrap_err()
+            .field()
+            .contains("state.savepoints.dir"));
     }
 
     #[test]
     fn savepoint_dir_prefers_flink2_key() {
         let base = spec(json!({"template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"},
             "flinkConfiguration": {"state.savepoints.dir": "file:///old", "execution.checkpointing.savepoint-dir": "file:///new"}}}})).unwrap();
-        assert_eq!(Deployment::new("d", "x", base).configured_savepoint_dir(), Some("file:///new"));
+        assert_eq!(
+            Deployment::new("d", "x", base).configured_savepoint_dir(),
+            Some("file:///new")
+        );
     }
 
     #[test]
     fn program_args_split_like_a_shell() {
-        let a = |s: &str| Artifact { kind: ArtifactKind::Jar, jar_uri: "file:///a".into(), entry_class: None, main_args: Some(s.into()), flink_version: None }.program_args();
+        let a = |s: &str| {
+            Artifact {
+                kind: ArtifactKind::Jar,
+                jar_uri: "file:///a".into(),
+                entry_class: None,
+                main_args: Some(s.into()),
+                flink_version: None,
+            }
+            .program_args()
+        };
         assert_eq!(a("10  --fail-after 5"), vec!["10", "--fail-after", "5"]);
-        assert_eq!(a("--name 'two words' \"x y\""), vec!["--name", "two words", "x y"]);
+        assert_eq!(
+            a("--name 'two words' \"x y\""),
+            vec!["--name", "two words", "x y"]
+        );
         assert_eq!(a("''"), vec![""]);
         assert!(a("   ").is_empty());
     }

@@ -24,10 +24,16 @@ pub enum ValidationError {
 
 impl ValidationError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Invalid { field: field.into(), message: message.into() }
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
     pub fn malformed(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Malformed { field: field.into(), message: message.into() }
+        Self::Malformed {
+            field: field.into(),
+            message: message.into(),
+        }
     }
     /// The field at fault.
     pub fn field(&self) -> &str {

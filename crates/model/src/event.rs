@@ -102,7 +102,12 @@ pub struct EventSpec {
 
 impl Event {
     /// A new event about a deployment.
-    pub fn new(namespace: &str, deployment_id: DeploymentId, name: EventName, message: impl Into<String>) -> Self {
+    pub fn new(
+        namespace: &str,
+        deployment_id: DeploymentId,
+        name: EventName,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             api_version: API_VERSION.into(),
             kind: "Event".into(),
@@ -116,7 +121,9 @@ impl Event {
                 created_at: crate::now(),
                 resource_version: 1,
             },
-            spec: EventSpec { message: message.into() },
+            spec: EventSpec {
+                message: message.into(),
+            },
         }
     }
 

@@ -107,7 +107,12 @@ pub struct JobStatusStarted {
 
 impl Job {
     /// A new job record in STARTING, before anything is sent to Flink.
-    pub fn new(namespace: &str, deployment_id: DeploymentId, deployment_name: &str, spec: JobSpec) -> Self {
+    pub fn new(
+        namespace: &str,
+        deployment_id: DeploymentId,
+        deployment_name: &str,
+        spec: JobSpec,
+    ) -> Self {
         let now = crate::now();
         Self {
             api_version: API_VERSION.into(),
@@ -124,7 +129,11 @@ impl Job {
                 resource_version: 1,
             },
             spec,
-            status: JobStatus { state: JobState::Starting, started: None, failure: None },
+            status: JobStatus {
+                state: JobState::Starting,
+                started: None,
+                failure: None,
+            },
         }
     }
 

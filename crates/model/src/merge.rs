@@ -60,6 +60,9 @@ mod tests {
         let m = with_defaults(&d, &e);
         assert_eq!(m["upgradeStrategy"]["kind"], "STATEFUL");
         assert_eq!(m["template"]["spec"]["parallelism"], 4);
-        assert_eq!(m["template"]["spec"]["flinkConfiguration"], json!({"a": "1", "b": "2"}));
+        assert_eq!(
+            m["template"]["spec"]["flinkConfiguration"],
+            json!({"a": "1", "b": "2"})
+        );
     }
 }

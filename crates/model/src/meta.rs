@@ -60,7 +60,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(reason: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { reason: reason.into(), message: message.into(), failed_at: now() }
+        Self {
+            reason: reason.into(),
+            message: message.into(),
+            failed_at: now(),
+        }
     }
 }
 
@@ -95,7 +99,10 @@ pub fn validate_dns_label(field: &str, name: &str) -> Result<(), ValidationError
     if name.len() > 63 {
         return err("must be at most 63 characters");
     }
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return err("may contain only lower-case letters, digits and '-'");
     }
     if name.starts_with('-') || name.ends_with('-') {
@@ -106,7 +113,9 @@ pub fn validate_dns_label(field: &str, name: &str) -> Result<(), ValidationError
 
 /// Parses the spec-version annotation of a resource's annotations, if present and a positive integer.
 pub fn spec_version_of(annotations: &StringMap) -> Option<u64> {
-    annotations.get(SPEC_VERSION_ANNOTATION).and_then(|v| v.trim().parse().ok())
+    annotations
+        .get(SPEC_VERSION_ANNOTATION)
+        .and_then(|v| v.trim().parse().ok())
 }
 
 #[cfg(test)]
@@ -130,7 +139,8 @@ mod tests {
             #[serde(deserialize_with = "lenient_string_map")]
             m: StringMap,
         }
-        let w: W = serde_json::from_value(serde_json::json!({"m": {"a": 3, "b": "x", "c": true}})).unwrap();
+        let w: W = serde_json::from_value(serde_json::json!({"m": {"a": 3, "b": "x", "c": true}}))
+            .unwrap();
         assert_eq!(w.m["a"], "3");
         assert_eq!(w.m["b"], "x");
         assert_eq!(w.m["c"], "true");

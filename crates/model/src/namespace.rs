@@ -32,7 +32,11 @@ impl Namespace {
         Self {
             api_version: API_VERSION.into(),
             kind: "Namespace".into(),
-            metadata: NamespaceMetadata { name: name.into(), created_at: crate::now(), resource_version: 1 },
+            metadata: NamespaceMetadata {
+                name: name.into(),
+                created_at: crate::now(),
+                resource_version: 1,
+            },
         }
     }
 

@@ -23,20 +23,34 @@ pub fn savepoint_base_dir(d: &Deployment, blob_base: Option<&str>) -> Option<Str
         return Some(trim(dir).to_string());
     }
     blob_base.map(|b| {
-        format!("{}/flink-savepoints/namespaces/{}/deployments/{}", trim(b), d.metadata.namespace, d.metadata.id)
+        format!(
+            "{}/flink-savepoints/namespaces/{}/deployments/{}",
+            trim(b),
+            d.metadata.namespace,
+            d.metadata.id
+        )
     })
 }
 
 /// The target directory of one savepoint: `<base>/<savepoint id>`. Flink writes the snapshot into a
 /// `savepoint-…` directory inside it; that inner directory is the final location.
-pub fn savepoint_target_dir(d: &Deployment, blob_base: Option<&str>, id: SavepointId) -> Option<String> {
+pub fn savepoint_target_dir(
+    d: &Deployment,
+    blob_base: Option<&str>,
+    id: SavepointId,
+) -> Option<String> {
     savepoint_base_dir(d, blob_base).map(|b| format!("{b}/{id}"))
 }
 
 /// The checkpoint directory derived from blob storage (None without blob storage).
 pub fn derived_checkpoint_dir(d: &Deployment, blob_base: Option<&str>) -> Option<String> {
     blob_base.map(|b| {
-        format!("{}/flink-checkpoints/namespaces/{}/deployments/{}", trim(b), d.metadata.namespace, d.metadata.id)
+        format!(
+            "{}/flink-checkpoints/namespaces/{}/deployments/{}",
+            trim(b),
+            d.metadata.namespace,
+            d.metadata.id
+        )
     })
 }
 
@@ -57,7 +71,10 @@ mod tests {
     fn own_dir_wins_over_blob_storage() {
         let d = dep(serde_json::json!({"state.savepoints.dir": "file:///sp/"}));
         let id = SavepointId::new();
-        assert_eq!(savepoint_target_dir(&d, Some("s3://b"), id).unwrap(), format!("file:///sp/{id}"));
+        assert_eq!(
+            savepoint_target_dir(&d, Some("s3://b"), id).unwrap(),
+            format!("file:///sp/{id}")
+        );
     }
 
     #[test]
@@ -66,11 +83,17 @@ mod tests {
         let id = SavepointId::new();
         assert_eq!(
             savepoint_target_dir(&d, Some("s3://bucket/base/"), id).unwrap(),
-            format!("s3://bucket/base/flink-savepoints/namespaces/team/deployments/{}/{id}", d.metadata.id)
+            format!(
+                "s3://bucket/base/flink-savepoints/namespaces/team/deployments/{}/{id}",
+                d.metadata.id
+            )
         );
         assert_eq!(
             derived_checkpoint_dir(&d, Some("s3://bucket/base")).unwrap(),
-            format!("s3://bucket/base/flink-checkpoints/namespaces/team/deployments/{}", d.metadata.id)
+            format!(
+                "s3://bucket/base/flink-checkpoints/namespaces/team/deployments/{}",
+                d.metadata.id
+            )
         );
     }
 
@@ -78,6 +101,9 @@ mod tests {
     fn neither_means_no_savepoints() {
         let d = dep(serde_json::json!({"state.savepoints.dir": "  "}));
         assert_eq!(savepoint_base_dir(&d, None), None);
-        assert!(NO_SAVEPOINT_DIR.contains("state.savepoints.dir") && NO_SAVEPOINT_DIR.contains("--blob-storage-uri"));
+        assert!(
+            NO_SAVEPOINT_DIR.contains("state.savepoints.dir")
+                && NO_SAVEPOINT_DIR.contains("--blob-storage-uri")
+        );
     }
 }

@@ -18,8 +18,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::restore::{self, RestoreDecision};
 use crate::{
-    Deployment, DeploymentState, DesiredState, Job, JobId, JobState, RestoreStrategyKind, Savepoint, SavepointId,
-    SavepointOrigin, SavepointState, UpgradeStrategyKind,
+    Deployment, DeploymentState, DesiredState, Job, JobId, JobState, RestoreStrategyKind,
+    Savepoint, SavepointId, SavepointOrigin, SavepointState, UpgradeStrategyKind,
 };
 
 /// Annotation on a Job saying why stateplane is stopping it (written before the stop is sent).
@@ -70,7 +70,10 @@ pub enum FlinkView {
     /// Flink answered that it does not know the job.
     Missing,
     /// Flink knows the job.
-    Job { state: FlinkJobState, all_tasks_running: bool },
+    Job {
+        state: FlinkJobState,
+        all_tasks_running: bool,
+    },
 }
 
 /// Everything planning looks at.
@@ -101,7 +104,10 @@ pub enum Action {
     /// Dispose of the data of a savepoint marked for deletion (or just forget it), then delete the row.
     DisposeSavepoint { savepoint: SavepointId },
     /// A savepoint request that can no longer be served (its job is gone).
-    FailSavepoint { savepoint: SavepointId, reason: String },
+    FailSavepoint {
+        savepoint: SavepointId,
+        reason: String,
+    },
     /// Record a new Job row (STARTING) and submit it to Flink.
     StartJob { restore: RestoreDecision },
     /// `requireState` is set and nothing qualifies: refuse to start empty.
@@ -117,7 +123,10 @@ pub enum Action {
     /// Stop the job without a savepoint.
     Cancel { job: JobId, reason: StopReason },
     /// Flink reports the job over: record how, any retained checkpoint, and the deployment's state.
-    JobEnded { job: JobId, flink_state: FlinkJobState },
+    JobEnded {
+        job: JobId,
+        flink_state: FlinkJobState,
+    },
     /// Flink no longer knows a job that ran (e.g. the JobManager restarted without HA).
     JobVanished { job: JobId },
     /// A savepoint is needed (suspend, stateful upgrade) but no savepoint directory is configured:
@@ -133,9 +142,11 @@ pub fn backoff(attempts: u32) -> Duration {
     Duration::milliseconds(ms.min(30_000))
 }
 
-fn oldest_started<'a>(sps: &'a [Savepoint], job: Option<JobId>) -> Option<&'a Savepoint> {
+fn oldest_started(sps: &[Savepoint], job: Option<JobId>) -> Option<&Savepoint> {
     sps.iter()
-        .filter(|s| s.status.state == SavepointState::Started && (job.is_none() || s.metadata.job_id == job))
+        .filter(|s| {
+            s.status.state == SavepointState::Started && (job.is_none() || s.metadata.job_id == job)
+        })
         .min_by_key(|s| (s.metadata.created_at, s.metadata.id))
 }
 
@@ -145,12 +156,15 @@ fn status_is(d: &Deployment, state: DeploymentState, job: Option<JobId>) -> bool
 
 /// Decides the next action for one deployment.
 pub fn plan(o: &Observed<'_>) -> Action {
-    if let Some(s) = o
-        .savepoints
-        .iter()
-        .find(|s| matches!(s.status.state, SavepointState::PendingDeletion | SavepointState::Deleting))
-    {
-        return Action::DisposeSavepoint { savepoint: s.metadata.id };
+    if let Some(s) = o.savepoints.iter().find(|s| {
+        matches!(
+            s.status.state,
+            SavepointState::PendingDeletion | SavepointState::Deleting
+        )
+    }) {
+        return Action::DisposeSavepoint {
+            savepoint: s.metadata.id,
+        };
     }
 
     match o.current_job {
@@ -164,25 +178,39 @@ fn plan_with_job(o: &Observed<'_>, job: &Job) -> Action {
     let id = job.metadata.id;
     let (state, all_running) = match &o.flink {
         FlinkView::Unreachable { error } => {
-            return Action::Wait { reason: format!("Flink did not answer: {error}") };
+            return Action::Wait {
+                reason: format!("Flink did not answer: {error}"),
+            };
         }
-        FlinkView::NotAsked => return Action::Wait { reason: "Flink was not asked about the job".into() },
+        FlinkView::NotAsked => {
+            return Action::Wait {
+                reason: "Flink was not asked about the job".into(),
+            }
+        }
         FlinkView::Missing => {
             return match job.status.state {
                 JobState::Starting => Action::SubmitJob { job: id },
                 _ => Action::JobVanished { job: id },
             };
         }
-        FlinkView::Job { state, all_tasks_running } => (*state, *all_tasks_running),
+        FlinkView::Job {
+            state,
+            all_tasks_running,
+        } => (*state, *all_tasks_running),
     };
     let in_flight = oldest_started(o.savepoints, Some(id));
 
     if state.is_globally_terminal() {
         // Collect the outcome of a stop-with-savepoint before noticing that the job ended.
         if let Some(sp) = in_flight {
-            return Action::AdvanceSavepoint { savepoint: sp.metadata.id };
+            return Action::AdvanceSavepoint {
+                savepoint: sp.metadata.id,
+            };
         }
-        return Action::JobEnded { job: id, flink_state: state };
+        return Action::JobEnded {
+            job: id,
+            flink_state: state,
+        };
     }
 
     match job.status.state {
@@ -190,11 +218,15 @@ fn plan_with_job(o: &Observed<'_>, job: &Job) -> Action {
             if state == FlinkJobState::Running && all_running {
                 Action::MarkJobStarted { job: id }
             } else {
-                Action::Wait { reason: format!("job is {state} in Flink, waiting for all tasks to run") }
+                Action::Wait {
+                    reason: format!("job is {state} in Flink, waiting for all tasks to run"),
+                }
             }
         }
         JobState::Terminating => match in_flight {
-            Some(sp) => Action::AdvanceSavepoint { savepoint: sp.metadata.id },
+            Some(sp) => Action::AdvanceSavepoint {
+                savepoint: sp.metadata.id,
+            },
             None => {
                 let reason = job
                     .metadata
@@ -207,14 +239,21 @@ fn plan_with_job(o: &Observed<'_>, job: &Job) -> Action {
         },
         _ => {
             if let Some(sp) = in_flight {
-                return Action::AdvanceSavepoint { savepoint: sp.metadata.id };
+                return Action::AdvanceSavepoint {
+                    savepoint: sp.metadata.id,
+                };
             }
             if state != FlinkJobState::Running {
                 // Restarting, failing, reconciling: Flink's own restart strategy is at work.
-                return Action::Wait { reason: format!("job is {state} in Flink") };
+                return Action::Wait {
+                    reason: format!("job is {state} in Flink"),
+                };
             }
             match d.spec.state {
-                DesiredState::Cancelled => Action::Cancel { job: id, reason: StopReason::Cancel },
+                DesiredState::Cancelled => Action::Cancel {
+                    job: id,
+                    reason: StopReason::Cancel,
+                },
                 DesiredState::Suspended => stop_with_savepoint(o, job, SavepointOrigin::Suspend),
                 DesiredState::Running => {
                     let template_changed = job.spec_version().unwrap_or(0) < d.spec_version();
@@ -222,11 +261,16 @@ fn plan_with_job(o: &Observed<'_>, job: &Job) -> Action {
                         (true, UpgradeStrategyKind::Stateful) => {
                             stop_with_savepoint(o, job, SavepointOrigin::SuspendAndUpgrade)
                         }
-                        (true, UpgradeStrategyKind::Stateless) => {
-                            Action::Cancel { job: id, reason: StopReason::StatelessUpgrade }
-                        }
-                        _ if !status_is(d, DeploymentState::Running, Some(id)) && !d.transition().gave_up => {
-                            Action::SetStatus { state: DeploymentState::Running }
+                        (true, UpgradeStrategyKind::Stateless) => Action::Cancel {
+                            job: id,
+                            reason: StopReason::StatelessUpgrade,
+                        },
+                        _ if !status_is(d, DeploymentState::Running, Some(id))
+                            && !d.transition().gave_up =>
+                        {
+                            Action::SetStatus {
+                                state: DeploymentState::Running,
+                            }
                         }
                         _ => Action::Steady,
                     }
@@ -246,14 +290,20 @@ fn stop_with_savepoint(o: &Observed<'_>, job: &Job, origin: SavepointOrigin) -> 
             SavepointOrigin::Suspend => "suspend",
             _ => "stateful upgrade",
         };
-        return Action::SavepointsNotConfigured { job: job.metadata.id, operation: operation.into() };
+        return Action::SavepointsNotConfigured {
+            job: job.metadata.id,
+            operation: operation.into(),
+        };
     }
     if let Some(until) = backoff_until(t.savepoint_attempts, t.last_attempt_at) {
         if until > o.now {
             return Action::Backoff { until };
         }
     }
-    Action::StopWithSavepoint { job: job.metadata.id, origin }
+    Action::StopWithSavepoint {
+        job: job.metadata.id,
+        origin,
+    }
 }
 
 fn backoff_until(attempts: u32, last: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -283,7 +333,10 @@ fn plan_without_job(o: &Observed<'_>) -> Action {
                 }
             }
             let stateless_upgrade = o.last_job.is_some_and(|j| {
-                j.metadata.annotations.get(STOP_REASON_ANNOTATION).map(String::as_str)
+                j.metadata
+                    .annotations
+                    .get(STOP_REASON_ANNOTATION)
+                    .map(String::as_str)
                     == Some(StopReason::StatelessUpgrade.as_str())
                     && j.spec_version().unwrap_or(0) < d.spec_version()
             });
@@ -306,10 +359,14 @@ fn plan_without_job(o: &Observed<'_>) -> Action {
             }
         }
         DesiredState::Suspended if !status_is(d, DeploymentState::Suspended, None) => {
-            Action::SetStatus { state: DeploymentState::Suspended }
+            Action::SetStatus {
+                state: DeploymentState::Suspended,
+            }
         }
         DesiredState::Cancelled if !status_is(d, DeploymentState::Cancelled, None) => {
-            Action::SetStatus { state: DeploymentState::Cancelled }
+            Action::SetStatus {
+                state: DeploymentState::Cancelled,
+            }
         }
         _ => Action::Steady,
     }

@@ -15,7 +15,9 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{Deployment, RestoreStrategyKind, Savepoint, SavepointId, SavepointOrigin, SavepointState};
+use crate::{
+    Deployment, RestoreStrategyKind, Savepoint, SavepointId, SavepointOrigin, SavepointState,
+};
 
 /// Why a savepoint was not chosen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -42,20 +44,34 @@ pub struct RestoreDecision {
 }
 
 /// Why a savepoint cannot be used at all (independent of the others), if it cannot.
-fn disqualification(strategy: RestoreStrategyKind, d: &Deployment, sp: &Savepoint) -> Option<String> {
+fn disqualification(
+    strategy: RestoreStrategyKind,
+    d: &Deployment,
+    sp: &Savepoint,
+) -> Option<String> {
     if sp.metadata.deployment_id != d.metadata.id {
         return Some("belongs to another deployment".into());
     }
     if sp.status.state != SavepointState::Completed {
-        return Some(format!("state is {}, only COMPLETED savepoints are restored", sp.status.state));
+        return Some(format!(
+            "state is {}, only COMPLETED savepoints are restored",
+            sp.status.state
+        ));
     }
-    if sp.spec.savepoint_location.as_deref().map_or(true, |l| l.trim().is_empty()) {
+    if sp
+        .spec
+        .savepoint_location
+        .as_deref()
+        .is_none_or(|l| l.trim().is_empty())
+    {
         return Some("has no location".into());
     }
     if sp.spec_version().is_none() {
         return Some(format!("no {} annotation", crate::SPEC_VERSION_ANNOTATION));
     }
-    if strategy == RestoreStrategyKind::LatestSavepoint && sp.metadata.origin == SavepointOrigin::RetainedCheckpoint {
+    if strategy == RestoreStrategyKind::LatestSavepoint
+        && sp.metadata.origin == SavepointOrigin::RetainedCheckpoint
+    {
         return Some("a retained checkpoint; LATEST_SAVEPOINT restores only savepoints".into());
     }
     None
@@ -83,7 +99,10 @@ pub fn select(deployment: &Deployment, savepoints: &[Savepoint]) -> RestoreDecis
             reason: "restore strategy NONE: the job starts without state".into(),
             skipped: savepoints
                 .iter()
-                .map(|s| Skipped { savepoint_id: s.metadata.id, reason: "restore strategy is NONE".into() })
+                .map(|s| Skipped {
+                    savepoint_id: s.metadata.id,
+                    reason: "restore strategy is NONE".into(),
+                })
                 .collect(),
             start_refused: false,
         };
@@ -92,7 +111,10 @@ pub fn select(deployment: &Deployment, savepoints: &[Savepoint]) -> RestoreDecis
     let mut candidates: Vec<&Savepoint> = Vec::new();
     for sp in savepoints {
         match disqualification(strategy, deployment, sp) {
-            Some(reason) => skipped.push(Skipped { savepoint_id: sp.metadata.id, reason }),
+            Some(reason) => skipped.push(Skipped {
+                savepoint_id: sp.metadata.id,
+                reason,
+            }),
             None => candidates.push(sp),
         }
     }
@@ -100,10 +122,17 @@ pub fn select(deployment: &Deployment, savepoints: &[Savepoint]) -> RestoreDecis
     let chosen = candidates.first().copied();
     if let Some(c) = chosen {
         for other in &candidates[1..] {
-            skipped.push(Skipped { savepoint_id: other.metadata.id, reason: format!("older than {}", c.metadata.id) });
+            skipped.push(Skipped {
+                savepoint_id: other.metadata.id,
+                reason: format!("older than {}", c.metadata.id),
+            });
         }
     }
-    let kind_word = if strategy == RestoreStrategyKind::LatestState { "snapshot" } else { "savepoint" };
+    let kind_word = if strategy == RestoreStrategyKind::LatestState {
+        "snapshot"
+    } else {
+        "savepoint"
+    };
     match chosen {
         Some(c) => RestoreDecision {
             strategy,
@@ -168,21 +197,45 @@ mod tests {
     }
 
     fn sp(secs: i64, origin: SavepointOrigin) -> Sp {
-        Sp { secs, origin, state: SavepointState::Completed, annotated: true, other_deployment: false, id: secs as u128 + 1000 }
+        Sp {
+            secs,
+            origin,
+            state: SavepointState::Completed,
+            annotated: true,
+            other_deployment: false,
+            id: secs as u128 + 1000,
+        }
     }
 
     fn build(d: &Deployment, s: &Sp) -> Savepoint {
-        let dep = if s.other_deployment { DeploymentId::new() } else { d.metadata.id };
-        let mut x = Savepoint::new("default", dep, s.origin, s.state, Some(format!("file:///sp/{}", s.id)));
+        let dep = if s.other_deployment {
+            DeploymentId::new()
+        } else {
+            d.metadata.id
+        };
+        let mut x = Savepoint::new(
+            "default",
+            dep,
+            s.origin,
+            s.state,
+            Some(format!("file:///sp/{}", s.id)),
+        );
         x.metadata.id = SavepointId(Uuid::from_u128(s.id));
-        x.metadata.created_at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::seconds(s.secs);
+        x.metadata.created_at =
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::seconds(s.secs);
         if s.annotated {
-            x.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
+            x.metadata
+                .annotations
+                .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
         }
         x
     }
 
-    fn pick(kind: RestoreStrategyKind, require: bool, sps: &[Sp]) -> (Option<u128>, RestoreDecision) {
+    fn pick(
+        kind: RestoreStrategyKind,
+        require: bool,
+        sps: &[Sp],
+    ) -> (Option<u128>, RestoreDecision) {
         let d = deployment(kind, require);
         let all: Vec<Savepoint> = sps.iter().map(|s| build(&d, s)).collect();
         let r = select(&d, &all);
@@ -196,60 +249,199 @@ mod tests {
     fn table() {
         let cases: Vec<(&str, RestoreStrategyKind, Vec<Sp>, Option<u128>)> = vec![
             ("nothing to restore", LatestState, vec![], Option::None),
-            ("newest savepoint wins", LatestSavepoint, vec![sp(1, UserRequest), sp(2, Suspend)], Some(1002)),
-            ("latest state takes a newer retained checkpoint", LatestState, vec![sp(1, Copied), sp(2, RetainedCheckpoint)], Some(1002)),
-            ("latest savepoint never takes a retained checkpoint", LatestSavepoint, vec![sp(1, Copied), sp(2, RetainedCheckpoint)], Some(1001)),
-            ("copied counts like any savepoint", LatestSavepoint, vec![sp(1, UserRequest), sp(3, Copied)], Some(1003)),
-            ("upgrade savepoints count", LatestSavepoint, vec![sp(5, SuspendAndUpgrade), sp(3, Copied)], Some(1005)),
-            ("unannotated newest is skipped", LatestSavepoint,
-                vec![sp(1, Copied), Sp { annotated: false, ..sp(9, UserRequest) }], Some(1001)),
-            ("in-flight and failed are skipped", LatestState, vec![
-                sp(1, Suspend),
-                Sp { state: SavepointState::Started, ..sp(7, UserRequest) },
-                Sp { state: SavepointState::Failed, ..sp(8, UserRequest) },
-                Sp { state: SavepointState::PendingDeletion, ..sp(9, UserRequest) },
-            ], Some(1001)),
-            ("other deployments' savepoints are skipped", LatestState,
-                vec![sp(1, Suspend), Sp { other_deployment: true, ..sp(9, Suspend) }], Some(1001)),
-            ("strategy NONE starts empty", None, vec![sp(1, Suspend)], Option::None),
-            ("only a retained checkpoint under LATEST_SAVEPOINT starts empty", LatestSavepoint, vec![sp(1, RetainedCheckpoint)], Option::None),
+            (
+                "newest savepoint wins",
+                LatestSavepoint,
+                vec![sp(1, UserRequest), sp(2, Suspend)],
+                Some(1002),
+            ),
+            (
+                "latest state takes a newer retained checkpoint",
+                LatestState,
+                vec![sp(1, Copied), sp(2, RetainedCheckpoint)],
+                Some(1002),
+            ),
+            (
+                "latest savepoint never takes a retained checkpoint",
+                LatestSavepoint,
+                vec![sp(1, Copied), sp(2, RetainedCheckpoint)],
+                Some(1001),
+            ),
+            (
+                "copied counts like any savepoint",
+                LatestSavepoint,
+                vec![sp(1, UserRequest), sp(3, Copied)],
+                Some(1003),
+            ),
+            (
+                "upgrade savepoints count",
+                LatestSavepoint,
+                vec![sp(5, SuspendAndUpgrade), sp(3, Copied)],
+                Some(1005),
+            ),
+            (
+                "unannotated newest is skipped",
+                LatestSavepoint,
+                vec![
+                    sp(1, Copied),
+                    Sp {
+                        annotated: false,
+                        ..sp(9, UserRequest)
+                    },
+                ],
+                Some(1001),
+            ),
+            (
+                "in-flight and failed are skipped",
+                LatestState,
+                vec![
+                    sp(1, Suspend),
+                    Sp {
+                        state: SavepointState::Started,
+                        ..sp(7, UserRequest)
+                    },
+                    Sp {
+                        state: SavepointState::Failed,
+                        ..sp(8, UserRequest)
+                    },
+                    Sp {
+                        state: SavepointState::PendingDeletion,
+                        ..sp(9, UserRequest)
+                    },
+                ],
+                Some(1001),
+            ),
+            (
+                "other deployments' savepoints are skipped",
+                LatestState,
+                vec![
+                    sp(1, Suspend),
+                    Sp {
+                        other_deployment: true,
+                        ..sp(9, Suspend)
+                    },
+                ],
+                Some(1001),
+            ),
+            (
+                "strategy NONE starts empty",
+                None,
+                vec![sp(1, Suspend)],
+                Option::None,
+            ),
+            (
+                "only a retained checkpoint under LATEST_SAVEPOINT starts empty",
+                LatestSavepoint,
+                vec![sp(1, RetainedCheckpoint)],
+                Option::None,
+            ),
         ];
         for (name, kind, sps, want) in cases {
             let (got, r) = pick(kind, false, &sps);
             assert_eq!(got, want, "{name}: {r:?}");
-            assert_eq!(r.skipped.len() + usize::from(got.is_some()), sps.len(), "{name}: every savepoint is accounted for");
+            assert_eq!(
+                r.skipped.len() + usize::from(got.is_some()),
+                sps.len(),
+                "{name}: every savepoint is accounted for"
+            );
             assert!(!r.start_refused, "{name}");
         }
     }
 
     #[test]
     fn ties_on_time_prefer_savepoints_then_larger_id() {
-        let a = Sp { id: 1, ..sp(5, RetainedCheckpoint) };
-        let b = Sp { id: 2, ..sp(5, UserRequest) };
-        let c = Sp { id: 3, ..sp(5, Copied) };
+        let a = Sp {
+            id: 1,
+            ..sp(5, RetainedCheckpoint)
+        };
+        let b = Sp {
+            id: 2,
+            ..sp(5, UserRequest)
+        };
+        let c = Sp {
+            id: 3,
+            ..sp(5, Copied)
+        };
         assert_eq!(pick(LatestState, false, &[a, b, c]).0, Some(3));
-        let a = Sp { id: 9, ..sp(5, RetainedCheckpoint) };
-        let b = Sp { id: 2, ..sp(5, UserRequest) };
-        assert_eq!(pick(LatestState, false, &[a, b]).0, Some(2), "a savepoint beats a retained checkpoint of the same time");
+        let a = Sp {
+            id: 9,
+            ..sp(5, RetainedCheckpoint)
+        };
+        let b = Sp {
+            id: 2,
+            ..sp(5, UserRequest)
+        };
+        assert_eq!(
+            pick(LatestState, false, &[a, b]).0,
+            Some(2),
+            "a savepoint beats a retained checkpoint of the same time"
+        );
         // order of input does not matter
-        let x = [Sp { id: 4, ..sp(5, Suspend) }, Sp { id: 7, ..sp(5, Suspend) }];
-        let y = [Sp { id: 7, ..sp(5, Suspend) }, Sp { id: 4, ..sp(5, Suspend) }];
-        assert_eq!(pick(LatestState, false, &x).0, pick(LatestState, false, &y).0);
+        let x = [
+            Sp {
+                id: 4,
+                ..sp(5, Suspend)
+            },
+            Sp {
+                id: 7,
+                ..sp(5, Suspend)
+            },
+        ];
+        let y = [
+            Sp {
+                id: 7,
+                ..sp(5, Suspend)
+            },
+            Sp {
+                id: 4,
+                ..sp(5, Suspend)
+            },
+        ];
+        assert_eq!(
+            pick(LatestState, false, &x).0,
+            pick(LatestState, false, &y).0
+        );
     }
 
     #[test]
     fn skipped_reasons_explain() {
-        let (_, r) = pick(LatestSavepoint, false, &[sp(1, Copied), Sp { annotated: false, ..sp(9, UserRequest) }, sp(0, RetainedCheckpoint)]);
+        let (_, r) = pick(
+            LatestSavepoint,
+            false,
+            &[
+                sp(1, Copied),
+                Sp {
+                    annotated: false,
+                    ..sp(9, UserRequest)
+                },
+                sp(0, RetainedCheckpoint),
+            ],
+        );
         let reasons: Vec<&str> = r.skipped.iter().map(|s| s.reason.as_str()).collect();
-        assert!(reasons.iter().any(|r| r.contains("no com.dataartisans.appmanager.controller.deployment.spec.version annotation")), "{reasons:?}");
-        assert!(reasons.iter().any(|r| r.contains("retained checkpoint")), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r.contains(
+                "no com.dataartisans.appmanager.controller.deployment.spec.version annotation"
+            )),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|r| r.contains("retained checkpoint")),
+            "{reasons:?}"
+        );
         assert!(r.reason.contains("LATEST_SAVEPOINT"), "{}", r.reason);
         assert_eq!(r.savepoint_location.as_deref(), Some("file:///sp/1001"));
     }
 
     #[test]
     fn require_state_refuses_an_empty_start() {
-        let (got, r) = pick(LatestState, true, &[Sp { annotated: false, ..sp(1, Suspend) }]);
+        let (got, r) = pick(
+            LatestState,
+            true,
+            &[Sp {
+                annotated: false,
+                ..sp(1, Suspend)
+            }],
+        );
         assert_eq!(got, Option::None);
         assert!(r.start_refused);
         let (got, r) = pick(LatestState, true, &[sp(1, Suspend)]);

@@ -47,7 +47,10 @@ string_enum! {
 impl SavepointOrigin {
     /// Origins of snapshots that stateplane itself asked Flink to write.
     pub fn is_triggered_by_us(&self) -> bool {
-        matches!(self, Self::UserRequest | Self::Suspend | Self::SuspendAndUpgrade)
+        matches!(
+            self,
+            Self::UserRequest | Self::Suspend | Self::SuspendAndUpgrade
+        )
     }
 }
 
@@ -130,8 +133,15 @@ impl Savepoint {
                 annotations: StringMap::new(),
                 resource_version: 1,
             },
-            spec: SavepointSpec { savepoint_location: location, flink_savepoint_id: None, format_type: None },
-            status: SavepointStatus { state, failure: None },
+            spec: SavepointSpec {
+                savepoint_location: location,
+                flink_savepoint_id: None,
+                format_type: None,
+            },
+            status: SavepointStatus {
+                state,
+                failure: None,
+            },
         }
     }
 
@@ -142,7 +152,10 @@ impl Savepoint {
 
     /// The normalised location, for comparing two resources that may point to the same snapshot.
     pub fn location_key(&self) -> Option<String> {
-        self.spec.savepoint_location.as_deref().map(normalize_location)
+        self.spec
+            .savepoint_location
+            .as_deref()
+            .map(normalize_location)
     }
 }
 
@@ -151,7 +164,11 @@ impl Savepoint {
 pub fn normalize_location(loc: &str) -> String {
     let loc = loc.trim();
     let (scheme, rest) = match loc.split_once(':') {
-        Some((s, r)) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
+        Some((s, r))
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
             (s.to_ascii_lowercase(), r)
         }
         _ => ("file".to_string(), loc),
@@ -189,7 +206,11 @@ pub fn local_path(loc: &str) -> Option<std::path::PathBuf> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SavepointCreate {
     /// `{metadata: {deploymentId}}`: take a savepoint of the deployment's running job now.
-    Request { deployment_id: DeploymentId, annotations: StringMap, format: Option<SavepointFormat> },
+    Request {
+        deployment_id: DeploymentId,
+        annotations: StringMap,
+        format: Option<SavepointFormat>,
+    },
     /// `spec.savepointLocation` + `status.state: COMPLETED`: register an existing snapshot (COPIED).
     Register {
         deployment_id: DeploymentId,
@@ -291,12 +312,21 @@ mod tests {
 
     #[test]
     fn locations_normalise_to_one_form() {
-        for l in ["file:/tmp/sp/x", "file:///tmp/sp/x", "file://localhost/tmp/sp/x", "/tmp/sp/x", "file:///tmp//sp/x/"] {
+        for l in [
+            "file:/tmp/sp/x",
+            "file:///tmp/sp/x",
+            "file://localhost/tmp/sp/x",
+            "/tmp/sp/x",
+            "file:///tmp//sp/x/",
+        ] {
             assert_eq!(normalize_location(l), "file:///tmp/sp/x", "{l}");
         }
         assert_eq!(normalize_location("S3://bucket/a/"), "s3://bucket/a");
         assert_eq!(normalize_location("s3://bucket/a"), "s3://bucket/a");
-        assert_eq!(local_path("file:/a/b").unwrap(), std::path::PathBuf::from("/a/b"));
+        assert_eq!(
+            local_path("file:/a/b").unwrap(),
+            std::path::PathBuf::from("/a/b")
+        );
         assert!(local_path("s3://b/a").is_none());
     }
 
@@ -310,7 +340,12 @@ mod tests {
             "status": {"state": "COMPLETED"}
         });
         match SavepointCreate::from_body(body).unwrap() {
-            SavepointCreate::Register { location, annotations, flink_savepoint_id, .. } => {
+            SavepointCreate::Register {
+                location,
+                annotations,
+                flink_savepoint_id,
+                ..
+            } => {
                 assert_eq!(location, "file:///sp/1");
                 assert_eq!(annotations[crate::SPEC_VERSION_ANNOTATION], "3");
                 assert_eq!(flink_savepoint_id, Some(Uuid::nil()));
@@ -323,27 +358,65 @@ mod tests {
     fn deployment_id_alone_requests_a_savepoint() {
         let r = SavepointCreate::from_body(json!({"metadata": {"deploymentId": DEP}})).unwrap();
         assert!(matches!(r, SavepointCreate::Request { format: None, .. }));
-        let r = SavepointCreate::from_body(json!({"metadata": {"deploymentId": DEP}, "spec": {"formatType": "native"}})).unwrap();
-        assert!(matches!(r, SavepointCreate::Request { format: Some(SavepointFormat::Native), .. }));
+        let r = SavepointCreate::from_body(
+            json!({"metadata": {"deploymentId": DEP}, "spec": {"formatType": "native"}}),
+        )
+        .unwrap();
+        assert!(matches!(
+            r,
+            SavepointCreate::Request {
+                format: Some(SavepointFormat::Native),
+                ..
+            }
+        ));
     }
 
     #[test]
     fn other_combinations_are_refused_with_the_field() {
-        let f = |v: serde_json::Value| SavepointCreate::from_body(v).unwrap_err().field().to_string();
+        let f = |v: serde_json::Value| {
+            SavepointCreate::from_body(v)
+                .unwrap_err()
+                .field()
+                .to_string()
+        };
         assert_eq!(f(json!({})), "metadata.deploymentId");
-        assert_eq!(f(json!({"metadata": {"deploymentId": "not-a-uuid"}})), "metadata.deploymentId");
-        assert_eq!(f(json!({"metadata": {"deploymentId": DEP}, "status": {"state": "STARTED"}})), "status.state");
-        assert_eq!(f(json!({"metadata": {"deploymentId": DEP}, "status": {"state": "FAILED"}})), "status.state");
-        assert_eq!(f(json!({"metadata": {"deploymentId": DEP}, "spec": {"savepointLocation": "file:///x"}})), "status.state");
-        assert_eq!(f(json!({"metadata": {"deploymentId": DEP}, "status": {"state": "COMPLETED"}})), "spec.savepointLocation");
         assert_eq!(
-            f(json!({"metadata": {"deploymentId": DEP}, "spec": {"savepointLocation": "file:///x"}, "status": {"state": "FAILED"}})),
+            f(json!({"metadata": {"deploymentId": "not-a-uuid"}})),
+            "metadata.deploymentId"
+        );
+        assert_eq!(
+            f(json!({"metadata": {"deploymentId": DEP}, "status": {"state": "STARTED"}})),
             "status.state"
         );
         assert_eq!(
-            f(json!({"metadata": {"deploymentId": DEP}, "spec": {"savepointLocation": "relative"}, "status": {"state": "COMPLETED"}})),
+            f(json!({"metadata": {"deploymentId": DEP}, "status": {"state": "FAILED"}})),
+            "status.state"
+        );
+        assert_eq!(
+            f(
+                json!({"metadata": {"deploymentId": DEP}, "spec": {"savepointLocation": "file:///x"}})
+            ),
+            "status.state"
+        );
+        assert_eq!(
+            f(json!({"metadata": {"deploymentId": DEP}, "status": {"state": "COMPLETED"}})),
             "spec.savepointLocation"
         );
-        assert_eq!(f(json!({"metadata": {"deploymentId": DEP}, "status": {"state": "BOGUS"}})), "status.state");
+        assert_eq!(
+            f(
+                json!({"metadata": {"deploymentId": DEP}, "spec": {"savepointLocation": "file:///x"}, "status": {"state": "FAILED"}})
+            ),
+            "status.state"
+        );
+        assert_eq!(
+            f(
+                json!({"metadata": {"deploymentId": DEP}, "spec": {"savepointLocation": "relative"}, "status": {"state": "COMPLETED"}})
+            ),
+            "spec.savepointLocation"
+        );
+        assert_eq!(
+            f(json!({"metadata": {"deploymentId": DEP}, "status": {"state": "BOGUS"}})),
+            "status.state"
+        );
     }
 }

@@ -61,7 +61,11 @@ impl DeploymentTarget {
                 labels: StringMap::new(),
                 resource_version: 1,
             },
-            spec: DeploymentTargetSpec { flink_session_cluster: FlinkSessionCluster { rest_url: rest_url.into() } },
+            spec: DeploymentTargetSpec {
+                flink_session_cluster: FlinkSessionCluster {
+                    rest_url: rest_url.into(),
+                },
+            },
         }
     }
 
@@ -72,9 +76,17 @@ impl DeploymentTarget {
         let rest = url
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("https://"))
-            .ok_or_else(|| ValidationError::invalid(field, "must be an http:// or https:// URL, e.g. http://127.0.0.1:8081"))?;
+            .ok_or_else(|| {
+                ValidationError::invalid(
+                    field,
+                    "must be an http:// or https:// URL, e.g. http://127.0.0.1:8081",
+                )
+            })?;
         if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
-            return Err(ValidationError::invalid(field, "must name a host, e.g. http://127.0.0.1:8081"));
+            return Err(ValidationError::invalid(
+                field,
+                "must name a host, e.g. http://127.0.0.1:8081",
+            ));
         }
         Ok(())
     }
@@ -86,11 +98,36 @@ mod tests {
 
     #[test]
     fn rest_url_must_be_http() {
-        assert!(DeploymentTarget::new("d", "t", "http://127.0.0.1:8081").validate().is_ok());
-        assert!(DeploymentTarget::new("d", "t", "https://flink.example:443/").validate().is_ok());
-        for bad in ["127.0.0.1:8081", "ftp://x", "http://", "http:///x", "http://a b"] {
-            assert_eq!(DeploymentTarget::new("d", "t", bad).validate().unwrap_err().field(), "spec.flinkSessionCluster.restUrl", "{bad}");
+        assert!(DeploymentTarget::new("d", "t", "http://127.0.0.1:8081")
+            .validate()
+            .is_ok());
+        assert!(
+            DeploymentTarget::new("d", "t", "https://flink.example:443/")
+                .validate()
+                .is_ok()
+        );
+        for bad in [
+            "127.0.0.1:8081",
+            "ftp://x",
+            "http://",
+            "http:///x",
+            "http://a b",
+        ] {
+            assert_eq!(
+                DeploymentTarget::new("d", "t", bad)
+                    .validate()
+                    .unwrap_err()
+                    .field(),
+                "spec.flinkSessionCluster.restUrl",
+                "{bad}"
+            );
         }
-        assert_eq!(DeploymentTarget::new("d", "T", "http://x").validate().unwrap_err().field(), "metadata.name");
+        assert_eq!(
+            DeploymentTarget::new("d", "T", "http://x")
+                .validate()
+                .unwrap_err()
+                .field(),
+            "metadata.name"
+        );
     }
 }

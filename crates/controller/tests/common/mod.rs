@@ -39,14 +39,21 @@ impl Harness {
         let cluster = stateplane_testkit::flink::shared_cluster();
         let dir = stateplane_testkit::temp_dir();
         let data_dir = dir.path().join("data");
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir).await.expect("open store"));
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&data_dir).await.expect("open store"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(store.clone(), ApiConfig { blob_storage_uri: blob.clone() });
+        let state = AppState::new(
+            store.clone(),
+            ApiConfig {
+                blob_storage_uri: blob.clone(),
+            },
+        );
         let cancel = CancellationToken::new();
         let c2 = cancel.clone();
         let server = tokio::spawn(async move {
-            let _ = stateplane_api::serve(listener, state, async move { c2.cancelled().await }).await;
+            let _ =
+                stateplane_api::serve(listener, state, async move { c2.cancelled().await }).await;
         });
         let mut h = Harness {
             base,
@@ -72,7 +79,10 @@ impl Harness {
     }
 
     pub fn start_controller(&mut self, blob: Option<String>) {
-        let cfg = ControllerConfig { blob_storage_uri: blob, ..Default::default() };
+        let cfg = ControllerConfig {
+            blob_storage_uri: blob,
+            ..Default::default()
+        };
         let controller = Controller::new(self.store.clone(), cfg, self.cancel.child_token());
         self.controller = Some(tokio::spawn(controller.run()));
     }
@@ -99,13 +109,25 @@ impl Harness {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
-        let r = self.http.post(self.url(path)).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let s = r.status();
         (s, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
-        let r = self.http.patch(self.url(path)).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .patch(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let s = r.status();
         (s, r.json().await.unwrap_or(Value::Null))
     }
@@ -132,7 +154,12 @@ impl Harness {
             }}
         });
         stateplane_model::merge::merge_patch(&mut spec, &extra_spec);
-        let (s, b) = self.post("deployments", json!({"metadata": {"name": name}, "spec": spec})).await;
+        let (s, b) = self
+            .post(
+                "deployments",
+                json!({"metadata": {"name": name}, "spec": spec}),
+            )
+            .await;
         assert!(s.is_success(), "create deployment: {s} {b}");
         b
     }
@@ -153,14 +180,24 @@ impl Harness {
             }
             if Instant::now() > deadline {
                 let events = self.events(name).await;
-                panic!("deployment {name} did not reach {state}: {}\nevents:\n{}", d["status"], events.join("\n"));
+                panic!(
+                    "deployment {name} did not reach {state}: {}\nevents:\n{}",
+                    d["status"],
+                    events.join("\n")
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Waits until `f` holds for the deployment.
-    pub async fn wait_for(&self, name: &str, what: &str, timeout: Duration, f: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        f: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let d = self.deployment(name).await;
@@ -169,7 +206,11 @@ impl Harness {
             }
             if Instant::now() > deadline {
                 let events = self.events(name).await;
-                panic!("deployment {name}: {what} did not happen: {}\nevents:\n{}", d["status"], events.join("\n"));
+                panic!(
+                    "deployment {name}: {what} did not happen: {}\nevents:\n{}",
+                    d["status"],
+                    events.join("\n")
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -181,12 +222,24 @@ impl Harness {
         let (_, b) = self.get(&format!("events?deploymentId={id}")).await;
         b["items"]
             .as_array()
-            .map(|a| a.iter().map(|e| format!("{} {}", e["metadata"]["name"].as_str().unwrap_or(""), e["spec"]["message"].as_str().unwrap_or(""))).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            e["metadata"]["name"].as_str().unwrap_or(""),
+                            e["spec"]["message"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     pub async fn savepoints(&self, deployment_id: &str) -> Vec<Value> {
-        let (s, b) = self.get(&format!("savepoints?deploymentId={deployment_id}")).await;
+        let (s, b) = self
+            .get(&format!("savepoints?deploymentId={deployment_id}"))
+            .await;
         assert!(s.is_success(), "{s} {b}");
         b["items"].as_array().cloned().unwrap_or_default()
     }
@@ -199,7 +252,10 @@ impl Harness {
             if states.iter().any(|st| b["status"]["state"] == *st) {
                 return b;
             }
-            assert!(Instant::now() < deadline, "savepoint {id} never reached {states:?}: {b}");
+            assert!(
+                Instant::now() < deadline,
+                "savepoint {id} never reached {states:?}: {b}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -243,7 +299,10 @@ impl Harness {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "no checkpoint completed for job {job_id}");
+            assert!(
+                Instant::now() < deadline,
+                "no checkpoint completed for job {job_id}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -265,7 +324,8 @@ pub fn same_location(a: &str, b: &str) -> bool {
 }
 
 pub fn has_metadata(location: &str) -> bool {
-    stateplane_model::local_path(location).is_some_and(|p: PathBuf| Path::new(&p).join("_metadata").is_file())
+    stateplane_model::local_path(location)
+        .is_some_and(|p: PathBuf| Path::new(&p).join("_metadata").is_file())
 }
 
 pub const T: Duration = Duration::from_secs(60);

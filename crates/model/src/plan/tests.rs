@@ -1,7 +1,9 @@
 //! Table tests of reconcile planning: one row per situation of DESIGN.md's reconcile table.
 
 use super::*;
-use crate::{DeploymentSpec, DeploymentStatusRunning, JobSpec, Transition, SPEC_VERSION_ANNOTATION};
+use crate::{
+    DeploymentSpec, DeploymentStatusRunning, JobSpec, Transition, SPEC_VERSION_ANNOTATION,
+};
 
 fn deployment(state: DesiredState, upgrade: UpgradeStrategyKind, spec_version: u64) -> Deployment {
     let spec: DeploymentSpec = serde_json::from_value(serde_json::json!({
@@ -11,7 +13,9 @@ fn deployment(state: DesiredState, upgrade: UpgradeStrategyKind, spec_version: u
     }))
     .unwrap();
     let mut d = Deployment::new("default", "d", spec);
-    d.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), spec_version.to_string());
+    d.metadata
+        .annotations
+        .insert(SPEC_VERSION_ANNOTATION.into(), spec_version.to_string());
     d
 }
 
@@ -27,19 +31,37 @@ fn job(d: &Deployment, state: JobState, spec_version: u64) -> Job {
     };
     let mut j = Job::new("default", d.metadata.id, "d", spec);
     j.status.state = state;
-    j.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), spec_version.to_string());
+    j.metadata
+        .annotations
+        .insert(SPEC_VERSION_ANNOTATION.into(), spec_version.to_string());
     j
 }
 
-fn savepoint(d: &Deployment, job: Option<&Job>, origin: SavepointOrigin, state: SavepointState) -> Savepoint {
-    let mut s = Savepoint::new("default", d.metadata.id, origin, state, Some("file:///sp/x".into()));
+fn savepoint(
+    d: &Deployment,
+    job: Option<&Job>,
+    origin: SavepointOrigin,
+    state: SavepointState,
+) -> Savepoint {
+    let mut s = Savepoint::new(
+        "default",
+        d.metadata.id,
+        origin,
+        state,
+        Some("file:///sp/x".into()),
+    );
     s.metadata.job_id = job.map(|j| j.metadata.id);
-    s.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
+    s.metadata
+        .annotations
+        .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
     s
 }
 
 fn running() -> FlinkView {
-    FlinkView::Job { state: FlinkJobState::Running, all_tasks_running: true }
+    FlinkView::Job {
+        state: FlinkJobState::Running,
+        all_tasks_running: true,
+    }
 }
 
 fn run(d: &Deployment, current: Option<&Job>, flink: FlinkView, sps: &[Savepoint]) -> Action {
@@ -56,8 +78,11 @@ fn run(d: &Deployment, current: Option<&Job>, flink: FlinkView, sps: &[Savepoint
 
 fn mark_running(d: &mut Deployment, j: &Job) {
     d.status.state = DeploymentState::Running;
-    d.status.running =
-        Some(DeploymentStatusRunning { job_id: j.metadata.id, transition_time: crate::now(), conditions: vec![] });
+    d.status.running = Some(DeploymentStatusRunning {
+        job_id: j.metadata.id,
+        transition_time: crate::now(),
+        conditions: vec![],
+    });
 }
 
 use DesiredState as D;
@@ -66,7 +91,12 @@ use UpgradeStrategyKind as U;
 #[test]
 fn desired_running_without_job_starts_one_restoring_the_latest_state() {
     let d = deployment(D::Running, U::Stateful, 1);
-    let sp = savepoint(&d, None, SavepointOrigin::Suspend, SavepointState::Completed);
+    let sp = savepoint(
+        &d,
+        None,
+        SavepointOrigin::Suspend,
+        SavepointState::Completed,
+    );
     match run(&d, None, FlinkView::NotAsked, std::slice::from_ref(&sp)) {
         Action::StartJob { restore } => assert_eq!(restore.savepoint_id, Some(sp.metadata.id)),
         a => panic!("{a:?}"),
@@ -77,24 +107,44 @@ fn desired_running_without_job_starts_one_restoring_the_latest_state() {
 fn require_state_refuses_an_empty_start() {
     let mut d = deployment(D::Running, U::Stateful, 1);
     d.spec.restore_strategy.require_state = true;
-    assert!(matches!(run(&d, None, FlinkView::NotAsked, &[]), Action::RefuseStart { .. }));
+    assert!(matches!(
+        run(&d, None, FlinkView::NotAsked, &[]),
+        Action::RefuseStart { .. }
+    ));
 }
 
 #[test]
 fn starting_job_unknown_to_flink_is_submitted_and_known_one_adopted() {
     let d = deployment(D::Running, U::Stateful, 1);
     let j = job(&d, JobState::Starting, 1);
-    assert_eq!(run(&d, Some(&j), FlinkView::Missing, &[]), Action::SubmitJob { job: j.metadata.id });
-    assert_eq!(run(&d, Some(&j), running(), &[]), Action::MarkJobStarted { job: j.metadata.id });
-    let initializing = FlinkView::Job { state: FlinkJobState::Running, all_tasks_running: false };
-    assert!(matches!(run(&d, Some(&j), initializing, &[]), Action::Wait { .. }));
+    assert_eq!(
+        run(&d, Some(&j), FlinkView::Missing, &[]),
+        Action::SubmitJob { job: j.metadata.id }
+    );
+    assert_eq!(
+        run(&d, Some(&j), running(), &[]),
+        Action::MarkJobStarted { job: j.metadata.id }
+    );
+    let initializing = FlinkView::Job {
+        state: FlinkJobState::Running,
+        all_tasks_running: false,
+    };
+    assert!(matches!(
+        run(&d, Some(&j), initializing, &[]),
+        Action::Wait { .. }
+    ));
 }
 
 #[test]
 fn running_job_matching_the_spec_is_steady_once_status_says_so() {
     let mut d = deployment(D::Running, U::Stateful, 1);
     let j = job(&d, JobState::Started, 1);
-    assert_eq!(run(&d, Some(&j), running(), &[]), Action::SetStatus { state: DeploymentState::Running });
+    assert_eq!(
+        run(&d, Some(&j), running(), &[]),
+        Action::SetStatus {
+            state: DeploymentState::Running
+        }
+    );
     mark_running(&mut d, &j);
     assert_eq!(run(&d, Some(&j), running(), &[]), Action::Steady);
 }
@@ -104,10 +154,25 @@ fn pending_user_request_is_advanced_one_at_a_time_oldest_first() {
     let mut d = deployment(D::Running, U::Stateful, 1);
     let j = job(&d, JobState::Started, 1);
     mark_running(&mut d, &j);
-    let a = savepoint(&d, Some(&j), SavepointOrigin::UserRequest, SavepointState::Started);
-    let mut b = savepoint(&d, Some(&j), SavepointOrigin::UserRequest, SavepointState::Started);
+    let a = savepoint(
+        &d,
+        Some(&j),
+        SavepointOrigin::UserRequest,
+        SavepointState::Started,
+    );
+    let mut b = savepoint(
+        &d,
+        Some(&j),
+        SavepointOrigin::UserRequest,
+        SavepointState::Started,
+    );
     b.metadata.created_at = a.metadata.created_at + Duration::seconds(1);
-    assert_eq!(run(&d, Some(&j), running(), &[b, a.clone()]), Action::AdvanceSavepoint { savepoint: a.metadata.id });
+    assert_eq!(
+        run(&d, Some(&j), running(), &[b, a.clone()]),
+        Action::AdvanceSavepoint {
+            savepoint: a.metadata.id
+        }
+    );
 }
 
 #[test]
@@ -117,10 +182,23 @@ fn suspend_stops_with_savepoint_and_waits_for_a_running_one_first() {
     mark_running(&mut d, &j);
     assert_eq!(
         run(&d, Some(&j), running(), &[]),
-        Action::StopWithSavepoint { job: j.metadata.id, origin: SavepointOrigin::Suspend }
+        Action::StopWithSavepoint {
+            job: j.metadata.id,
+            origin: SavepointOrigin::Suspend
+        }
     );
-    let user = savepoint(&d, Some(&j), SavepointOrigin::UserRequest, SavepointState::Started);
-    assert_eq!(run(&d, Some(&j), running(), &[user.clone()]), Action::AdvanceSavepoint { savepoint: user.metadata.id });
+    let user = savepoint(
+        &d,
+        Some(&j),
+        SavepointOrigin::UserRequest,
+        SavepointState::Started,
+    );
+    assert_eq!(
+        run(&d, Some(&j), running(), std::slice::from_ref(&user)),
+        Action::AdvanceSavepoint {
+            savepoint: user.metadata.id
+        }
+    );
 }
 
 #[test]
@@ -154,9 +232,15 @@ fn failed_suspend_savepoints_back_off_then_give_up() {
         last_attempt_at: Some(now),
         gave_up: false,
     });
-    assert!(matches!(run(&d, Some(&j), running(), &[]), Action::Backoff { .. }));
+    assert!(matches!(
+        run(&d, Some(&j), running(), &[]),
+        Action::Backoff { .. }
+    ));
     d.status.transition.as_mut().unwrap().last_attempt_at = Some(now - Duration::seconds(60));
-    assert!(matches!(run(&d, Some(&j), running(), &[]), Action::StopWithSavepoint { .. }));
+    assert!(matches!(
+        run(&d, Some(&j), running(), &[]),
+        Action::StopWithSavepoint { .. }
+    ));
     d.status.transition.as_mut().unwrap().gave_up = true;
     assert_eq!(run(&d, Some(&j), running(), &[]), Action::Steady);
     // A record about another desired state does not count.
@@ -176,8 +260,14 @@ fn template_change_follows_the_upgrade_strategy() {
         mark_running(&mut d, &j);
         let a = run(&d, Some(&j), running(), &[]);
         let got = match a {
-            Action::StopWithSavepoint { origin: SavepointOrigin::SuspendAndUpgrade, .. } => "stop",
-            Action::Cancel { reason: StopReason::StatelessUpgrade, .. } => "cancel",
+            Action::StopWithSavepoint {
+                origin: SavepointOrigin::SuspendAndUpgrade,
+                ..
+            } => "stop",
+            Action::Cancel {
+                reason: StopReason::StatelessUpgrade,
+                ..
+            } => "cancel",
             Action::Steady => "steady",
             _ => "other",
         };
@@ -189,8 +279,15 @@ fn template_change_follows_the_upgrade_strategy() {
 fn after_a_stateless_upgrade_the_new_job_starts_empty() {
     let d = deployment(D::Running, U::Stateless, 2);
     let mut old = job(&d, JobState::Terminated, 1);
-    old.metadata.annotations.insert(STOP_REASON_ANNOTATION.into(), "STATELESS_UPGRADE".into());
-    let sp = savepoint(&d, Some(&old), SavepointOrigin::Suspend, SavepointState::Completed);
+    old.metadata
+        .annotations
+        .insert(STOP_REASON_ANNOTATION.into(), "STATELESS_UPGRADE".into());
+    let sp = savepoint(
+        &d,
+        Some(&old),
+        SavepointOrigin::Suspend,
+        SavepointState::Completed,
+    );
     let o = Observed {
         deployment: &d,
         current_job: None,
@@ -214,17 +311,34 @@ fn cancel_and_terminating_jobs_are_cancelled_until_flink_says_so() {
     let mut d = deployment(D::Cancelled, U::Stateful, 1);
     let mut j = job(&d, JobState::Started, 1);
     mark_running(&mut d, &j);
-    assert_eq!(run(&d, Some(&j), running(), &[]), Action::Cancel { job: j.metadata.id, reason: StopReason::Cancel });
-    j.status.state = JobState::Terminating;
-    j.metadata.annotations.insert(STOP_REASON_ANNOTATION.into(), "STATELESS_UPGRADE".into());
     assert_eq!(
         run(&d, Some(&j), running(), &[]),
-        Action::Cancel { job: j.metadata.id, reason: StopReason::StatelessUpgrade }
+        Action::Cancel {
+            job: j.metadata.id,
+            reason: StopReason::Cancel
+        }
     );
-    let canceled = FlinkView::Job { state: FlinkJobState::Canceled, all_tasks_running: false };
+    j.status.state = JobState::Terminating;
+    j.metadata
+        .annotations
+        .insert(STOP_REASON_ANNOTATION.into(), "STATELESS_UPGRADE".into());
+    assert_eq!(
+        run(&d, Some(&j), running(), &[]),
+        Action::Cancel {
+            job: j.metadata.id,
+            reason: StopReason::StatelessUpgrade
+        }
+    );
+    let canceled = FlinkView::Job {
+        state: FlinkJobState::Canceled,
+        all_tasks_running: false,
+    };
     assert_eq!(
         run(&d, Some(&j), canceled, &[]),
-        Action::JobEnded { job: j.metadata.id, flink_state: FlinkJobState::Canceled }
+        Action::JobEnded {
+            job: j.metadata.id,
+            flink_state: FlinkJobState::Canceled
+        }
     );
 }
 
@@ -232,15 +346,28 @@ fn cancel_and_terminating_jobs_are_cancelled_until_flink_says_so() {
 fn finished_job_with_a_stop_savepoint_is_collected_before_the_end_is_recorded() {
     let d = deployment(D::Suspended, U::Stateful, 1);
     let j = job(&d, JobState::Terminating, 1);
-    let sp = savepoint(&d, Some(&j), SavepointOrigin::Suspend, SavepointState::Started);
-    let finished = FlinkView::Job { state: FlinkJobState::Finished, all_tasks_running: false };
+    let sp = savepoint(
+        &d,
+        Some(&j),
+        SavepointOrigin::Suspend,
+        SavepointState::Started,
+    );
+    let finished = FlinkView::Job {
+        state: FlinkJobState::Finished,
+        all_tasks_running: false,
+    };
     assert_eq!(
         run(&d, Some(&j), finished.clone(), std::slice::from_ref(&sp)),
-        Action::AdvanceSavepoint { savepoint: sp.metadata.id }
+        Action::AdvanceSavepoint {
+            savepoint: sp.metadata.id
+        }
     );
     assert_eq!(
         run(&d, Some(&j), finished, &[]),
-        Action::JobEnded { job: j.metadata.id, flink_state: FlinkJobState::Finished }
+        Action::JobEnded {
+            job: j.metadata.id,
+            flink_state: FlinkJobState::Finished
+        }
     );
 }
 
@@ -248,30 +375,67 @@ fn finished_job_with_a_stop_savepoint_is_collected_before_the_end_is_recorded() 
 fn vanished_and_failed_jobs_are_noticed() {
     let d = deployment(D::Running, U::Stateful, 1);
     let j = job(&d, JobState::Started, 1);
-    assert_eq!(run(&d, Some(&j), FlinkView::Missing, &[]), Action::JobVanished { job: j.metadata.id });
-    let failed = FlinkView::Job { state: FlinkJobState::Failed, all_tasks_running: false };
+    assert_eq!(
+        run(&d, Some(&j), FlinkView::Missing, &[]),
+        Action::JobVanished { job: j.metadata.id }
+    );
+    let failed = FlinkView::Job {
+        state: FlinkJobState::Failed,
+        all_tasks_running: false,
+    };
     assert_eq!(
         run(&d, Some(&j), failed, &[]),
-        Action::JobEnded { job: j.metadata.id, flink_state: FlinkJobState::Failed }
+        Action::JobEnded {
+            job: j.metadata.id,
+            flink_state: FlinkJobState::Failed
+        }
     );
-    let restarting = FlinkView::Job { state: FlinkJobState::Restarting, all_tasks_running: false };
-    assert!(matches!(run(&d, Some(&j), restarting, &[]), Action::Wait { .. }));
-    let down = FlinkView::Unreachable { error: "connection refused".into() };
-    assert!(matches!(run(&d, Some(&j), down, &[]), Action::Wait { .. }), "an unreachable Flink changes nothing");
+    let restarting = FlinkView::Job {
+        state: FlinkJobState::Restarting,
+        all_tasks_running: false,
+    };
+    assert!(matches!(
+        run(&d, Some(&j), restarting, &[]),
+        Action::Wait { .. }
+    ));
+    let down = FlinkView::Unreachable {
+        error: "connection refused".into(),
+    };
+    assert!(
+        matches!(run(&d, Some(&j), down, &[]), Action::Wait { .. }),
+        "an unreachable Flink changes nothing"
+    );
 }
 
 #[test]
 fn without_a_job_orphaned_requests_fail_and_status_settles() {
     let d = deployment(D::Suspended, U::Stateful, 1);
-    let sp = savepoint(&d, None, SavepointOrigin::UserRequest, SavepointState::Started);
-    assert!(matches!(run(&d, None, FlinkView::NotAsked, std::slice::from_ref(&sp)), Action::FailSavepoint { .. }));
+    let sp = savepoint(
+        &d,
+        None,
+        SavepointOrigin::UserRequest,
+        SavepointState::Started,
+    );
+    assert!(matches!(
+        run(&d, None, FlinkView::NotAsked, std::slice::from_ref(&sp)),
+        Action::FailSavepoint { .. }
+    ));
     let mut d = deployment(D::Suspended, U::Stateful, 1);
     d.status.state = DeploymentState::Running;
-    assert_eq!(run(&d, None, FlinkView::NotAsked, &[]), Action::SetStatus { state: DeploymentState::Suspended });
+    assert_eq!(
+        run(&d, None, FlinkView::NotAsked, &[]),
+        Action::SetStatus {
+            state: DeploymentState::Suspended
+        }
+    );
     d.status.state = DeploymentState::Suspended;
     assert_eq!(run(&d, None, FlinkView::NotAsked, &[]), Action::Steady);
     let d = deployment(D::Cancelled, U::Stateful, 1);
-    assert_eq!(run(&d, None, FlinkView::NotAsked, &[]), Action::Steady, "a new deployment is CANCELLED already");
+    assert_eq!(
+        run(&d, None, FlinkView::NotAsked, &[]),
+        Action::Steady,
+        "a new deployment is CANCELLED already"
+    );
 }
 
 #[test]
@@ -288,8 +452,13 @@ fn gave_up_deployments_do_not_restart_by_themselves() {
     });
     assert_eq!(run(&d, None, FlinkView::NotAsked, &[]), Action::Steady);
     // A new spec version is a new attempt.
-    d.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), "2".into());
-    assert!(matches!(run(&d, None, FlinkView::NotAsked, &[]), Action::StartJob { .. }));
+    d.metadata
+        .annotations
+        .insert(SPEC_VERSION_ANNOTATION.into(), "2".into());
+    assert!(matches!(
+        run(&d, None, FlinkView::NotAsked, &[]),
+        Action::StartJob { .. }
+    ));
 }
 
 #[test]
@@ -303,14 +472,27 @@ fn failed_job_creation_backs_off() {
         last_attempt_at: Some(crate::now()),
         gave_up: false,
     });
-    assert!(matches!(run(&d, None, FlinkView::NotAsked, &[]), Action::Backoff { .. }));
+    assert!(matches!(
+        run(&d, None, FlinkView::NotAsked, &[]),
+        Action::Backoff { .. }
+    ));
 }
 
 #[test]
 fn savepoints_being_deleted_come_first() {
     let d = deployment(D::Cancelled, U::Stateful, 1);
-    let sp = savepoint(&d, None, SavepointOrigin::UserRequest, SavepointState::PendingDeletion);
-    assert_eq!(run(&d, None, FlinkView::NotAsked, std::slice::from_ref(&sp)), Action::DisposeSavepoint { savepoint: sp.metadata.id });
+    let sp = savepoint(
+        &d,
+        None,
+        SavepointOrigin::UserRequest,
+        SavepointState::PendingDeletion,
+    );
+    assert_eq!(
+        run(&d, None, FlinkView::NotAsked, std::slice::from_ref(&sp)),
+        Action::DisposeSavepoint {
+            savepoint: sp.metadata.id
+        }
+    );
 }
 
 #[test]
