@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::error::{root_cause_of_error_body, FlinkError};
 use crate::ids::{FlinkJobId, JarId, TriggerId};
 use crate::types::{
-    CheckpointStats, ClusterOverview, DisposalStatus, JarInfo, JobDetails, JobSummary,
+    CheckpointStats, ClusterOverview, DisposalStatus, JarInfo, JobDetails, JobState, JobSummary,
     RunJarRequest, SavepointStatus, SavepointTrigger, StopWithSavepoint,
 };
 use crate::wire;
@@ -217,7 +217,30 @@ impl FlinkClient {
         }
     }
 
-    /// `GET /jobs/overview`: every job the cluster knows, terminal ones included.
+    /// `GET /jobs/{job}/status`: only the job's state, but fresh — unlike [`Self::job`] this is not
+    /// served from the REST server's 3 s execution-graph cache, so a controller sees transitions
+    /// (RUNNING, CANCELED, FINISHED) as they happen. `None` when Flink does not know the job (Flink
+    /// answers that with a 500 here, not a 404).
+    pub async fn job_status(&self, job: &FlinkJobId) -> Result<Option<JobState>, FlinkError> {
+        let op = format!("GET /jobs/{job}/status");
+        let request = self
+            .http
+            .get(self.url(&["jobs", job.as_str(), "status"]))
+            .timeout(self.timeout);
+        let (status, body) = self.send(&op, request).await?;
+        if status == StatusCode::NOT_FOUND
+            || (status == StatusCode::INTERNAL_SERVER_ERROR
+                && String::from_utf8_lossy(&body).contains("FlinkJobNotFoundException"))
+        {
+            return Ok(None);
+        }
+        let wire: wire::JobStatusWire =
+            self.decode_success(&op, status, &body, || format!("job {job}"))?;
+        Ok(Some(JobState::parse(&wire.status)))
+    }
+
+    /// `GET /jobs/overview`: every job the cluster knows, terminal ones included. Not cached by the
+    /// REST server, so states are fresh.
     pub async fn jobs_overview(&self) -> Result<Vec<JobSummary>, FlinkError> {
         let wire: wire::JobsOverviewWire = self
             .get(&["jobs", "overview"], || "job overview".into())

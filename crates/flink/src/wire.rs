@@ -213,6 +213,11 @@ impl JobWire {
 }
 
 #[derive(Debug, Deserialize)]
+pub(crate) struct JobStatusWire {
+    pub status: String,
+}
+
+#[derive(Debug, Deserialize)]
 pub(crate) struct JobsOverviewWire {
     #[serde(default)]
     jobs: Vec<JobSummaryWire>,
