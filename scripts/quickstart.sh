@@ -78,11 +78,5 @@ stateplane is running.
   Try        $BIN deployment list
              $BIN savepoint create --deployment stateful-counter --wait
 Ctrl-C stops the server and the local Flink cluster.
-  API        $SERVER/api/v1/namespaces/default/deployments
-  Web UI     $SERVER/ui/
-  Flink UI   $FLINK_URL
-  Try        $BIN deployment list
-             $BIN savepoint create --deployment stateful-counter --wait
-Ctrl-C stops the server and the local Flink cluster.
 EOF
 wait "$SERVER_PID"
