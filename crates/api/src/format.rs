@@ -231,6 +231,93 @@ fn yaml_error(e: &serde_yaml::Error) -> ApiError {
     }
 }
 
+/// YAML to a JSON value. Integers beyond 64 bits become floats, as they do when serde_json reads JSON
+/// (deserialising YAML straight into `serde_json::Value` refuses them).
+fn from_yaml(bytes: &[u8]) -> ApiResult<Value> {
+    serde_yaml::from_slice::<YamlJson>(bytes).map(|y| y.0).map_err(|e| yaml_error(&e))
+}
+
+/// A JSON value read from YAML; see [`from_yaml`].
+struct YamlJson(Value);
+
+impl<'de> serde::Deserialize<'de> for YamlJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(YamlJsonVisitor).map(YamlJson)
+    }
+}
+
+struct YamlJsonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for YamlJsonVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a YAML value with string keys")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
+        Ok(i64::try_from(v).map(Value::from).unwrap_or_else(|_| (v as f64).into()))
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
+        Ok(u64::try_from(v).map(Value::from).unwrap_or_else(|_| (v as f64).into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        // NaN and infinities have no JSON form
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(YamlJson(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<YamlJson>()? {
+            let key = match key.0 {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Null => "null".to_string(),
+                _ => return Err(serde::de::Error::custom("a mapping key must be a string, not a list or mapping")),
+            };
+            let YamlJson(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        // a YAML tag (`!Tag value`): keep the value, drop the tag
+        use serde::de::VariantAccess;
+        let (_tag, variant): (serde::de::IgnoredAny, _) = data.variant()?;
+        variant.newtype_variant::<YamlJson>().map(|y| y.0)
+    }
+}
+
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -249,7 +336,7 @@ fn parse(kind: InputKind, bytes: &[u8]) -> ApiResult<Value> {
     }
     let value = match kind {
         InputKind::Json => serde_json::from_slice(bytes).map_err(|e| json_error(&e))?,
-        InputKind::Yaml => serde_yaml::from_slice(bytes).map_err(|e| yaml_error(&e))?,
+        InputKind::Yaml => from_yaml(bytes)?,
         InputKind::Sniff => match serde_json::from_slice::<Value>(bytes) {
             Ok(v) => v,
             Err(je) => {
@@ -257,14 +344,11 @@ fn parse(kind: InputKind, bytes: &[u8]) -> ApiResult<Value> {
                     .iter()
                     .find(|b| !b.is_ascii_whitespace())
                     .is_some_and(|b| *b == b'{' || *b == b'[');
-                match serde_yaml::from_slice::<Value>(bytes) {
+                match from_yaml(bytes) {
                     Ok(v) if v.is_object() => v,
                     Ok(_) => return Err(json_error(&je)),
-                    Err(ye) if looks_like_json => {
-                        let _ = ye;
-                        return Err(json_error(&je));
-                    }
-                    Err(ye) => return Err(yaml_error(&ye)),
+                    Err(_) if looks_like_json => return Err(json_error(&je)),
+                    Err(ye) => return Err(ye),
                 }
             }
         },
@@ -330,5 +414,13 @@ mod tests {
         assert!(matches!(parse(InputKind::Sniff, b"just words"), Err(ApiError::MalformedBody(_))));
         assert!(matches!(parse(InputKind::Json, b"[1]"), Err(ApiError::MalformedField { .. })));
         assert!(matches!(parse(InputKind::Json, b"  "), Err(ApiError::MalformedBody(_))));
+        // big integers become floats, as in JSON
+        let v = parse(InputKind::Yaml, b"a: 36893488147419103232\n").unwrap();
+        assert!(v["a"].is_f64(), "{v}");
+        assert!(parse(InputKind::Json, b"{\"a\": 36893488147419103232}").unwrap()["a"].is_f64());
+        assert!(matches!(parse(InputKind::Yaml, b"? [1, 2]\n: x\n"), Err(ApiError::MalformedBody(_))));
+        assert_eq!(parse(InputKind::Yaml, b"1: x\ntrue: y\n").unwrap(), serde_json::json!({"1": "x", "true": "y"}));
+        assert_eq!(parse(InputKind::Yaml, b"a: !Tagged 3\n").unwrap(), serde_json::json!({"a": 3}));
+        assert_eq!(parse(InputKind::Yaml, b"a: &x 1\nb: *x\n").unwrap(), serde_json::json!({"a": 1, "b": 1}));
     }
 }

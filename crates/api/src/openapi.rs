@@ -56,7 +56,7 @@ pub struct NamespaceCreate {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct NameOnly {
     /// A DNS label: lower-case letters, digits and `-`, at most 63 characters.
-    #[schema(example = "team-a")]
+    #[schema(example = "team-a", pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     pub name: String,
 }
 
@@ -65,7 +65,7 @@ pub struct NameOnly {
 #[serde(rename_all = "camelCase")]
 pub struct CreateMetadata {
     /// A DNS label, unique in the namespace.
-    #[schema(example = "word-count")]
+    #[schema(example = "word-count", pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
     pub name: String,
     pub display_name: Option<String>,
     pub labels: Option<BTreeMap<String, String>>,

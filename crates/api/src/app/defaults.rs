@@ -54,6 +54,7 @@ pub async fn patch(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<Deplo
         match k.as_str() {
             "apiVersion" | "kind" => {}
             "spec" => spec_patch = Some(v.clone()),
+            "metadata" if v.is_null() => {}
             "metadata" if v.is_object() => expected = expected_version(Some(v))?,
             "metadata" => {
                 return Err(ApiError::MalformedField { field: "metadata".into(), message: "must be an object".into() })

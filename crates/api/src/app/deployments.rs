@@ -206,6 +206,7 @@ fn split_patch(body: &Value) -> ApiResult<DeploymentPatch> {
                 }
                 patch.insert(k.clone(), v.clone());
             }
+            "metadata" if v.is_null() => {}
             "metadata" => {
                 let Some(m) = v.as_object() else {
                     return Err(ApiError::MalformedField { field: "metadata".into(), message: "must be an object".into() });

@@ -67,8 +67,12 @@ async fn deployment_of(store: &dyn Store, ns: &str, id: DeploymentId) -> ApiResu
 }
 
 /// Registers a snapshot or requests a savepoint, as the body's shape says.
-pub async fn create(state: &AppState, ns: &str, body: Value) -> ApiResult<Savepoint> {
+pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Savepoint> {
     let store = state.store.as_ref();
+    // `"spec": null` means no spec, as leaving it out does
+    if let Some(o) = body.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
     let intent = SavepointCreate::from_body(body)?;
     ensure_namespace(store, ns).await?;
     let sp = match intent {
