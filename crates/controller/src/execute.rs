@@ -731,8 +731,8 @@ impl Exec<'_> {
         // A stop-with-savepoint whose result Flink forgot (restart, expiry) may have finished the job:
         // Flink's checkpoint statistics then name the savepoint it wrote into our target directory.
         if stop {
-            if let Ok(Some(details)) = client.job(&flink_id).await {
-                if details.state.is_globally_terminal() {
+            if let Ok(Some(state)) = client.job_status(&flink_id).await {
+                if state.is_globally_terminal() {
                     let written = client
                         .checkpoints(&flink_id)
                         .await
@@ -750,7 +750,7 @@ impl Exec<'_> {
                                 sp,
                                 format!(
                                     "job {} ended ({}) before the savepoint was taken",
-                                    job.metadata.id, details.state
+                                    job.metadata.id, state
                                 ),
                             )
                             .await

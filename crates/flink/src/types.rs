@@ -202,6 +202,14 @@ pub struct JobDetails {
     pub vertices: Vec<VertexInfo>,
 }
 
+impl JobSummary {
+    /// Every task of the job runs (and there is at least one). Fresh, unlike
+    /// [`JobDetails::all_vertices_running`], because `/jobs/overview` is not cached.
+    pub fn all_tasks_running(&self) -> bool {
+        self.tasks_total > 0 && self.tasks_running == self.tasks_total
+    }
+}
+
 impl JobDetails {
     /// True when the job has vertices and every one of them is RUNNING: the job is really processing
     /// (state RUNNING alone can mean tasks are still deploying).
@@ -223,6 +231,10 @@ pub struct JobSummary {
     pub start_time_ms: Option<i64>,
     /// End, milliseconds since the epoch; `None` while not terminal.
     pub end_time_ms: Option<i64>,
+    /// Tasks of the job in all (0 when Flink did not say).
+    pub tasks_total: u32,
+    /// Tasks in state RUNNING.
+    pub tasks_running: u32,
 }
 
 /// Savepoint file format.

@@ -234,6 +234,16 @@ struct JobSummaryWire {
     start_time: Option<i64>,
     #[serde(default)]
     end_time: Option<i64>,
+    #[serde(default)]
+    tasks: Option<TaskCountsWire>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TaskCountsWire {
+    #[serde(default)]
+    total: u32,
+    #[serde(default)]
+    running: u32,
 }
 
 impl JobsOverviewWire {
@@ -247,6 +257,8 @@ impl JobsOverviewWire {
                     state: JobState::parse(&j.state),
                     start_time_ms: time(j.start_time),
                     end_time_ms: time(j.end_time),
+                    tasks_total: j.tasks.as_ref().map_or(0, |t| t.total),
+                    tasks_running: j.tasks.as_ref().map_or(0, |t| t.running),
                 })
             })
             .collect()
