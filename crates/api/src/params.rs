@@ -56,9 +56,9 @@ impl Params {
         self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }
 
-    /// A UUID-typed id, if given.
+    /// A UUID-typed id, if given (an empty value is malformed, not absent).
     pub fn id<T: FromStr>(&self, name: &str) -> ApiResult<Option<T>> {
-        self.get(name).map(|v| parse_id(name, v)).transpose()
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| parse_id(name, v)).transpose()
     }
 
     /// `waitFor` (a comma-separated list of states) and `timeout` of a long-poll, if `waitFor` is given.

@@ -136,6 +136,8 @@ async fn malformed_uuids_in_paths_and_filters_name_the_parameter() {
     assert_eq!(r.error(400, "INVALID_PARAMETER")["field"], "deploymentId");
     let r = s.get("/api/v1/namespaces/default/events?jobId=%20x").await;
     assert_eq!(r.error(400, "INVALID_PARAMETER")["field"], "jobId");
+    let r = s.get("/api/v1/namespaces/default/events?deploymentId=").await;
+    assert_eq!(r.error(400, "INVALID_PARAMETER")["field"], "deploymentId");
     // a deployment path takes an id or a name; anything else is malformed
     let r = s.get("/api/v1/namespaces/default/deployments/Not_A_Name").await;
     assert_eq!(r.error(400, "INVALID_PARAMETER")["field"], "deploymentId");

@@ -12,6 +12,20 @@ async fn healthz_answers_once_the_store_is_open() {
 }
 
 #[tokio::test]
+async fn a_failing_store_is_a_generic_503() {
+    let s = start().await;
+    s.sqlite.close().await;
+    for path in ["/healthz", "/api/v1/namespaces", "/api/v1/namespaces/default/deployments"] {
+        let r = s.get(path).await;
+        let e = r.error(503, "STORE_UNAVAILABLE");
+        let m = e["message"].as_str().unwrap().to_lowercase();
+        assert!(!m.contains("sqlite") && !m.contains("pool") && !m.contains("database"), "no store details leak: {m}");
+    }
+    let r = s.post("/api/v1/namespaces", &serde_json::json!({"metadata": {"name": "x"}})).await;
+    r.error(503, "STORE_UNAVAILABLE");
+}
+
+#[tokio::test]
 async fn openapi_describes_every_route() {
     let s = start().await;
     let r = s.get("/api/v1/openapi.json").await;

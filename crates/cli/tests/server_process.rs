@@ -23,9 +23,14 @@ impl Drop for Proc {
 
 /// Starts `stateplane server` on a free port and waits for its "listening on" log line.
 fn spawn(data_dir: &Path) -> Proc {
+    spawn_with(data_dir, &[])
+}
+
+fn spawn_with(data_dir: &Path, extra: &[&str]) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stateplane"))
         .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
@@ -121,4 +126,49 @@ async fn data_survives_kill_9_and_sigterm_exits_cleanly() {
     assert!(status.success(), "exit status {status:?}");
     assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
     assert_eq!(poll.await.unwrap().ok(), Some(200), "the long-poll was answered");
+}
+
+#[tokio::test]
+async fn flink_rest_url_becomes_the_default_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = reqwest::Client::new();
+    let p = spawn_with(dir.path(), &["--flink-rest-url", "http://127.0.0.1:8081"]);
+    let url = format!("{}/api/v1/namespaces/default/deployment-targets/default", p.base);
+    let (status, t) = get(&c, url).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["spec"]["flinkSessionCluster"]["restUrl"], "http://127.0.0.1:8081");
+    drop(p);
+
+    // the environment variable works too, and a new URL updates the target
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stateplane"))
+        .args(["server", "--listen", "127.0.0.1:0"])
+        .env("STATEPLANE_DATA_DIR", dir.path())
+        .env("STATEPLANE_FLINK_REST_URL", "http://flink.internal:8081")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let addr = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("listening on http://").nth(1).map(|r| r.chars().take_while(|c| !c.is_whitespace()).collect::<String>()))
+        .unwrap();
+    let p = Proc { child, base: format!("http://{addr}") };
+    let (status, t) = get(&c, format!("{}/api/v1/namespaces/default/deployment-targets/default", p.base)).await;
+    assert_eq!(status, 200);
+    assert_eq!(t["spec"]["flinkSessionCluster"]["restUrl"], "http://flink.internal:8081");
+    assert_eq!(t["metadata"]["resourceVersion"], 2, "updated in place");
+}
+
+#[test]
+fn a_bad_flink_url_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stateplane"))
+        .args(["server", "--listen", "127.0.0.1:0", "--flink-rest-url", "localhost:8081", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--flink-rest-url"), "{err}");
 }

@@ -15,6 +15,8 @@ pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    /// The same store, for closing it under the server's feet.
+    pub sqlite: SqliteStore,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -56,7 +58,8 @@ pub async fn start() -> Server {
 
 pub async fn start_with(config: ApiConfig) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let sqlite = SqliteStore::open(dir.path()).await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -68,7 +71,7 @@ pub async fn start_with(config: ApiConfig) -> Server {
         .await
         .unwrap();
     });
-    Server { base: format!("http://{addr}"), client: reqwest::Client::new(), store, _dir: dir, _stop: tx }
+    Server { base: format!("http://{addr}"), client: reqwest::Client::new(), store, sqlite, _dir: dir, _stop: tx }
 }
 
 impl Server {
