@@ -93,11 +93,16 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
             let job_id = match (&d.status.state, &d.status.running) {
                 (DeploymentState::Running, Some(running)) => running.job_id,
                 _ => {
+                    let remedy = if d.spec.state == stateplane_model::DesiredState::Running {
+                        "wait until status.state is RUNNING (GET the deployment with ?waitFor=RUNNING)"
+                    } else {
+                        "set spec.state to RUNNING and wait until status.state is RUNNING"
+                    };
                     return Err(ApiError::DeploymentNotRunning(format!(
                         "deployment '{}' has no running job (status.state {}): a savepoint is taken of a running \
-                         job; set spec.state to RUNNING and wait until status.state is RUNNING",
+                         job; {remedy}",
                         d.metadata.name, d.status.state
-                    )))
+                    )));
                 }
             };
             let spec_version = match store.job_get(ns, job_id).await {
