@@ -43,7 +43,11 @@ pub enum ApiError {
     InvalidParameter { name: String, message: String },
     /// The resource does not exist, or not in this namespace (404 `NOT_FOUND`).
     #[error("{kind} '{id}' not found")]
-    NotFound { kind: &'static str, id: String, namespace: Option<String> },
+    NotFound {
+        kind: &'static str,
+        id: String,
+        namespace: Option<String>,
+    },
     /// No route matches the path (404 `ROUTE_NOT_FOUND`).
     #[error("no route {0}")]
     RouteNotFound(String),
@@ -94,15 +98,25 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::InvalidField { field: field.into(), message: message.into() }
+        Self::InvalidField {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn parameter(name: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::InvalidParameter { name: name.into(), message: message.into() }
+        Self::InvalidParameter {
+            name: name.into(),
+            message: message.into(),
+        }
     }
 
     pub fn not_found(kind: &'static str, id: impl ToString, namespace: &str) -> Self {
-        Self::NotFound { kind, id: id.to_string(), namespace: Some(namespace.to_string()) }
+        Self::NotFound {
+            kind,
+            id: id.to_string(),
+            namespace: Some(namespace.to_string()),
+        }
     }
 
     /// HTTP status and stable code.
@@ -171,7 +185,11 @@ impl ApiError {
             Self::MalformedBody(m) => (m.clone(), Some("body".to_string())),
             other => (other.to_string(), None),
         };
-        ErrorBody { code: code.to_string(), message, field }
+        ErrorBody {
+            code: code.to_string(),
+            message,
+            field,
+        }
     }
 }
 
@@ -191,7 +209,9 @@ impl IntoResponse for ApiError {
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         match e {
-            ValidationError::Malformed { field, message } => Self::MalformedField { field, message },
+            ValidationError::Malformed { field, message } => {
+                Self::MalformedField { field, message }
+            }
             ValidationError::Invalid { field, message } => Self::InvalidField { field, message },
         }
     }
@@ -202,7 +222,11 @@ impl From<ValidationError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { kind, id } => Self::NotFound { kind, id, namespace: None },
+            StoreError::NotFound { kind, id } => Self::NotFound {
+                kind,
+                id,
+                namespace: None,
+            },
             StoreError::AlreadyExists { kind, name } => Self::AlreadyExists { kind, name },
             StoreError::Conflict { kind, id, .. } => Self::Conflict(format!(
                 "{kind} '{id}' was changed by someone else meanwhile; read it again and retry"

@@ -49,7 +49,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn with_status<T: Serialize>(status: StatusCode, v: &T) -> ApiResult<Self> {
-        let value = serde_json::to_value(v).map_err(|e| ApiError::Internal(format!("serialising a reply: {e}")))?;
+        let value = serde_json::to_value(v)
+            .map_err(|e| ApiError::Internal(format!("serialising a reply: {e}")))?;
         Ok(Self { status, value })
     }
     /// 200 with `v`.
@@ -77,7 +78,11 @@ pub(crate) enum Format {
 const YAML_TYPES: [&str; 3] = ["application/yaml", "application/x-yaml", "text/yaml"];
 
 fn media_type(v: &str) -> String {
-    v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    v.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 impl Format {
@@ -93,11 +98,19 @@ impl Format {
             let q = part
                 .split(';')
                 .skip(1)
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let f = if YAML_TYPES.contains(&mt.as_str()) {
                 Format::Yaml
-            } else if mt == "application/json" || mt == "*/*" || mt == "application/*" || mt.ends_with("+json") {
+            } else if mt == "application/json"
+                || mt == "*/*"
+                || mt == "application/*"
+                || mt.ends_with("+json")
+            {
                 Format::Json
             } else {
                 continue;
@@ -119,7 +132,9 @@ impl Format {
     fn encode(self, v: &Value) -> Result<Vec<u8>, String> {
         match self {
             Self::Json => serde_json::to_vec(v).map_err(|e| e.to_string()),
-            Self::Yaml => serde_yaml::to_string(v).map(String::into_bytes).map_err(|e| e.to_string()),
+            Self::Yaml => serde_yaml::to_string(v)
+                .map(String::into_bytes)
+                .map_err(|e| e.to_string()),
         }
     }
 }
@@ -137,7 +152,9 @@ pub(crate) async fn render(req: Request, next: Next) -> Response {
                 StatusCode::NOT_FOUND => ApiError::RouteNotFound(route),
                 StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(route),
                 StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: BODY_LIMIT },
-                s if s.is_client_error() => ApiError::MalformedBody(format!("request refused ({s})")),
+                s if s.is_client_error() => {
+                    ApiError::MalformedBody(format!("request refused ({s})"))
+                }
                 s => ApiError::Internal(format!("{route} answered {s} without a body")),
             };
             let status = resp.status();
@@ -161,9 +178,14 @@ pub(crate) async fn render(req: Request, next: Next) -> Response {
     let (format, bytes) = match format.encode(&payload.0) {
         Ok(b) => (format, b),
         // YAML cannot fail on a JSON value in practice; fall back to JSON rather than fail the request.
-        Err(_) => (Format::Json, serde_json::to_vec(&*payload.0).unwrap_or_default()),
+        Err(_) => (
+            Format::Json,
+            serde_json::to_vec(&*payload.0).unwrap_or_default(),
+        ),
     };
-    parts.headers.insert(header::CONTENT_TYPE, format.content_type());
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, format.content_type());
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -178,8 +200,12 @@ enum InputKind {
 }
 
 fn input_kind(headers: &HeaderMap) -> ApiResult<InputKind> {
-    let Some(v) = headers.get(header::CONTENT_TYPE) else { return Ok(InputKind::Sniff) };
-    let raw = v.to_str().map_err(|_| ApiError::UnsupportedMediaType("<not ASCII>".into()))?;
+    let Some(v) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(InputKind::Sniff);
+    };
+    let raw = v
+        .to_str()
+        .map_err(|_| ApiError::UnsupportedMediaType("<not ASCII>".into()))?;
     let mt = media_type(raw);
     if mt == "application/json" || mt.ends_with("+json") {
         Ok(InputKind::Json)
@@ -200,7 +226,8 @@ async fn read_limited(headers: &HeaderMap, body: Body) -> ApiResult<Vec<u8>> {
     let mut total = 0usize;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::MalformedBody("the request body could not be read".into()))?;
+        let chunk = chunk
+            .map_err(|_| ApiError::MalformedBody("the request body could not be read".into()))?;
         total = total.saturating_add(chunk.len());
         if total > DRAIN_LIMIT {
             break;
@@ -234,7 +261,9 @@ fn yaml_error(e: &serde_yaml::Error) -> ApiError {
 /// YAML to a JSON value. Integers beyond 64 bits become floats, as they do when serde_json reads JSON
 /// (deserialising YAML straight into `serde_json::Value` refuses them).
 fn from_yaml(bytes: &[u8]) -> ApiResult<Value> {
-    serde_yaml::from_slice::<YamlJson>(bytes).map(|y| y.0).map_err(|e| yaml_error(&e))
+    serde_yaml::from_slice::<YamlJson>(bytes)
+        .map(|y| y.0)
+        .map_err(|e| yaml_error(&e))
 }
 
 /// A JSON value read from YAML; see [`from_yaml`].
@@ -264,10 +293,14 @@ impl<'de> serde::de::Visitor<'de> for YamlJsonVisitor {
         Ok(v.into())
     }
     fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
-        Ok(i64::try_from(v).map(Value::from).unwrap_or_else(|_| (v as f64).into()))
+        Ok(i64::try_from(v)
+            .map(Value::from)
+            .unwrap_or_else(|_| (v as f64).into()))
     }
     fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
-        Ok(u64::try_from(v).map(Value::from).unwrap_or_else(|_| (v as f64).into()))
+        Ok(u64::try_from(v)
+            .map(Value::from)
+            .unwrap_or_else(|_| (v as f64).into()))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
         // NaN and infinities have no JSON form
@@ -303,7 +336,11 @@ impl<'de> serde::de::Visitor<'de> for YamlJsonVisitor {
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 Value::Null => "null".to_string(),
-                _ => return Err(serde::de::Error::custom("a mapping key must be a string, not a list or mapping")),
+                _ => {
+                    return Err(serde::de::Error::custom(
+                        "a mapping key must be a string, not a list or mapping",
+                    ))
+                }
             };
             let YamlJson(v) = map.next_value()?;
             out.insert(key, v);
@@ -332,7 +369,9 @@ fn kind_of(v: &Value) -> &'static str {
 /// Parses a body as the Content-Type says; it must be an object.
 fn parse(kind: InputKind, bytes: &[u8]) -> ApiResult<Value> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::MalformedBody("the request body is empty; send a JSON or YAML object".into()));
+        return Err(ApiError::MalformedBody(
+            "the request body is empty; send a JSON or YAML object".into(),
+        ));
     }
     let value = match kind {
         InputKind::Json => serde_json::from_slice(bytes).map_err(|e| json_error(&e))?,
@@ -356,7 +395,10 @@ fn parse(kind: InputKind, bytes: &[u8]) -> ApiResult<Value> {
     if !value.is_object() {
         return Err(ApiError::MalformedField {
             field: "body".into(),
-            message: format!("must be an object (a JSON object or YAML mapping), not {}", kind_of(&value)),
+            message: format!(
+                "must be an object (a JSON object or YAML mapping), not {}",
+                kind_of(&value)
+            ),
         });
     }
     Ok(value)
@@ -393,7 +435,10 @@ mod tests {
         assert_eq!(accept("text/yaml"), Format::Yaml);
         assert_eq!(accept("application/x-yaml, application/json"), Format::Yaml);
         assert_eq!(accept("application/json, application/yaml"), Format::Json);
-        assert_eq!(accept("application/json;q=0.5, application/yaml"), Format::Yaml);
+        assert_eq!(
+            accept("application/json;q=0.5, application/yaml"),
+            Format::Yaml
+        );
         assert_eq!(accept("*/*"), Format::Json);
         assert_eq!(accept("text/html"), Format::Json);
         assert_eq!(accept("application/yaml;q=0"), Format::Json);
@@ -405,22 +450,49 @@ mod tests {
         assert!(parse(InputKind::Yaml, b"a: 1\nb: [1, 2]\n").is_ok());
         assert_eq!(parse(InputKind::Sniff, b"a: 1\n").unwrap()["a"], 1);
         assert_eq!(parse(InputKind::Sniff, b"{\"a\": 2}").unwrap()["a"], 2);
-        let e = parse(InputKind::Json, b"{\"a\": \n  1,,}").unwrap_err().to_string();
+        let e = parse(InputKind::Json, b"{\"a\": \n  1,,}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2"), "{e}");
-        let e = parse(InputKind::Yaml, b"a: 1\n b: 2\n").unwrap_err().to_string();
+        let e = parse(InputKind::Yaml, b"a: 1\n b: 2\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line"), "{e}");
-        let e = parse(InputKind::Sniff, b"{\"a\": 1").unwrap_err().to_string();
+        let e = parse(InputKind::Sniff, b"{\"a\": 1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("JSON") && e.contains("line 1"), "{e}");
-        assert!(matches!(parse(InputKind::Sniff, b"just words"), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(parse(InputKind::Json, b"[1]"), Err(ApiError::MalformedField { .. })));
-        assert!(matches!(parse(InputKind::Json, b"  "), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(
+            parse(InputKind::Sniff, b"just words"),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            parse(InputKind::Json, b"[1]"),
+            Err(ApiError::MalformedField { .. })
+        ));
+        assert!(matches!(
+            parse(InputKind::Json, b"  "),
+            Err(ApiError::MalformedBody(_))
+        ));
         // big integers become floats, as in JSON
         let v = parse(InputKind::Yaml, b"a: 36893488147419103232\n").unwrap();
         assert!(v["a"].is_f64(), "{v}");
         assert!(parse(InputKind::Json, b"{\"a\": 36893488147419103232}").unwrap()["a"].is_f64());
-        assert!(matches!(parse(InputKind::Yaml, b"? [1, 2]\n: x\n"), Err(ApiError::MalformedBody(_))));
-        assert_eq!(parse(InputKind::Yaml, b"1: x\ntrue: y\n").unwrap(), serde_json::json!({"1": "x", "true": "y"}));
-        assert_eq!(parse(InputKind::Yaml, b"a: !Tagged 3\n").unwrap(), serde_json::json!({"a": 3}));
-        assert_eq!(parse(InputKind::Yaml, b"a: &x 1\nb: *x\n").unwrap(), serde_json::json!({"a": 1, "b": 1}));
+        assert!(matches!(
+            parse(InputKind::Yaml, b"? [1, 2]\n: x\n"),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert_eq!(
+            parse(InputKind::Yaml, b"1: x\ntrue: y\n").unwrap(),
+            serde_json::json!({"1": "x", "true": "y"})
+        );
+        assert_eq!(
+            parse(InputKind::Yaml, b"a: !Tagged 3\n").unwrap(),
+            serde_json::json!({"a": 3})
+        );
+        assert_eq!(
+            parse(InputKind::Yaml, b"a: &x 1\nb: *x\n").unwrap(),
+            serde_json::json!({"a": 1, "b": 1})
+        );
     }
 }

@@ -40,16 +40,31 @@ pub struct ApiConfig {
     pub blob_storage_uri: Option<String>,
 }
 
+/// Renders the process's metrics in Prometheus text format (installed by the server binary).
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// What every handler gets: the store (shared with the controller) and the configuration.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: ApiConfig,
+    /// Renders recorded metrics for `GET /metrics`; without it only the store-derived gauges are served.
+    pub metrics: Option<MetricsRender>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ApiConfig) -> Self {
-        Self { store, config }
+        Self {
+            store,
+            config,
+            metrics: None,
+        }
+    }
+
+    /// Serves these recorded metrics on `GET /metrics` as well.
+    pub fn with_metrics(mut self, render: MetricsRender) -> Self {
+        self.metrics = Some(render);
+        self
     }
 }
 
@@ -62,30 +77,49 @@ pub fn router(state: AppState) -> Router {
     let ns = |p: &str| format!("{NS}{p}");
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
-        .route("/api/v1/namespaces", get(namespaces::namespace_list).post(namespaces::namespace_create))
-        .route(NS, get(namespaces::namespace_get).delete(namespaces::namespace_delete))
+        .route(
+            "/api/v1/namespaces",
+            get(namespaces::namespace_list).post(namespaces::namespace_create),
+        )
+        .route(
+            NS,
+            get(namespaces::namespace_get).delete(namespaces::namespace_delete),
+        )
         .route(
             &ns("/deployment-defaults"),
-            get(deployment_defaults::deployment_defaults_get).patch(deployment_defaults::deployment_defaults_patch),
+            get(deployment_defaults::deployment_defaults_get)
+                .patch(deployment_defaults::deployment_defaults_patch),
         )
-        .route(&ns("/deployments"), get(deployments::deployment_list).post(deployments::deployment_create))
+        .route(
+            &ns("/deployments"),
+            get(deployments::deployment_list).post(deployments::deployment_create),
+        )
         .route(
             &ns("/deployments/{deploymentId}"),
             get(deployments::deployment_get)
                 .patch(deployments::deployment_patch)
                 .delete(deployments::deployment_delete),
         )
-        .route(&ns("/deployments/{deploymentId}/restore-preview"), get(deployments::deployment_restore_preview))
+        .route(
+            &ns("/deployments/{deploymentId}/restore-preview"),
+            get(deployments::deployment_restore_preview),
+        )
         .route(
             &ns("/deployment-targets"),
-            get(deployment_targets::deployment_target_list).post(deployment_targets::deployment_target_create),
+            get(deployment_targets::deployment_target_list)
+                .post(deployment_targets::deployment_target_create),
         )
         .route(
             &ns("/deployment-targets/{name}"),
-            get(deployment_targets::deployment_target_get).delete(deployment_targets::deployment_target_delete),
+            get(deployment_targets::deployment_target_get)
+                .delete(deployment_targets::deployment_target_delete),
         )
-        .route(&ns("/savepoints"), get(savepoints::savepoint_list).post(savepoints::savepoint_create))
+        .route(
+            &ns("/savepoints"),
+            get(savepoints::savepoint_list).post(savepoints::savepoint_create),
+        )
         .route(
             &ns("/savepoints/{savepointId}"),
             get(savepoints::savepoint_get).delete(savepoints::savepoint_delete),
@@ -95,7 +129,9 @@ pub fn router(state: AppState) -> Router {
         .route(&ns("/events"), get(events::event_list))
         .fallback(fallback::route_not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(fallback::panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            fallback::panic_response,
+        ))
         .layer(axum::middleware::from_fn(format::render))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stateplane_model::{
-    Deployment, DeploymentSpec, DeploymentTarget, DeploymentTargetSpec, Event, Job, Namespace, Savepoint,
-    SavepointFormat, SavepointState,
+    Deployment, DeploymentSpec, DeploymentTarget, DeploymentTargetSpec, Event, Job, Namespace,
+    Savepoint, SavepointFormat, SavepointState,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{Content, OpenApi as OpenApiDoc, Ref, RefOr, Response};
@@ -41,7 +41,11 @@ macro_rules! list_schema {
 
 list_schema!(NamespaceList, Namespace, "ResourceListOfNamespace");
 list_schema!(DeploymentList, Deployment, "ResourceListOfDeployment");
-list_schema!(DeploymentTargetList, DeploymentTarget, "ResourceListOfDeploymentTarget");
+list_schema!(
+    DeploymentTargetList,
+    DeploymentTarget,
+    "ResourceListOfDeploymentTarget"
+);
 list_schema!(SavepointList, Savepoint, "ResourceListOfSavepoint");
 list_schema!(JobList, Job, "ResourceListOfJob");
 list_schema!(EventList, Event, "ResourceListOfEvent");
@@ -65,7 +69,10 @@ pub struct NameOnly {
 #[serde(rename_all = "camelCase")]
 pub struct CreateMetadata {
     /// A DNS label, unique in the namespace.
-    #[schema(example = "word-count", pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+    #[schema(
+        example = "word-count",
+        pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+    )]
     pub name: String,
     pub display_name: Option<String>,
     pub labels: Option<BTreeMap<String, String>>,
@@ -206,8 +213,14 @@ const YAML: &str = "application/yaml";
 
 fn error_response(description: &str) -> RefOr<Response> {
     let mut r = Response::new(description);
-    r.content.insert(JSON.into(), Content::new(Some(Ref::from_schema_name("ErrorBody"))));
-    r.content.insert(YAML.into(), Content::new(Some(Ref::from_schema_name("ErrorBody"))));
+    r.content.insert(
+        JSON.into(),
+        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+    );
+    r.content.insert(
+        YAML.into(),
+        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+    );
     RefOr::T(r)
 }
 
@@ -238,7 +251,10 @@ fn complete(op: &mut Operation) {
         ]);
     }
     for (status, description) in common {
-        op.responses.responses.entry(status.into()).or_insert_with(|| error_response(description));
+        op.responses
+            .responses
+            .entry(status.into())
+            .or_insert_with(|| error_response(description));
     }
 }
 
@@ -246,7 +262,16 @@ fn complete(op: &mut Operation) {
 pub fn document() -> OpenApiDoc {
     let mut doc = ApiDoc::openapi();
     for item in doc.paths.paths.values_mut() {
-        for op in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put].into_iter().flatten() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+            &mut item.put,
+        ]
+        .into_iter()
+        .flatten()
+        {
             complete(op);
         }
     }

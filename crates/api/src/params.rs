@@ -38,7 +38,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         let q = parts.uri.query().unwrap_or("");
         serde_urlencoded::from_str::<Vec<(String, String)>>(q)
             .map(Params)
-            .map_err(|e| ApiError::parameter("query", format!("the query string is malformed: {e}")))
+            .map_err(|e| {
+                ApiError::parameter("query", format!("the query string is malformed: {e}"))
+            })
     }
 }
 
@@ -47,18 +49,33 @@ pub const UUID_EXAMPLE: &str = "5b2e0c8a-6f0e-4d0b-9c57-1f2a3b4c5d6e";
 
 /// Parses a UUID-typed id, naming `name` when it is not one.
 pub fn parse_id<T: FromStr>(name: &str, value: &str) -> ApiResult<T> {
-    value.trim().parse().map_err(|_| ApiError::parameter(name, format!("'{value}' is not a UUID (e.g. {UUID_EXAMPLE})")))
+    value.trim().parse().map_err(|_| {
+        ApiError::parameter(
+            name,
+            format!("'{value}' is not a UUID (e.g. {UUID_EXAMPLE})"),
+        )
+    })
 }
 
 impl Params {
     /// The value of `name`, if given (and not empty).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
     }
 
     /// A UUID-typed id, if given (an empty value is malformed, not absent).
     pub fn id<T: FromStr>(&self, name: &str) -> ApiResult<Option<T>> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| parse_id(name, v)).transpose()
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| parse_id(name, v))
+            .transpose()
     }
 
     /// `waitFor` (a comma-separated list of states) and `timeout` of a long-poll, if `waitFor` is given.
@@ -66,7 +83,10 @@ impl Params {
         let Some(states) = self.get("waitFor") else {
             // a timeout alone waits for nothing: say so rather than ignore it
             if self.get("timeout").is_some() {
-                return Err(ApiError::parameter("timeout", "applies only together with waitFor"));
+                return Err(ApiError::parameter(
+                    "timeout",
+                    "applies only together with waitFor",
+                ));
             }
             return Ok(None);
         };
@@ -74,10 +94,16 @@ impl Params {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<T>().map_err(|e| ApiError::parameter("waitFor", e)))
+            .map(|s| {
+                s.parse::<T>()
+                    .map_err(|e| ApiError::parameter("waitFor", e))
+            })
             .collect::<ApiResult<Vec<T>>>()?;
         if states.is_empty() {
-            return Err(ApiError::parameter("waitFor", "name at least one state, e.g. waitFor=COMPLETED,FAILED"));
+            return Err(ApiError::parameter(
+                "waitFor",
+                "name at least one state, e.g. waitFor=COMPLETED,FAILED",
+            ));
         }
         let timeout = match self.get("timeout") {
             None => DEFAULT_WAIT,
@@ -98,7 +124,13 @@ fn parse_timeout(t: &str) -> ApiResult<Duration> {
         Duration::from_secs(secs)
     } else {
         stateplane_model::parse_duration(t).map_err(|m| {
-            ApiError::parameter("timeout", format!("{m}; use e.g. timeout=30s (at most {}s)", MAX_WAIT.as_secs()))
+            ApiError::parameter(
+                "timeout",
+                format!(
+                    "{m}; use e.g. timeout=30s (at most {}s)",
+                    MAX_WAIT.as_secs()
+                ),
+            )
         })?
     };
     Ok(d.min(MAX_WAIT))
@@ -117,21 +149,41 @@ mod tests {
     use stateplane_model::SavepointState;
 
     fn params(q: &[(&str, &str)]) -> Params {
-        Params(q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Params(
+            q.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
     fn waits_parse_and_cap() {
-        let w = params(&[("waitFor", "completed, FAILED"), ("timeout", "5s")]).wait::<SavepointState>().unwrap().unwrap();
-        assert_eq!(w.states, vec![SavepointState::Completed, SavepointState::Failed]);
+        let w = params(&[("waitFor", "completed, FAILED"), ("timeout", "5s")])
+            .wait::<SavepointState>()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            w.states,
+            vec![SavepointState::Completed, SavepointState::Failed]
+        );
         assert_eq!(w.timeout, Duration::from_secs(5));
-        let w = params(&[("waitFor", "COMPLETED"), ("timeout", "1h")]).wait::<SavepointState>().unwrap().unwrap();
+        let w = params(&[("waitFor", "COMPLETED"), ("timeout", "1h")])
+            .wait::<SavepointState>()
+            .unwrap()
+            .unwrap();
         assert_eq!(w.timeout, MAX_WAIT);
-        let w = params(&[("waitFor", "COMPLETED"), ("timeout", "250ms")]).wait::<SavepointState>().unwrap().unwrap();
+        let w = params(&[("waitFor", "COMPLETED"), ("timeout", "250ms")])
+            .wait::<SavepointState>()
+            .unwrap()
+            .unwrap();
         assert_eq!(w.timeout, Duration::from_millis(250));
-        let e = params(&[("waitFor", "DONE")]).wait::<SavepointState>().unwrap_err();
+        let e = params(&[("waitFor", "DONE")])
+            .wait::<SavepointState>()
+            .unwrap_err();
         assert!(matches!(e, ApiError::InvalidParameter { ref name, .. } if name == "waitFor"));
-        let e = params(&[("waitFor", "COMPLETED"), ("timeout", "soon")]).wait::<SavepointState>().unwrap_err();
+        let e = params(&[("waitFor", "COMPLETED"), ("timeout", "soon")])
+            .wait::<SavepointState>()
+            .unwrap_err();
         assert!(matches!(e, ApiError::InvalidParameter { ref name, .. } if name == "timeout"));
         assert!(params(&[]).wait::<SavepointState>().unwrap().is_none());
     }

@@ -12,7 +12,9 @@ use stateplane_model::{DeploymentId, DeploymentState, SPEC_VERSION_ANNOTATION};
 const DEPLOYMENTS: &str = "/api/v1/namespaces/default/deployments";
 
 fn version(d: &serde_json::Value) -> &str {
-    d["metadata"]["annotations"][SPEC_VERSION_ANNOTATION].as_str().unwrap()
+    d["metadata"]["annotations"][SPEC_VERSION_ANNOTATION]
+        .as_str()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -28,7 +30,11 @@ async fn create_assigns_server_fields_and_spec_version_one() {
     let d = r.ok(201);
     assert_eq!(d["apiVersion"], "v1");
     assert_eq!(d["kind"], "Deployment");
-    assert!(d["metadata"]["id"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
+    assert!(d["metadata"]["id"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .is_ok());
     assert_eq!(d["metadata"]["namespace"], "default");
     assert_eq!(d["metadata"]["resourceVersion"], 1);
     assert!(d["metadata"]["createdAt"].is_string());
@@ -41,39 +47,90 @@ async fn create_assigns_server_fields_and_spec_version_one() {
 
     // by id and by name
     let id = id_of(d);
-    assert_eq!(s.get(&format!("{DEPLOYMENTS}/{id}")).await.ok(200)["metadata"]["name"], "wordcount");
-    assert_eq!(s.get(&format!("{DEPLOYMENTS}/wordcount")).await.ok(200)["metadata"]["id"], id.as_str());
+    assert_eq!(
+        s.get(&format!("{DEPLOYMENTS}/{id}")).await.ok(200)["metadata"]["name"],
+        "wordcount"
+    );
+    assert_eq!(
+        s.get(&format!("{DEPLOYMENTS}/wordcount")).await.ok(200)["metadata"]["id"],
+        id.as_str()
+    );
     let list = s.get(DEPLOYMENTS).await;
     assert_eq!(list.ok(200)["kind"], "ResourceListOfDeployment");
     assert_eq!(list.json["items"].as_array().unwrap().len(), 1);
 
     // names are unique per namespace, and free in another one
-    s.post(DEPLOYMENTS, &json!({"metadata": {"name": "wordcount"}, "spec": minimal_spec()})).await.error(409, "ALREADY_EXISTS");
-    s.post("/api/v1/namespaces", &json!({"metadata": {"name": "other"}})).await.ok(201);
+    s.post(
+        DEPLOYMENTS,
+        &json!({"metadata": {"name": "wordcount"}, "spec": minimal_spec()}),
+    )
+    .await
+    .error(409, "ALREADY_EXISTS");
+    s.post(
+        "/api/v1/namespaces",
+        &json!({"metadata": {"name": "other"}}),
+    )
+    .await
+    .ok(201);
     s.create_deployment("other", "wordcount", json!({})).await;
     // another namespace's deployment is not found here, by id or by name
-    s.get(&format!("/api/v1/namespaces/other/deployments/{id}")).await.error(404, "NOT_FOUND");
+    s.get(&format!("/api/v1/namespaces/other/deployments/{id}"))
+        .await
+        .error(404, "NOT_FOUND");
 }
 
 #[tokio::test]
 async fn invalid_deployments_name_the_field() {
     let s = start().await;
     let cases = [
-        (json!({"metadata": {"name": "Bad_Name"}, "spec": minimal_spec()}), "metadata.name"),
+        (
+            json!({"metadata": {"name": "Bad_Name"}, "spec": minimal_spec()}),
+            "metadata.name",
+        ),
         (json!({"spec": minimal_spec()}), "metadata.name"),
-        (json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "job.jar"}}}}}), "spec.template.spec.artifact.jarUri"),
-        (json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {"parallelism": 0, "artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}}}}}), "spec.template.spec.parallelism"),
-        (json!({"metadata": {"name": "x"}, "spec": {"deploymentTargetName": "nowhere", "template": minimal_spec()["template"]}}), "spec.deploymentTargetName"),
-        (json!({"metadata": {"name": "x", "namespace": "elsewhere"}, "spec": minimal_spec()}), "metadata.namespace"),
+        (
+            json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "job.jar"}}}}}),
+            "spec.template.spec.artifact.jarUri",
+        ),
+        (
+            json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {"parallelism": 0, "artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}}}}}),
+            "spec.template.spec.parallelism",
+        ),
+        (
+            json!({"metadata": {"name": "x"}, "spec": {"deploymentTargetName": "nowhere", "template": minimal_spec()["template"]}}),
+            "spec.deploymentTargetName",
+        ),
+        (
+            json!({"metadata": {"name": "x", "namespace": "elsewhere"}, "spec": minimal_spec()}),
+            "metadata.namespace",
+        ),
     ];
     for (body, field) in cases {
         let r = s.post(DEPLOYMENTS, &body).await;
         assert_eq!(r.error(422, "INVALID_FIELD")["field"], field, "{}", r.text);
     }
-    let r = s.post(DEPLOYMENTS, &json!({"metadata": {"name": "x"}})).await;
-    assert_eq!(r.error(422, "MALFORMED_FIELD")["field"], "spec", "{}", r.text);
-    assert!(r.json["message"].as_str().unwrap().contains("template"), "{}", r.text);
-    assert_eq!(s.get(DEPLOYMENTS).await.json["items"].as_array().unwrap().len(), 0, "nothing was written");
+    let r = s
+        .post(DEPLOYMENTS, &json!({"metadata": {"name": "x"}}))
+        .await;
+    assert_eq!(
+        r.error(422, "MALFORMED_FIELD")["field"],
+        "spec",
+        "{}",
+        r.text
+    );
+    assert!(
+        r.json["message"].as_str().unwrap().contains("template"),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        s.get(DEPLOYMENTS).await.json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "nothing was written"
+    );
 }
 
 #[tokio::test]
@@ -82,28 +139,61 @@ async fn spec_version_grows_with_template_changes_only() {
     let d = s.create_deployment("default", "versions", json!({})).await;
     let path = format!("{DEPLOYMENTS}/{}", id_of(&d));
 
-    let r = s.patch(&path, &json!({"metadata": {"labels": {"env": "prod"}}})).await;
-    assert_eq!(version(r.ok(200)), "1", "a label change keeps the spec version");
+    let r = s
+        .patch(&path, &json!({"metadata": {"labels": {"env": "prod"}}}))
+        .await;
+    assert_eq!(
+        version(r.ok(200)),
+        "1",
+        "a label change keeps the spec version"
+    );
     assert_eq!(r.json["metadata"]["resourceVersion"], 2);
 
     let r = s.patch(&path, &json!({"spec": {"state": "RUNNING"}})).await;
-    assert_eq!(version(r.ok(200)), "1", "a state change keeps the spec version");
+    assert_eq!(
+        version(r.ok(200)),
+        "1",
+        "a state change keeps the spec version"
+    );
 
-    let r = s.patch(&path, &json!({"spec": {"template": {"spec": {"parallelism": 4}}}})).await;
+    let r = s
+        .patch(
+            &path,
+            &json!({"spec": {"template": {"spec": {"parallelism": 4}}}}),
+        )
+        .await;
     assert_eq!(version(r.ok(200)), "2", "a template change bumps it");
-    assert_eq!(r.json["spec"]["template"]["spec"]["artifact"]["jarUri"], "file:///opt/jobs/job.jar", "merge keeps the rest");
+    assert_eq!(
+        r.json["spec"]["template"]["spec"]["artifact"]["jarUri"], "file:///opt/jobs/job.jar",
+        "merge keeps the rest"
+    );
 
-    let r = s.patch(&path, &json!({"spec": {"template": {"spec": {"flinkConfiguration": {"x": "y"}}}}})).await;
+    let r = s
+        .patch(
+            &path,
+            &json!({"spec": {"template": {"spec": {"flinkConfiguration": {"x": "y"}}}}}),
+        )
+        .await;
     assert_eq!(version(r.ok(200)), "3");
     let rv = r.json["metadata"]["resourceVersion"].clone();
 
     // a PATCH that changes nothing bumps nothing
-    let r = s.patch(&path, &json!({"spec": {"template": {"spec": {"parallelism": 4}}}})).await;
+    let r = s
+        .patch(
+            &path,
+            &json!({"spec": {"template": {"spec": {"parallelism": 4}}}}),
+        )
+        .await;
     assert_eq!(version(r.ok(200)), "3");
     assert_eq!(r.json["metadata"]["resourceVersion"], rv);
 
     // clients cannot set the spec version
-    let r = s.patch(&path, &json!({"metadata": {"annotations": {SPEC_VERSION_ANNOTATION: "99", "note": "hi"}}})).await;
+    let r = s
+        .patch(
+            &path,
+            &json!({"metadata": {"annotations": {SPEC_VERSION_ANNOTATION: "99", "note": "hi"}}}),
+        )
+        .await;
     assert_eq!(version(r.ok(200)), "3");
     assert_eq!(r.json["metadata"]["annotations"]["note"], "hi");
 }
@@ -113,14 +203,36 @@ async fn stale_resource_versions_conflict() {
     let s = start().await;
     let d = s.create_deployment("default", "cas", json!({})).await;
     let path = format!("{DEPLOYMENTS}/cas");
-    let r = s.patch(&path, &json!({"metadata": {"resourceVersion": 1, "labels": {"a": "1"}}})).await;
+    let r = s
+        .patch(
+            &path,
+            &json!({"metadata": {"resourceVersion": 1, "labels": {"a": "1"}}}),
+        )
+        .await;
     assert_eq!(r.ok(200)["metadata"]["resourceVersion"], 2);
-    let r = s.patch(&path, &json!({"metadata": {"resourceVersion": 1, "labels": {"a": "2"}}})).await;
-    let m = r.error(409, "CONFLICT")["message"].as_str().unwrap().to_string();
+    let r = s
+        .patch(
+            &path,
+            &json!({"metadata": {"resourceVersion": 1, "labels": {"a": "2"}}}),
+        )
+        .await;
+    let m = r.error(409, "CONFLICT")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(m.contains('2') && m.contains('1'), "{m}");
-    assert_eq!(s.get(&path).await.json["metadata"]["labels"]["a"], "1", "nothing was written");
-    let r = s.patch(&path, &json!({"metadata": {"resourceVersion": "x"}})).await;
-    assert_eq!(r.error(422, "MALFORMED_FIELD")["field"], "metadata.resourceVersion");
+    assert_eq!(
+        s.get(&path).await.json["metadata"]["labels"]["a"],
+        "1",
+        "nothing was written"
+    );
+    let r = s
+        .patch(&path, &json!({"metadata": {"resourceVersion": "x"}}))
+        .await;
+    assert_eq!(
+        r.error(422, "MALFORMED_FIELD")["field"],
+        "metadata.resourceVersion"
+    );
     let _ = d;
 }
 
@@ -131,14 +243,29 @@ async fn patch_refuses_server_owned_fields() {
     let path = format!("{DEPLOYMENTS}/owned");
     let cases = [
         (json!({"status": {"state": "RUNNING"}}), "status"),
-        (json!({"metadata": {"id": "5b2e0c8a-6f0e-4d0b-9c57-1f2a3b4c5d6e"}}), "metadata.id"),
+        (
+            json!({"metadata": {"id": "5b2e0c8a-6f0e-4d0b-9c57-1f2a3b4c5d6e"}}),
+            "metadata.id",
+        ),
         (json!({"metadata": {"name": "renamed"}}), "metadata.name"),
-        (json!({"metadata": {"namespace": "other"}}), "metadata.namespace"),
-        (json!({"metadata": {"createdAt": "2020-01-01T00:00:00Z"}}), "metadata.createdAt"),
+        (
+            json!({"metadata": {"namespace": "other"}}),
+            "metadata.namespace",
+        ),
+        (
+            json!({"metadata": {"createdAt": "2020-01-01T00:00:00Z"}}),
+            "metadata.createdAt",
+        ),
         (json!({"metadata": {"colour": "red"}}), "metadata.colour"),
         (json!({"sepc": {}}), "sepc"),
-        (json!({"spec": {"upgradeStrategy": {"kind": "SIDEWAYS"}}}), "spec.upgradeStrategy.kind"),
-        (json!({"spec": {"template": {"spec": {"artifact": {"jarUri": "relative.jar"}}}}}), "spec.template.spec.artifact.jarUri"),
+        (
+            json!({"spec": {"upgradeStrategy": {"kind": "SIDEWAYS"}}}),
+            "spec.upgradeStrategy.kind",
+        ),
+        (
+            json!({"spec": {"template": {"spec": {"artifact": {"jarUri": "relative.jar"}}}}}),
+            "spec.template.spec.artifact.jarUri",
+        ),
     ];
     for (body, field) in cases {
         let r = s.patch(&path, &body).await;
@@ -150,21 +277,37 @@ async fn patch_refuses_server_owned_fields() {
     back.as_object_mut().unwrap().remove("status");
     s.patch(&path, &back).await.ok(200);
     let after = s.get(&path).await;
-    assert_eq!(after.json["metadata"]["resourceVersion"], 1, "nothing was written");
+    assert_eq!(
+        after.json["metadata"]["resourceVersion"], 1,
+        "nothing was written"
+    );
 }
 
 #[tokio::test]
 async fn patch_accepts_yaml() {
     let s = start().await;
-    s.create_deployment("default", "yaml-patch", json!({})).await;
+    s.create_deployment("default", "yaml-patch", json!({}))
+        .await;
     let yaml = "spec:\n  state: running\n  template:\n    spec:\n      parallelism: 2\nmetadata:\n  labels:\n    tier: gold\n";
-    let r = s.raw(Method::PATCH, &format!("{DEPLOYMENTS}/yaml-patch"), &[("content-type", "application/yaml")], Some(yaml.into())).await;
+    let r = s
+        .raw(
+            Method::PATCH,
+            &format!("{DEPLOYMENTS}/yaml-patch"),
+            &[("content-type", "application/yaml")],
+            Some(yaml.into()),
+        )
+        .await;
     let d = r.ok(200);
     assert_eq!(d["spec"]["state"], "RUNNING");
     assert_eq!(d["spec"]["template"]["spec"]["parallelism"], 2);
     assert_eq!(d["metadata"]["labels"]["tier"], "gold");
     // a merge patch with null removes
-    let r = s.patch(&format!("{DEPLOYMENTS}/yaml-patch"), &json!({"metadata": {"labels": {"tier": null}}})).await;
+    let r = s
+        .patch(
+            &format!("{DEPLOYMENTS}/yaml-patch"),
+            &json!({"metadata": {"labels": {"tier": null}}}),
+        )
+        .await;
     assert_eq!(r.ok(200)["metadata"]["labels"], json!({}));
 }
 
@@ -174,28 +317,60 @@ async fn label_selector_filters() {
     s.create_deployment("default", "a", json!({})).await;
     s.create_deployment("default", "b", json!({})).await;
     s.create_deployment("default", "c", json!({})).await;
-    s.patch(&format!("{DEPLOYMENTS}/a"), &json!({"metadata": {"labels": {"team": "x", "env": "prod"}}})).await.ok(200);
-    s.patch(&format!("{DEPLOYMENTS}/b"), &json!({"metadata": {"labels": {"team": "x", "env": "dev"}}})).await.ok(200);
+    s.patch(
+        &format!("{DEPLOYMENTS}/a"),
+        &json!({"metadata": {"labels": {"team": "x", "env": "prod"}}}),
+    )
+    .await
+    .ok(200);
+    s.patch(
+        &format!("{DEPLOYMENTS}/b"),
+        &json!({"metadata": {"labels": {"team": "x", "env": "dev"}}}),
+    )
+    .await
+    .ok(200);
     let names = |r: &Resp| -> Vec<String> {
-        r.json["items"].as_array().unwrap().iter().map(|d| d["metadata"]["name"].as_str().unwrap().to_string()).collect()
+        r.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
     };
-    assert_eq!(names(&s.get(&format!("{DEPLOYMENTS}?labelSelector=team=x")).await), vec!["a", "b"]);
-    assert_eq!(names(&s.get(&format!("{DEPLOYMENTS}?labelSelector=team%3Dx,env%3Dprod")).await), vec!["a"]);
+    assert_eq!(
+        names(&s.get(&format!("{DEPLOYMENTS}?labelSelector=team=x")).await),
+        vec!["a", "b"]
+    );
+    assert_eq!(
+        names(
+            &s.get(&format!("{DEPLOYMENTS}?labelSelector=team%3Dx,env%3Dprod"))
+                .await
+        ),
+        vec!["a"]
+    );
     assert!(names(&s.get(&format!("{DEPLOYMENTS}?labelSelector=team=y")).await).is_empty());
     for bad in ["team", "=x", "a=b,", "a=b=c"] {
         let r = s.get(&format!("{DEPLOYMENTS}?labelSelector={bad}")).await;
-        assert_eq!(r.error(400, "INVALID_PARAMETER")["field"], "labelSelector", "{bad}");
+        assert_eq!(
+            r.error(400, "INVALID_PARAMETER")["field"],
+            "labelSelector",
+            "{bad}"
+        );
     }
 }
 
 #[tokio::test]
 async fn delete_only_when_cancelled_and_stopped() {
     let s = start().await;
-    let d = s.create_deployment("default", "del", json!({"state": "RUNNING"})).await;
+    let d = s
+        .create_deployment("default", "del", json!({"state": "RUNNING"}))
+        .await;
     let id: DeploymentId = id_of(&d).parse().unwrap();
     let path = format!("{DEPLOYMENTS}/del");
     s.delete(&path).await.error(409, "DEPLOYMENT_NOT_CANCELLED");
-    s.patch(&path, &json!({"spec": {"state": "CANCELLED"}})).await.ok(200);
+    s.patch(&path, &json!({"spec": {"state": "CANCELLED"}}))
+        .await
+        .ok(200);
     let mut dep = s.store.deployment_get("default", id).await.unwrap();
     dep.status.state = DeploymentState::Transitioning;
     let mut dep = s.store.deployment_update(&dep).await.unwrap();
@@ -210,7 +385,9 @@ async fn delete_only_when_cancelled_and_stopped() {
 #[tokio::test]
 async fn long_poll_returns_when_status_changes() {
     let s = start().await;
-    let d = s.create_deployment("default", "poll", json!({"state": "RUNNING"})).await;
+    let d = s
+        .create_deployment("default", "poll", json!({"state": "RUNNING"}))
+        .await;
     let id: DeploymentId = id_of(&d).parse().unwrap();
     let store = s.store.clone();
     tokio::spawn(async move {
@@ -220,22 +397,38 @@ async fn long_poll_returns_when_status_changes() {
         store.deployment_update(&dep).await.unwrap();
     });
     let t = Instant::now();
-    let r = s.get(&format!("{DEPLOYMENTS}/poll?waitFor=RUNNING&timeout=20s")).await;
+    let r = s
+        .get(&format!("{DEPLOYMENTS}/poll?waitFor=RUNNING&timeout=20s"))
+        .await;
     assert_eq!(r.ok(200)["status"]["state"], "RUNNING");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 
     // nothing changes: the current resource at the timeout
     let t = Instant::now();
-    let r = s.get(&format!("{DEPLOYMENTS}/poll?waitFor=FAILED,SUSPENDED&timeout=700ms")).await;
+    let r = s
+        .get(&format!(
+            "{DEPLOYMENTS}/poll?waitFor=FAILED,SUSPENDED&timeout=700ms"
+        ))
+        .await;
     assert_eq!(r.ok(200)["status"]["state"], "RUNNING");
-    assert!(t.elapsed() >= Duration::from_millis(650) && t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(650) && t.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
 
     // already there: at once
     let t = Instant::now();
-    s.get(&format!("{DEPLOYMENTS}/poll?waitFor=running&timeout=30s")).await.ok(200);
+    s.get(&format!("{DEPLOYMENTS}/poll?waitFor=running&timeout=30s"))
+        .await
+        .ok(200);
     assert!(t.elapsed() < Duration::from_secs(2));
 
-    for (q, field) in [("waitFor=SOMEDAY", "waitFor"), ("waitFor=RUNNING&timeout=forever", "timeout"), ("timeout=5s", "timeout")] {
+    for (q, field) in [
+        ("waitFor=SOMEDAY", "waitFor"),
+        ("waitFor=RUNNING&timeout=forever", "timeout"),
+        ("timeout=5s", "timeout"),
+    ] {
         let r = s.get(&format!("{DEPLOYMENTS}/poll?{q}")).await;
         assert_eq!(r.error(400, "INVALID_PARAMETER")["field"], field, "{q}");
     }
@@ -245,12 +438,30 @@ async fn long_poll_returns_when_status_changes() {
 async fn yaml_out_when_accept_prefers_it() {
     let s = start().await;
     s.create_deployment("default", "yaml-out", json!({})).await;
-    let r = s.raw(Method::GET, &format!("{DEPLOYMENTS}/yaml-out"), &[("accept", "application/yaml")], None).await;
+    let r = s
+        .raw(
+            Method::GET,
+            &format!("{DEPLOYMENTS}/yaml-out"),
+            &[("accept", "application/yaml")],
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200);
-    assert!(r.content_type.starts_with("application/yaml"), "{}", r.content_type);
+    assert!(
+        r.content_type.starts_with("application/yaml"),
+        "{}",
+        r.content_type
+    );
     let v: serde_json::Value = serde_yaml::from_str(&r.text).unwrap();
     assert_eq!(v["metadata"]["name"], "yaml-out");
     assert!(r.text.contains("kind: Deployment"), "{}", r.text);
-    let r = s.raw(Method::GET, DEPLOYMENTS, &[("accept", "application/json, application/yaml;q=0.5")], None).await;
+    let r = s
+        .raw(
+            Method::GET,
+            DEPLOYMENTS,
+            &[("accept", "application/json, application/yaml;q=0.5")],
+            None,
+        )
+        .await;
     assert!(r.content_type.starts_with("application/json"));
 }

@@ -15,13 +15,25 @@ async fn healthz_answers_once_the_store_is_open() {
 async fn a_failing_store_is_a_generic_503() {
     let s = start().await;
     s.sqlite.close().await;
-    for path in ["/healthz", "/api/v1/namespaces", "/api/v1/namespaces/default/deployments"] {
+    for path in [
+        "/healthz",
+        "/api/v1/namespaces",
+        "/api/v1/namespaces/default/deployments",
+    ] {
         let r = s.get(path).await;
         let e = r.error(503, "STORE_UNAVAILABLE");
         let m = e["message"].as_str().unwrap().to_lowercase();
-        assert!(!m.contains("sqlite") && !m.contains("pool") && !m.contains("database"), "no store details leak: {m}");
+        assert!(
+            !m.contains("sqlite") && !m.contains("pool") && !m.contains("database"),
+            "no store details leak: {m}"
+        );
     }
-    let r = s.post("/api/v1/namespaces", &serde_json::json!({"metadata": {"name": "x"}})).await;
+    let r = s
+        .post(
+            "/api/v1/namespaces",
+            &serde_json::json!({"metadata": {"name": "x"}}),
+        )
+        .await;
     r.error(503, "STORE_UNAVAILABLE");
 }
 
@@ -39,23 +51,47 @@ async fn openapi_describes_every_route() {
         (ns.to_string(), vec!["get", "delete"]),
         (format!("{ns}/deployment-defaults"), vec!["get", "patch"]),
         (format!("{ns}/deployments"), vec!["get", "post"]),
-        (format!("{ns}/deployments/{{deploymentId}}"), vec!["get", "patch", "delete"]),
-        (format!("{ns}/deployments/{{deploymentId}}/restore-preview"), vec!["get"]),
+        (
+            format!("{ns}/deployments/{{deploymentId}}"),
+            vec!["get", "patch", "delete"],
+        ),
+        (
+            format!("{ns}/deployments/{{deploymentId}}/restore-preview"),
+            vec!["get"],
+        ),
         (format!("{ns}/deployment-targets"), vec!["get", "post"]),
-        (format!("{ns}/deployment-targets/{{name}}"), vec!["get", "delete"]),
+        (
+            format!("{ns}/deployment-targets/{{name}}"),
+            vec!["get", "delete"],
+        ),
         (format!("{ns}/savepoints"), vec!["get", "post"]),
-        (format!("{ns}/savepoints/{{savepointId}}"), vec!["get", "delete"]),
+        (
+            format!("{ns}/savepoints/{{savepointId}}"),
+            vec!["get", "delete"],
+        ),
         (format!("{ns}/jobs"), vec!["get"]),
         (format!("{ns}/jobs/{{jobId}}"), vec!["get"]),
         (format!("{ns}/events"), vec!["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(
+        paths.len(),
+        expected.len(),
+        "{:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
     for (path, methods) in expected {
         for m in methods {
             let op = &paths[&path][m];
             assert!(op.is_object(), "{m} {path} missing");
-            assert!(op["responses"].as_object().unwrap().keys().any(|k| k.starts_with('2')), "{m} {path}");
+            assert!(
+                op["responses"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .any(|k| k.starts_with('2')),
+                "{m} {path}"
+            );
         }
     }
     // every schema reference resolves
@@ -65,10 +101,22 @@ async fn openapi_describes_every_route() {
         let name = piece.split('"').next().unwrap();
         assert!(schemas.contains_key(name), "dangling $ref {name}");
     }
-    for name in ["Deployment", "Savepoint", "Job", "Event", "Namespace", "DeploymentTarget", "RestoreDecision", "ErrorBody"] {
+    for name in [
+        "Deployment",
+        "Savepoint",
+        "Job",
+        "Event",
+        "Namespace",
+        "DeploymentTarget",
+        "RestoreDecision",
+        "ErrorBody",
+    ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }
     // the savepoint POST body is documented in JSON and YAML
     let body = &paths[&format!("{ns}/savepoints")]["post"]["requestBody"]["content"];
-    assert!(body["application/json"].is_object() && body["application/yaml"].is_object(), "{body}");
+    assert!(
+        body["application/json"].is_object() && body["application/yaml"].is_object(),
+        "{body}"
+    );
 }

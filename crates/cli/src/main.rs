@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 mod server;
 
 #[derive(Parser, Debug)]
-#[command(name = "stateplane", version, about = "Runs Apache Flink jobs as Deployments, with savepoints as first-class resources")]
+#[command(
+    name = "stateplane",
+    version,
+    about = "Runs Apache Flink jobs as Deployments, with savepoints as first-class resources"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,7 +31,9 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
     }

@@ -1,5 +1,6 @@
 //! `stateplane server`: opens the store, makes sure the `default` deployment target matches
-//! `--flink-rest-url`, serves the API, and stops gracefully on SIGTERM or Ctrl-C.
+//! `--flink-rest-url`, runs the controller, serves the API, and stops gracefully on SIGTERM or Ctrl-C
+//! (the API first, then the controller, then the store).
 //!
 //! Durable state is the SQLite database in `--data-dir` only; the process can be killed at any point
 //! and restarted on the same directory (every acknowledged write is committed and fsynced).
@@ -10,8 +11,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use stateplane_api::{ApiConfig, AppState};
+use stateplane_controller::{Controller, ControllerConfig};
 use stateplane_model::{DeploymentTarget, DEFAULT_NAMESPACE};
 use stateplane_store::{SqliteStore, Store, StoreError};
+use tokio_util::sync::CancellationToken;
 
 /// Name of the deployment target created from `--flink-rest-url`.
 pub const DEFAULT_TARGET: &str = "default";
@@ -49,17 +52,38 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         ensure_default_target(store.as_ref(), url).await?;
     }
 
-    // ---- The controller starts here. ----
-    // It shares `store` (an `Arc<dyn Store>`) with the API and is woken by `store.changes()`. Spawn it
-    // on this runtime, hand it `shutdown` below, and await it after `serve` returns. Nothing yet.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
 
-    let state = AppState::new(store.clone(), ApiConfig { blob_storage_uri: args.blob_storage_uri.clone() });
+    // The controller shares the store with the API and is woken by its change feed.
+    let cancel = CancellationToken::new();
+    let config = ControllerConfig {
+        blob_storage_uri: args.blob_storage_uri.clone(),
+        ..Default::default()
+    };
+    let controller = tokio::spawn(Controller::new(store.clone(), config, cancel.clone()).run());
+
+    let state = AppState::new(
+        store.clone(),
+        ApiConfig {
+            blob_storage_uri: args.blob_storage_uri.clone(),
+        },
+    )
+    .with_metrics(Arc::new(move || metrics.render()));
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "stateplane listening on http://{addr}");
-    stateplane_api::serve(listener, state, shutdown_signal()).await.context("serving the API")?;
+    let served = stateplane_api::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving the API");
+    cancel.cancel();
+    if let Err(e) = controller.await {
+        tracing::error!(error = %e, "the controller task ended abnormally");
+    }
+    served?;
     tracing::info!("stopped serving; closing the store");
     sqlite.close().await;
     Ok(())
@@ -68,17 +92,28 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 /// Creates the `default` target of the `default` namespace, or points it at `url`.
 async fn ensure_default_target(store: &dyn Store, url: &str) -> anyhow::Result<()> {
     let wanted = DeploymentTarget::new(DEFAULT_NAMESPACE, DEFAULT_TARGET, url.trim());
-    wanted.validate().map_err(|e| anyhow::anyhow!("--flink-rest-url: {}", e.message()))?;
+    wanted
+        .validate()
+        .map_err(|e| anyhow::anyhow!("--flink-rest-url: {}", e.message()))?;
     match store.target_get(DEFAULT_NAMESPACE, DEFAULT_TARGET).await {
         Ok(existing) if existing.spec == wanted.spec => Ok(()),
         Ok(mut existing) => {
             existing.spec = wanted.spec;
-            store.target_update(&existing).await.context("updating the default deployment target")?;
-            tracing::info!(rest_url = url, "deployment target 'default' now points at the given Flink cluster");
+            store
+                .target_update(&existing)
+                .await
+                .context("updating the default deployment target")?;
+            tracing::info!(
+                rest_url = url,
+                "deployment target 'default' now points at the given Flink cluster"
+            );
             Ok(())
         }
         Err(StoreError::NotFound { .. }) => {
-            store.target_create(&wanted).await.context("creating the default deployment target")?;
+            store
+                .target_create(&wanted)
+                .await
+                .context("creating the default deployment target")?;
             tracing::info!(rest_url = url, "created deployment target 'default'");
             Ok(())
         }

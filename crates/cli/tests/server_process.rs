@@ -42,13 +42,21 @@ fn spawn_with(data_dir: &Path, extra: &[&str]) -> Proc {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"')
+                    .collect();
                 let _ = tx.send(addr);
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the server logs its address");
-    Proc { child, base: format!("http://{addr}") }
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server logs its address");
+    Proc {
+        child,
+        base: format!("http://{addr}"),
+    }
 }
 
 async fn get(c: &reqwest::Client, url: String) -> (u16, Value) {
@@ -97,35 +105,61 @@ async fn data_survives_kill_9_and_sigterm_exits_cleanly() {
     drop(p);
 
     let p = spawn(dir.path());
-    let (status, d) = get(&c, format!("{}/api/v1/namespaces/default/deployments/{dep_id}", p.base)).await;
+    let (status, d) = get(
+        &c,
+        format!("{}/api/v1/namespaces/default/deployments/{dep_id}", p.base),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(d, deployment, "the deployment is unchanged");
-    let (status, s) = get(&c, format!("{}/api/v1/namespaces/default/savepoints/{sp_id}", p.base)).await;
+    let (status, s) = get(
+        &c,
+        format!("{}/api/v1/namespaces/default/savepoints/{sp_id}", p.base),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(s, savepoint, "the savepoint is unchanged");
 
     // a long-poll in flight must not hold up the shutdown
     let poll = tokio::spawn({
         let c = c.clone();
-        let url = format!("{}/api/v1/namespaces/default/deployments/{dep_id}?waitFor=RUNNING&timeout=120s", p.base);
+        let url = format!(
+            "{}/api/v1/namespaces/default/deployments/{dep_id}?waitFor=RUNNING&timeout=120s",
+            p.base
+        );
         async move { c.get(url).send().await.map(|r| r.status().as_u16()) }
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let pid = p.child.id().to_string();
     let t = Instant::now();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let mut p = p;
     let status = loop {
         if let Some(s) = p.child.try_wait().unwrap() {
             break s;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "no exit within 10 s of SIGTERM");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no exit within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit status {status:?}");
-    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
-    assert_eq!(poll.await.unwrap().ok(), Some(200), "the long-poll was answered");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        poll.await.unwrap().ok(),
+        Some(200),
+        "the long-poll was answered"
+    );
 }
 
 #[tokio::test]
@@ -133,10 +167,16 @@ async fn flink_rest_url_becomes_the_default_target() {
     let dir = tempfile::tempdir().unwrap();
     let c = reqwest::Client::new();
     let p = spawn_with(dir.path(), &["--flink-rest-url", "http://127.0.0.1:8081"]);
-    let url = format!("{}/api/v1/namespaces/default/deployment-targets/default", p.base);
+    let url = format!(
+        "{}/api/v1/namespaces/default/deployment-targets/default",
+        p.base
+    );
     let (status, t) = get(&c, url).await;
     assert_eq!(status, 200, "{t}");
-    assert_eq!(t["spec"]["flinkSessionCluster"]["restUrl"], "http://127.0.0.1:8081");
+    assert_eq!(
+        t["spec"]["flinkSessionCluster"]["restUrl"],
+        "http://127.0.0.1:8081"
+    );
     drop(p);
 
     // the environment variable works too, and a new URL updates the target
@@ -151,12 +191,31 @@ async fn flink_rest_url_becomes_the_default_target() {
     let addr = BufReader::new(stderr)
         .lines()
         .map_while(Result::ok)
-        .find_map(|l| l.split("listening on http://").nth(1).map(|r| r.chars().take_while(|c| !c.is_whitespace()).collect::<String>()))
+        .find_map(|l| {
+            l.split("listening on http://").nth(1).map(|r| {
+                r.chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .collect::<String>()
+            })
+        })
         .unwrap();
-    let p = Proc { child, base: format!("http://{addr}") };
-    let (status, t) = get(&c, format!("{}/api/v1/namespaces/default/deployment-targets/default", p.base)).await;
+    let p = Proc {
+        child,
+        base: format!("http://{addr}"),
+    };
+    let (status, t) = get(
+        &c,
+        format!(
+            "{}/api/v1/namespaces/default/deployment-targets/default",
+            p.base
+        ),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(t["spec"]["flinkSessionCluster"]["restUrl"], "http://flink.internal:8081");
+    assert_eq!(
+        t["spec"]["flinkSessionCluster"]["restUrl"],
+        "http://flink.internal:8081"
+    );
     assert_eq!(t["metadata"]["resourceVersion"], 2, "updated in place");
 }
 
@@ -164,7 +223,14 @@ async fn flink_rest_url_becomes_the_default_target() {
 fn a_bad_flink_url_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_stateplane"))
-        .args(["server", "--listen", "127.0.0.1:0", "--flink-rest-url", "localhost:8081", "--data-dir"])
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--flink-rest-url",
+            "localhost:8081",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();

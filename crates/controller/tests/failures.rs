@@ -408,3 +408,59 @@ async fn a_controller_killed_mid_savepoint_and_mid_suspend_loses_nothing_and_dup
         .await;
     h.wait_state("crash", "CANCELLED", T).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn savepoint_features_without_a_savepoint_dir_are_refused_up_front() {
+    let h = Harness::start().await;
+    let d = h
+        .create_deployment(
+            "nodir",
+            json!({"template": {"spec": {"flinkConfiguration": {"execution.checkpointing.savepoint-dir": null}}}}),
+        )
+        .await;
+    let dep_id = d["metadata"]["id"].as_str().unwrap().to_string();
+    h.wait_state("nodir", "RUNNING", T).await;
+    let both_remedies = |b: &serde_json::Value| {
+        let m = b["message"].as_str().unwrap_or_default();
+        b["code"] == "SAVEPOINTS_NOT_CONFIGURED"
+            && m.contains("state.savepoints.dir")
+            && m.contains("--blob-storage-uri")
+    };
+    let (s, b) = h
+        .post("savepoints", json!({"metadata": {"deploymentId": dep_id}}))
+        .await;
+    assert_eq!(s.as_u16(), 409, "{b}");
+    assert!(both_remedies(&b), "{b}");
+    let (s, b) = h
+        .patch("deployments/nodir", json!({"spec": {"state": "SUSPENDED"}}))
+        .await;
+    assert_eq!(s.as_u16(), 409, "{b}");
+    assert!(both_remedies(&b), "{b}");
+    let (s, b) = h
+        .patch(
+            "deployments/nodir",
+            json!({"spec": {"template": {"spec": {"parallelism": 2}}}}),
+        )
+        .await;
+    assert_eq!(
+        s.as_u16(),
+        409,
+        "a STATEFUL upgrade needs a savepoint too: {b}"
+    );
+    let d = h.deployment("nodir").await;
+    assert_eq!(
+        d["spec"]["state"], "RUNNING",
+        "a refused request changes nothing"
+    );
+    assert_eq!(
+        d["metadata"]["annotations"][stateplane_model::SPEC_VERSION_ANNOTATION],
+        "1"
+    );
+    assert!(h.savepoints(&dep_id).await.is_empty());
+    // Cancelling needs no savepoint.
+    let (s, b) = h
+        .patch("deployments/nodir", json!({"spec": {"state": "CANCELLED"}}))
+        .await;
+    assert!(s.is_success(), "{b}");
+    h.wait_state("nodir", "CANCELLED", T).await;
+}

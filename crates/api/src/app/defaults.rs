@@ -26,7 +26,10 @@ fn minimal_spec() -> Value {
 
 async fn validate(store: &dyn Store, ns: &str, spec: &Value) -> ApiResult<()> {
     if !spec.is_object() {
-        return Err(ApiError::MalformedField { field: "spec".into(), message: "must be an object".into() });
+        return Err(ApiError::MalformedField {
+            field: "spec".into(),
+            message: "must be an object".into(),
+        });
     }
     let full: DeploymentSpec = from_value(with_defaults(&minimal_spec(), spec), "spec")?;
     if let Some(target) = &full.deployment_target_name {
@@ -57,23 +60,37 @@ pub async fn patch(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<Deplo
             "metadata" if v.is_null() => {}
             "metadata" if v.is_object() => expected = expected_version(Some(v))?,
             "metadata" => {
-                return Err(ApiError::MalformedField { field: "metadata".into(), message: "must be an object".into() })
+                return Err(ApiError::MalformedField {
+                    field: "metadata".into(),
+                    message: "must be an object".into(),
+                })
             }
             other => {
-                return Err(ApiError::invalid(other, "unknown field; PATCH the defaults as {\"spec\": {…}}"));
+                return Err(ApiError::invalid(
+                    other,
+                    "unknown field; PATCH the defaults as {\"spec\": {…}}",
+                ));
             }
         }
     }
     let spec_patch = spec_patch.unwrap_or_else(|| Value::Object(Map::new()));
     if !(spec_patch.is_object() || spec_patch.is_null()) {
-        return Err(ApiError::MalformedField { field: "spec".into(), message: "must be an object".into() });
+        return Err(ApiError::MalformedField {
+            field: "spec".into(),
+            message: "must be an object".into(),
+        });
     }
     ensure_namespace(store, ns).await?;
     for _ in 0..CAS_ATTEMPTS {
         let current = store.deployment_defaults_get(ns).await?;
         if let Some(expected) = expected {
             if expected != current.metadata.resource_version {
-                return Err(stale("deployment defaults of", ns, expected, current.metadata.resource_version));
+                return Err(stale(
+                    "deployment defaults of",
+                    ns,
+                    expected,
+                    current.metadata.resource_version,
+                ));
             }
         }
         let mut spec = current.spec.clone();

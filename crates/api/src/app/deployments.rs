@@ -17,12 +17,15 @@ use stateplane_model::error::from_value;
 use stateplane_model::merge::{merge_patch, with_defaults};
 use stateplane_model::restore::{self, RestoreDecision};
 use stateplane_model::{
-    lenient_string_map, validate_dns_label, Deployment, DeploymentId, DeploymentSpec, DeploymentState,
-    DesiredState, StringMap, SPEC_VERSION_ANNOTATION,
+    lenient_string_map, validate_dns_label, Deployment, DeploymentId, DeploymentSpec,
+    DeploymentState, DesiredState, StringMap, SPEC_VERSION_ANNOTATION,
 };
 use stateplane_store::{SavepointFilter, Store, StoreError};
 
-use super::{busy, ensure_namespace, expected_version, namespace_not_found, object, or_not_found, stale, CAS_ATTEMPTS};
+use super::{
+    busy, ensure_namespace, expected_version, namespace_not_found, object, or_not_found, stale,
+    CAS_ATTEMPTS,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Wait, UUID_EXAMPLE};
 use crate::AppState;
@@ -47,7 +50,9 @@ pub async fn resolve(store: &dyn Store, ns: &str, id_or_name: &str) -> ApiResult
     }
     match store.deployment_get_by_name(ns, id_or_name).await {
         Ok(d) if d.metadata.namespace == ns => Ok(d),
-        Ok(_) | Err(StoreError::NotFound { .. }) => Err(ApiError::not_found("deployment", id_or_name, ns)),
+        Ok(_) | Err(StoreError::NotFound { .. }) => {
+            Err(ApiError::not_found("deployment", id_or_name, ns))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -58,7 +63,10 @@ fn parse_selector(selector: &str) -> ApiResult<Vec<(String, String)>> {
         .split(',')
         .map(|pair| {
             let (k, v) = pair.split_once('=').ok_or_else(|| {
-                ApiError::parameter("labelSelector", format!("'{pair}' is not key=value (e.g. labelSelector=team=a,env=prod)"))
+                ApiError::parameter(
+                    "labelSelector",
+                    format!("'{pair}' is not key=value (e.g. labelSelector=team=a,env=prod)"),
+                )
             })?;
             let (k, v) = (k.trim(), v.trim());
             if k.is_empty() || v.contains('=') {
@@ -72,13 +80,24 @@ fn parse_selector(selector: &str) -> ApiResult<Vec<(String, String)>> {
         .collect()
 }
 
-pub async fn list(store: &dyn Store, ns: &str, label_selector: Option<&str>) -> ApiResult<Vec<Deployment>> {
-    let selector = label_selector.map(parse_selector).transpose()?.unwrap_or_default();
+pub async fn list(
+    store: &dyn Store,
+    ns: &str,
+    label_selector: Option<&str>,
+) -> ApiResult<Vec<Deployment>> {
+    let selector = label_selector
+        .map(parse_selector)
+        .transpose()?
+        .unwrap_or_default();
     ensure_namespace(store, ns).await?;
     let all = store.deployment_list(Some(ns)).await?;
     Ok(all
         .into_iter()
-        .filter(|d| selector.iter().all(|(k, v)| d.metadata.labels.get(k) == Some(v)))
+        .filter(|d| {
+            selector
+                .iter()
+                .all(|(k, v)| d.metadata.labels.get(k) == Some(v))
+        })
         .collect())
 }
 
@@ -96,8 +115,16 @@ pub async fn get(
     let id = d.metadata.id;
     super::watch::until(
         store,
-        |c| c.kind == stateplane_store::ResourceKind::Deployment && c.id.parse::<DeploymentId>().ok() == Some(id),
-        || async move { store.deployment_get(ns, id).await.map_err(or_not_found("deployment", id, ns)) },
+        |c| {
+            c.kind == stateplane_store::ResourceKind::Deployment
+                && c.id.parse::<DeploymentId>().ok() == Some(id)
+        },
+        || async move {
+            store
+                .deployment_get(ns, id)
+                .await
+                .map_err(or_not_found("deployment", id, ns))
+        },
         |d: &Deployment| wait.states.contains(&d.status.state),
         wait.timeout,
         draining,
@@ -119,7 +146,9 @@ struct ClientMetadata {
 
 /// 422 unless a named deployment target exists in the namespace.
 async fn check_target(store: &dyn Store, ns: &str, spec: &DeploymentSpec) -> ApiResult<()> {
-    let Some(name) = &spec.deployment_target_name else { return Ok(()) };
+    let Some(name) = &spec.deployment_target_name else {
+        return Ok(());
+    };
     match store.target_get(ns, name).await {
         Ok(_) => Ok(()),
         Err(StoreError::NotFound { .. }) => Err(ApiError::invalid(
@@ -134,7 +163,10 @@ fn sub_object<'a>(obj: &'a Map<String, Value>, key: &str) -> ApiResult<Option<&'
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v @ Value::Object(_)) => Ok(Some(v)),
-        Some(_) => Err(ApiError::MalformedField { field: key.into(), message: "must be an object".into() }),
+        Some(_) => Err(ApiError::MalformedField {
+            field: key.into(),
+            message: "must be an object".into(),
+        }),
     }
 }
 
@@ -155,7 +187,9 @@ pub async fn create(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<Depl
             ));
         }
     }
-    let explicit = sub_object(obj, "spec")?.cloned().unwrap_or_else(|| json!({}));
+    let explicit = sub_object(obj, "spec")?
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     ensure_namespace(store, ns).await?;
     let defaults = store.deployment_defaults_get(ns).await?;
     let spec: DeploymentSpec = from_value(with_defaults(&defaults.spec, &explicit), "spec")?;
@@ -164,20 +198,29 @@ pub async fn create(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<Depl
     d.metadata.display_name = meta.display_name;
     d.metadata.labels = meta.labels;
     d.metadata.annotations = meta.annotations;
-    d.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
+    d.metadata
+        .annotations
+        .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
     d.validate()?;
     check_target(store, ns, &d.spec).await?;
     store.deployment_create(&d).await.map_err(|e| match e {
-        StoreError::AlreadyExists { .. } => ApiError::AlreadyExists { kind: "deployment", name: name.clone() },
+        StoreError::AlreadyExists { .. } => ApiError::AlreadyExists {
+            kind: "deployment",
+            name: name.clone(),
+        },
         StoreError::NotFound { .. } => namespace_not_found(ns),
         e => e.into(),
     })?;
-    store.deployment_get(ns, d.metadata.id).await.map_err(or_not_found("deployment", d.metadata.id, ns))
+    store
+        .deployment_get(ns, d.metadata.id)
+        .await
+        .map_err(or_not_found("deployment", d.metadata.id, ns))
 }
 
 /// Fields of `metadata` a PATCH may change, and those it may repeat unchanged.
 const PATCHABLE_METADATA: [&str; 3] = ["labels", "annotations", "displayName"];
-const PATCH_HINT: &str = "a PATCH may change metadata.labels, metadata.annotations, metadata.displayName and spec";
+const PATCH_HINT: &str =
+    "a PATCH may change metadata.labels, metadata.annotations, metadata.displayName and spec";
 
 /// The parts of a PATCH body, checked for shape before anything is read.
 #[derive(Debug)]
@@ -198,18 +241,27 @@ fn split_patch(body: &Value) -> ApiResult<DeploymentPatch> {
         match k.as_str() {
             "apiVersion" | "kind" => {}
             "status" => {
-                return Err(ApiError::invalid("status", "is written only by the controller; leave it out of a PATCH"))
+                return Err(ApiError::invalid(
+                    "status",
+                    "is written only by the controller; leave it out of a PATCH",
+                ))
             }
             "spec" => {
                 if !(v.is_object() || v.is_null()) {
-                    return Err(ApiError::MalformedField { field: "spec".into(), message: "must be an object".into() });
+                    return Err(ApiError::MalformedField {
+                        field: "spec".into(),
+                        message: "must be an object".into(),
+                    });
                 }
                 patch.insert(k.clone(), v.clone());
             }
             "metadata" if v.is_null() => {}
             "metadata" => {
                 let Some(m) = v.as_object() else {
-                    return Err(ApiError::MalformedField { field: "metadata".into(), message: "must be an object".into() });
+                    return Err(ApiError::MalformedField {
+                        field: "metadata".into(),
+                        message: "must be an object".into(),
+                    });
                 };
                 expected = expected_version(Some(v))?;
                 let mut meta_patch = Map::new();
@@ -223,16 +275,28 @@ fn split_patch(body: &Value) -> ApiResult<DeploymentPatch> {
                             fixed.insert(mk.clone(), mv.clone());
                         }
                         other => {
-                            return Err(ApiError::invalid(format!("metadata.{other}"), format!("unknown field; {PATCH_HINT}")))
+                            return Err(ApiError::invalid(
+                                format!("metadata.{other}"),
+                                format!("unknown field; {PATCH_HINT}"),
+                            ))
                         }
                     }
                 }
                 patch.insert("metadata".into(), Value::Object(meta_patch));
             }
-            other => return Err(ApiError::invalid(other, format!("unknown field; {PATCH_HINT}"))),
+            other => {
+                return Err(ApiError::invalid(
+                    other,
+                    format!("unknown field; {PATCH_HINT}"),
+                ))
+            }
         }
     }
-    Ok(DeploymentPatch { patch: Value::Object(patch), expected, fixed })
+    Ok(DeploymentPatch {
+        patch: Value::Object(patch),
+        expected,
+        fixed,
+    })
 }
 
 /// 422 when the client tries to change `metadata.id`, `namespace`, `name` or `createdAt`.
@@ -243,12 +307,17 @@ fn check_fixed(fixed: &Map<String, Value>, d: &Deployment) -> ApiResult<()> {
             "namespace" => v.as_str() == Some(d.metadata.namespace.as_str()),
             "name" => v.as_str() == Some(d.metadata.name.as_str()),
             "createdAt" => {
-                v.as_str().and_then(|s| s.parse::<chrono::DateTime<chrono::Utc>>().ok()) == Some(d.metadata.created_at)
+                v.as_str()
+                    .and_then(|s| s.parse::<chrono::DateTime<chrono::Utc>>().ok())
+                    == Some(d.metadata.created_at)
             }
             _ => true,
         };
         if !same && !v.is_null() {
-            return Err(ApiError::invalid(format!("metadata.{k}"), "cannot be changed; leave it out of the PATCH"));
+            return Err(ApiError::invalid(
+                format!("metadata.{k}"),
+                "cannot be changed; leave it out of the PATCH",
+            ));
         }
     }
     Ok(())
@@ -273,20 +342,64 @@ fn apply_patch(current: &Deployment, patch: &Value) -> ApiResult<Deployment> {
     next.metadata.annotations = meta.annotations;
     next.spec = spec;
     let version = current.spec_version();
-    let template_changed = serde_json::to_value(&next.spec.template).ok() != serde_json::to_value(&current.spec.template).ok();
-    let new_version = if template_changed { version + 1 } else { version };
-    next.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), new_version.to_string());
+    let template_changed = serde_json::to_value(&next.spec.template).ok()
+        != serde_json::to_value(&current.spec.template).ok();
+    let new_version = if template_changed {
+        version + 1
+    } else {
+        version
+    };
+    next.metadata
+        .annotations
+        .insert(SPEC_VERSION_ANNOTATION.into(), new_version.to_string());
     Ok(next)
 }
 
+/// Refuses a change that needs a savepoint when no savepoint directory is known (neither in the
+/// deployment's Flink configuration nor from blob storage): suspending a deployment whose job runs, or
+/// a STATEFUL upgrade of one. Without the refusal the controller could only report the failure later.
+fn check_savepoint_features(
+    current: &Deployment,
+    next: &Deployment,
+    blob: Option<&str>,
+) -> ApiResult<()> {
+    if stateplane_model::paths::savepoint_base_dir(next, blob).is_some() {
+        return Ok(());
+    }
+    let job_runs = matches!(
+        current.status.state,
+        DeploymentState::Running | DeploymentState::Transitioning
+    );
+    let suspends =
+        next.spec.state == DesiredState::Suspended && current.spec.state != DesiredState::Suspended;
+    let stateful_upgrade = next.spec.state == DesiredState::Running
+        && next.spec_version() != current.spec_version()
+        && next.spec.upgrade_strategy.kind == stateplane_model::UpgradeStrategyKind::Stateful;
+    if job_runs && (suspends || stateful_upgrade) {
+        return Err(ApiError::SavepointsNotConfigured);
+    }
+    Ok(())
+}
+
 /// Applies a JSON merge patch (see the module docs).
-pub async fn patch(store: &dyn Store, ns: &str, id_or_name: &str, body: &Value) -> ApiResult<Deployment> {
+pub async fn patch(
+    store: &dyn Store,
+    blob: Option<&str>,
+    ns: &str,
+    id_or_name: &str,
+    body: &Value,
+) -> ApiResult<Deployment> {
     let p = split_patch(body)?;
     for _ in 0..CAS_ATTEMPTS {
         let current = resolve(store, ns, id_or_name).await?;
         if let Some(expected) = p.expected {
             if expected != current.metadata.resource_version {
-                return Err(stale("deployment", &current.metadata.name, expected, current.metadata.resource_version));
+                return Err(stale(
+                    "deployment",
+                    &current.metadata.name,
+                    expected,
+                    current.metadata.resource_version,
+                ));
             }
         }
         check_fixed(&p.fixed, &current)?;
@@ -295,6 +408,7 @@ pub async fn patch(store: &dyn Store, ns: &str, id_or_name: &str, body: &Value) 
             return Ok(current);
         }
         next.validate()?;
+        check_savepoint_features(&current, &next, blob)?;
         if next.spec.deployment_target_name != current.spec.deployment_target_name {
             check_target(store, ns, &next.spec).await?;
         }
@@ -302,7 +416,12 @@ pub async fn patch(store: &dyn Store, ns: &str, id_or_name: &str, body: &Value) 
             Ok(d) => return Ok(d),
             Err(StoreError::Conflict { actual, .. }) => {
                 if let Some(expected) = p.expected {
-                    return Err(stale("deployment", &current.metadata.name, expected, actual));
+                    return Err(stale(
+                        "deployment",
+                        &current.metadata.name,
+                        expected,
+                        actual,
+                    ));
                 }
             }
             Err(e) => return Err(or_not_found("deployment", id_or_name, ns)(e)),
@@ -315,7 +434,10 @@ pub async fn patch(store: &dyn Store, ns: &str, id_or_name: &str, body: &Value) 
 /// savepoint data); returns it as it was.
 pub async fn delete(store: &dyn Store, ns: &str, id_or_name: &str) -> ApiResult<Deployment> {
     let d = resolve(store, ns, id_or_name).await?;
-    let stopped = !matches!(d.status.state, DeploymentState::Running | DeploymentState::Transitioning);
+    let stopped = !matches!(
+        d.status.state,
+        DeploymentState::Running | DeploymentState::Transitioning
+    );
     if d.spec.state != DesiredState::Cancelled || !stopped {
         return Err(ApiError::DeploymentNotCancelled(format!(
             "deployment '{}' has spec.state {} and status.state {}: set spec.state to CANCELLED, wait until \
@@ -323,14 +445,24 @@ pub async fn delete(store: &dyn Store, ns: &str, id_or_name: &str) -> ApiResult<
             d.metadata.name, d.spec.state, d.status.state
         )));
     }
-    store.deployment_delete(ns, d.metadata.id).await.map_err(or_not_found("deployment", id_or_name, ns))?;
+    store
+        .deployment_delete(ns, d.metadata.id)
+        .await
+        .map_err(or_not_found("deployment", id_or_name, ns))?;
     Ok(d)
 }
 
 /// Which snapshot the next start would restore from, and why the others would not be used.
-pub async fn restore_preview(store: &dyn Store, ns: &str, id_or_name: &str) -> ApiResult<RestoreDecision> {
+pub async fn restore_preview(
+    store: &dyn Store,
+    ns: &str,
+    id_or_name: &str,
+) -> ApiResult<RestoreDecision> {
     let d = resolve(store, ns, id_or_name).await?;
-    let filter = SavepointFilter { deployment_id: Some(d.metadata.id), ..Default::default() };
+    let filter = SavepointFilter {
+        deployment_id: Some(d.metadata.id),
+        ..Default::default()
+    };
     let savepoints = store.savepoint_list(ns, &filter).await?;
     Ok(restore::select(&d, &savepoints))
 }
@@ -351,32 +483,49 @@ mod tests {
     fn template_changes_bump_the_spec_version_and_nothing_else_does() {
         let d = dep();
         let p = |v: Value| apply_patch(&d, &split_patch(&v).unwrap().patch).unwrap();
-        assert_eq!(p(json!({"spec": {"template": {"spec": {"parallelism": 2}}}})).spec_version(), 2);
-        assert_eq!(p(json!({"metadata": {"labels": {"a": "b"}}})).spec_version(), 1);
+        assert_eq!(
+            p(json!({"spec": {"template": {"spec": {"parallelism": 2}}}})).spec_version(),
+            2
+        );
+        assert_eq!(
+            p(json!({"metadata": {"labels": {"a": "b"}}})).spec_version(),
+            1
+        );
         assert_eq!(p(json!({"spec": {"state": "RUNNING"}})).spec_version(), 1);
         // a client cannot set the version
         let mut ann = serde_json::Map::new();
         ann.insert(SPEC_VERSION_ANNOTATION.into(), json!("9"));
-        assert_eq!(p(json!({"metadata": {"annotations": ann}})).spec_version(), 1);
+        assert_eq!(
+            p(json!({"metadata": {"annotations": ann}})).spec_version(),
+            1
+        );
         assert_eq!(p(json!({})), d, "an empty patch changes nothing");
     }
 
     #[test]
     fn patch_shape_errors_name_the_field() {
         let f = |v: Value| match split_patch(&v) {
-            Err(ApiError::InvalidField { field, .. } | ApiError::MalformedField { field, .. }) => field,
+            Err(ApiError::InvalidField { field, .. } | ApiError::MalformedField { field, .. }) => {
+                field
+            }
             other => panic!("{other:?}"),
         };
         assert_eq!(f(json!({"status": {"state": "RUNNING"}})), "status");
         assert_eq!(f(json!({"sepc": {}})), "sepc");
         assert_eq!(f(json!({"metadata": {"owner": "x"}})), "metadata.owner");
-        assert_eq!(f(json!({"metadata": {"resourceVersion": "abc"}})), "metadata.resourceVersion");
+        assert_eq!(
+            f(json!({"metadata": {"resourceVersion": "abc"}})),
+            "metadata.resourceVersion"
+        );
         assert_eq!(f(json!({"spec": 3})), "spec");
     }
 
     #[test]
     fn selectors() {
-        assert_eq!(parse_selector("a=b, c = d").unwrap(), vec![("a".into(), "b".into()), ("c".into(), "d".into())]);
+        assert_eq!(
+            parse_selector("a=b, c = d").unwrap(),
+            vec![("a".into(), "b".into()), ("c".into(), "d".into())]
+        );
         for bad in ["a", "=b", "a=b,", "a=b=c"] {
             assert!(parse_selector(bad).is_err(), "{bad}");
         }

@@ -13,5 +13,14 @@ pub async fn list(
     job_id: Option<JobId>,
 ) -> ApiResult<Vec<Event>> {
     ensure_namespace(store, ns).await?;
-    Ok(store.event_list(ns, &EventFilter { deployment_id, job_id, ..Default::default() }).await?)
+    Ok(store
+        .event_list(
+            ns,
+            &EventFilter {
+                deployment_id,
+                job_id,
+                ..Default::default()
+            },
+        )
+        .await?)
 }

@@ -32,23 +32,37 @@ pub async fn ensure_namespace(store: &dyn Store, ns: &str) -> ApiResult<()> {
 }
 
 pub(crate) fn namespace_not_found(ns: &str) -> ApiError {
-    ApiError::NotFound { kind: "namespace", id: ns.to_string(), namespace: None }
+    ApiError::NotFound {
+        kind: "namespace",
+        id: ns.to_string(),
+        namespace: None,
+    }
 }
 
 /// Maps a store `NotFound` to a 404 naming the resource and namespace; other errors as usual.
-pub(crate) fn or_not_found(kind: &'static str, id: impl ToString, ns: &str) -> impl FnOnce(StoreError) -> ApiError {
+pub(crate) fn or_not_found(
+    kind: &'static str,
+    id: impl ToString,
+    ns: &str,
+) -> impl FnOnce(StoreError) -> ApiError {
     let id = id.to_string();
     let ns = ns.to_string();
     move |e| match e {
-        StoreError::NotFound { .. } => ApiError::NotFound { kind, id, namespace: Some(ns) },
+        StoreError::NotFound { .. } => ApiError::NotFound {
+            kind,
+            id,
+            namespace: Some(ns),
+        },
         e => e.into(),
     }
 }
 
 /// The body as an object (the `Input` extractor already guarantees one).
 pub(crate) fn object(body: &Value) -> ApiResult<&Map<String, Value>> {
-    body.as_object()
-        .ok_or_else(|| ApiError::MalformedField { field: "body".into(), message: "must be an object".into() })
+    body.as_object().ok_or_else(|| ApiError::MalformedField {
+        field: "body".into(),
+        message: "must be an object".into(),
+    })
 }
 
 /// A required string field such as `metadata.name`, with a clear error when it is missing or not a string.
@@ -56,13 +70,18 @@ pub(crate) fn required_str(body: &Value, pointer: &str, field: &str) -> ApiResul
     match body.pointer(pointer) {
         None | Some(Value::Null) => Err(ApiError::invalid(field, "is required")),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(ApiError::MalformedField { field: field.into(), message: "must be a string".into() }),
+        Some(_) => Err(ApiError::MalformedField {
+            field: field.into(),
+            message: "must be a string".into(),
+        }),
     }
 }
 
 /// `metadata.resourceVersion` of a PATCH body, if given: the version the client's change is based on.
 pub(crate) fn expected_version(metadata: Option<&Value>) -> ApiResult<Option<i64>> {
-    let Some(v) = metadata.and_then(|m| m.get("resourceVersion")) else { return Ok(None) };
+    let Some(v) = metadata.and_then(|m| m.get("resourceVersion")) else {
+        return Ok(None);
+    };
     let parsed = match v {
         Value::Null => return Ok(None),
         Value::Number(n) => n.as_i64(),
@@ -85,5 +104,7 @@ pub(crate) fn stale(kind: &str, name: &str, expected: i64, actual: i64) -> ApiEr
 
 /// 409 when a resource kept changing during every retry.
 pub(crate) fn busy(kind: &str, name: &str) -> ApiError {
-    ApiError::Conflict(format!("{kind} '{name}' kept changing while the request was applied; retry"))
+    ApiError::Conflict(format!(
+        "{kind} '{name}' kept changing while the request was applied; retry"
+    ))
 }

@@ -25,7 +25,10 @@ pub async fn create(store: &dyn Store, body: &Value) -> ApiResult<Namespace> {
     let ns = Namespace::new(&name);
     ns.validate()?;
     store.namespace_create(&ns).await.map_err(|e| match e {
-        StoreError::AlreadyExists { .. } => ApiError::AlreadyExists { kind: "namespace", name: name.clone() },
+        StoreError::AlreadyExists { .. } => ApiError::AlreadyExists {
+            kind: "namespace",
+            name: name.clone(),
+        },
         e => e.into(),
     })?;
     get(store, &name).await
@@ -40,7 +43,10 @@ pub async fn delete(store: &dyn Store, name: &str) -> ApiResult<Namespace> {
         )));
     }
     for d in store.deployment_list(Some(name)).await? {
-        let running = matches!(d.status.state, DeploymentState::Running | DeploymentState::Transitioning);
+        let running = matches!(
+            d.status.state,
+            DeploymentState::Running | DeploymentState::Transitioning
+        );
         if d.spec.state != DesiredState::Cancelled || running {
             return Err(ApiError::NamespaceInUse(format!(
                 "namespace '{name}' still has deployment '{}' (spec.state {}, status.state {}): set spec.state \

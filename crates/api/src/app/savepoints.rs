@@ -15,8 +15,8 @@
 use serde_json::Value;
 use stateplane_model::paths::{derived_checkpoint_dir, savepoint_base_dir, savepoint_target_dir};
 use stateplane_model::{
-    normalize_location, DeploymentId, DeploymentState, JobId, Savepoint, SavepointCreate, SavepointFormat, SavepointId,
-    SavepointOrigin, SavepointState, SPEC_VERSION_ANNOTATION,
+    normalize_location, DeploymentId, DeploymentState, JobId, Savepoint, SavepointCreate,
+    SavepointFormat, SavepointId, SavepointOrigin, SavepointState, SPEC_VERSION_ANNOTATION,
 };
 use stateplane_store::{ResourceKind, SavepointFilter, Store, StoreError};
 
@@ -32,7 +32,16 @@ pub async fn list(
     job_id: Option<JobId>,
 ) -> ApiResult<Vec<Savepoint>> {
     ensure_namespace(store, ns).await?;
-    Ok(store.savepoint_list(ns, &SavepointFilter { deployment_id, job_id, ..Default::default() }).await?)
+    Ok(store
+        .savepoint_list(
+            ns,
+            &SavepointFilter {
+                deployment_id,
+                job_id,
+                ..Default::default()
+            },
+        )
+        .await?)
 }
 
 /// A savepoint, optionally waiting (long-poll) until its state is one of the awaited ones.
@@ -44,8 +53,15 @@ pub async fn get(
     draining: Option<crate::Draining>,
 ) -> ApiResult<Savepoint> {
     ensure_namespace(store, ns).await?;
-    let read = || async move { store.savepoint_get(ns, id).await.map_err(or_not_found("savepoint", id, ns)) };
-    let Some(wait) = wait else { return read().await };
+    let read = || async move {
+        store
+            .savepoint_get(ns, id)
+            .await
+            .map_err(or_not_found("savepoint", id, ns))
+    };
+    let Some(wait) = wait else {
+        return read().await;
+    };
     super::watch::until(
         store,
         |c| c.kind == ResourceKind::Savepoint && c.id.parse::<SavepointId>().ok() == Some(id),
@@ -58,7 +74,11 @@ pub async fn get(
 }
 
 /// The deployment a savepoint POST names: 404 unless it exists in this namespace.
-async fn deployment_of(store: &dyn Store, ns: &str, id: DeploymentId) -> ApiResult<stateplane_model::Deployment> {
+async fn deployment_of(
+    store: &dyn Store,
+    ns: &str,
+    id: DeploymentId,
+) -> ApiResult<stateplane_model::Deployment> {
     match store.deployment_get(ns, id).await {
         Ok(d) if d.metadata.namespace == ns => Ok(d),
         Ok(_) | Err(StoreError::NotFound { .. }) => Err(ApiError::not_found("deployment", id, ns)),
@@ -76,15 +96,29 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
     let intent = SavepointCreate::from_body(body)?;
     ensure_namespace(store, ns).await?;
     let sp = match intent {
-        SavepointCreate::Register { deployment_id, location, annotations, flink_savepoint_id } => {
+        SavepointCreate::Register {
+            deployment_id,
+            location,
+            annotations,
+            flink_savepoint_id,
+        } => {
             deployment_of(store, ns, deployment_id).await?;
-            let mut sp =
-                Savepoint::new(ns, deployment_id, SavepointOrigin::Copied, SavepointState::Completed, Some(location));
+            let mut sp = Savepoint::new(
+                ns,
+                deployment_id,
+                SavepointOrigin::Copied,
+                SavepointState::Completed,
+                Some(location),
+            );
             sp.metadata.annotations = annotations;
             sp.spec.flink_savepoint_id = flink_savepoint_id;
             sp
         }
-        SavepointCreate::Request { deployment_id, annotations, format } => {
+        SavepointCreate::Request {
+            deployment_id,
+            annotations,
+            format,
+        } => {
             let d = deployment_of(store, ns, deployment_id).await?;
             let blob = state.config.blob_storage_uri.as_deref();
             if savepoint_base_dir(&d, blob).is_none() {
@@ -106,22 +140,41 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
                 }
             };
             let spec_version = match store.job_get(ns, job_id).await {
-                Ok(job) => job.metadata.annotations.get(SPEC_VERSION_ANNOTATION).cloned(),
+                Ok(job) => job
+                    .metadata
+                    .annotations
+                    .get(SPEC_VERSION_ANNOTATION)
+                    .cloned(),
                 Err(StoreError::NotFound { .. }) => None,
                 Err(e) => return Err(e.into()),
             }
             .unwrap_or_else(|| d.spec_version().to_string());
-            let mut sp = Savepoint::new(ns, deployment_id, SavepointOrigin::UserRequest, SavepointState::Started, None);
+            let mut sp = Savepoint::new(
+                ns,
+                deployment_id,
+                SavepointOrigin::UserRequest,
+                SavepointState::Started,
+                None,
+            );
             sp.spec.savepoint_location = savepoint_target_dir(&d, blob, sp.metadata.id);
             sp.spec.format_type = Some(format.unwrap_or(SavepointFormat::Canonical));
             sp.metadata.job_id = Some(job_id);
             sp.metadata.annotations = annotations;
-            sp.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), spec_version);
+            sp.metadata
+                .annotations
+                .insert(SPEC_VERSION_ANNOTATION.into(), spec_version);
             sp
         }
     };
-    store.savepoint_create(&sp).await.map_err(or_not_found("deployment", sp.metadata.deployment_id, ns))?;
-    store.savepoint_get(ns, sp.metadata.id).await.map_err(or_not_found("savepoint", sp.metadata.id, ns))
+    store.savepoint_create(&sp).await.map_err(or_not_found(
+        "deployment",
+        sp.metadata.deployment_id,
+        ns,
+    ))?;
+    store
+        .savepoint_get(ns, sp.metadata.id)
+        .await
+        .map_err(or_not_found("savepoint", sp.metadata.id, ns))
 }
 
 /// What a DELETE did.
@@ -136,11 +189,16 @@ pub enum Deletion {
 /// Whether deleting `sp` must also dispose its data: stateplane wrote it and nothing else points to it.
 async fn must_dispose(state: &AppState, sp: &Savepoint) -> ApiResult<bool> {
     let store = state.store.as_ref();
-    let Some(key) = sp.location_key() else { return Ok(false) };
+    let Some(key) = sp.location_key() else {
+        return Ok(false);
+    };
     let ours = match sp.metadata.origin {
         o if o.is_triggered_by_us() => true,
         SavepointOrigin::RetainedCheckpoint => {
-            match store.deployment_get(&sp.metadata.namespace, sp.metadata.deployment_id).await {
+            match store
+                .deployment_get(&sp.metadata.namespace, sp.metadata.deployment_id)
+                .await
+            {
                 Ok(d) => derived_checkpoint_dir(&d, state.config.blob_storage_uri.as_deref())
                     .map(|dir| key.starts_with(&format!("{}/", normalize_location(&dir))))
                     .unwrap_or(false),
@@ -157,7 +215,10 @@ pub async fn delete(state: &AppState, ns: &str, id: SavepointId) -> ApiResult<De
     let store = state.store.as_ref();
     ensure_namespace(store, ns).await?;
     for _ in 0..CAS_ATTEMPTS {
-        let sp = store.savepoint_get(ns, id).await.map_err(or_not_found("savepoint", id, ns))?;
+        let sp = store
+            .savepoint_get(ns, id)
+            .await
+            .map_err(or_not_found("savepoint", id, ns))?;
         match sp.status.state {
             SavepointState::Started => {
                 return Err(ApiError::SavepointInProgress(format!(
@@ -178,7 +239,10 @@ pub async fn delete(state: &AppState, ns: &str, id: SavepointId) -> ApiResult<De
                 Err(e) => return Err(or_not_found("savepoint", id, ns)(e)),
             }
         }
-        store.savepoint_delete(ns, id).await.map_err(or_not_found("savepoint", id, ns))?;
+        store
+            .savepoint_delete(ns, id)
+            .await
+            .map_err(or_not_found("savepoint", id, ns))?;
         return Ok(Deletion::Deleted(sp));
     }
     Err(busy("savepoint", &id.to_string()))

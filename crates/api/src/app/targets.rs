@@ -33,7 +33,10 @@ pub async fn list(store: &dyn Store, ns: &str) -> ApiResult<Vec<DeploymentTarget
 
 pub async fn get(store: &dyn Store, ns: &str, name: &str) -> ApiResult<DeploymentTarget> {
     ensure_namespace(store, ns).await?;
-    store.target_get(ns, name).await.map_err(or_not_found("deployment target", name, ns))
+    store
+        .target_get(ns, name)
+        .await
+        .map_err(or_not_found("deployment target", name, ns))
 }
 
 /// Creates a target from `{metadata: {name}, spec: {flinkSessionCluster: {restUrl}}}`.
@@ -46,7 +49,10 @@ pub async fn create(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<Depl
     t.validate()?;
     ensure_namespace(store, ns).await?;
     store.target_create(&t).await.map_err(|e| match e {
-        StoreError::AlreadyExists { .. } => ApiError::AlreadyExists { kind: "deployment target", name: name.clone() },
+        StoreError::AlreadyExists { .. } => ApiError::AlreadyExists {
+            kind: "deployment target",
+            name: name.clone(),
+        },
         StoreError::NotFound { .. } => namespace_not_found(ns),
         e => e.into(),
     })?;

@@ -13,7 +13,10 @@ use crate::AppState;
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployment-defaults", tag = "deployment-defaults",
     params(("namespace" = String, Path, description = "Namespace name")),
     responses((status = 200, description = "The defaults (resourceVersion 0 when never set)", body = DeploymentDefaults)))]
-pub async fn deployment_defaults_get(State(s): State<AppState>, ApiPath(ns): ApiPath<String>) -> ApiResult<Reply> {
+pub async fn deployment_defaults_get(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+) -> ApiResult<Reply> {
     Reply::ok(&app::get(s.store.as_ref(), &ns).await?)
 }
 

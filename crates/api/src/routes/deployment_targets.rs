@@ -13,8 +13,14 @@ use crate::AppState;
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployment-targets", tag = "deployment-targets",
     params(("namespace" = String, Path, description = "Namespace name")),
     responses((status = 200, description = "Targets of the namespace", body = DeploymentTargetList)))]
-pub async fn deployment_target_list(State(s): State<AppState>, ApiPath(ns): ApiPath<String>) -> ApiResult<Reply> {
-    Reply::ok(&ResourceList::new("DeploymentTarget", app::list(s.store.as_ref(), &ns).await?))
+pub async fn deployment_target_list(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+) -> ApiResult<Reply> {
+    Reply::ok(&ResourceList::new(
+        "DeploymentTarget",
+        app::list(s.store.as_ref(), &ns).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/deployment-targets", tag = "deployment-targets",

@@ -16,7 +16,11 @@ use crate::{AppState, Draining};
     params(("namespace" = String, Path, description = "Namespace name"),
         ("labelSelector" = Option<String>, Query, description = "Comma-separated key=value pairs, all of which must match the labels")),
     responses((status = 200, description = "Deployments of the namespace, oldest first", body = DeploymentList)))]
-pub async fn deployment_list(State(s): State<AppState>, ApiPath(ns): ApiPath<String>, q: Params) -> ApiResult<Reply> {
+pub async fn deployment_list(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    q: Params,
+) -> ApiResult<Reply> {
     let items = app::list(s.store.as_ref(), &ns, q.get("labelSelector")).await?;
     Reply::ok(&ResourceList::new("Deployment", items))
 }
@@ -67,7 +71,16 @@ pub async fn deployment_patch(
     ApiPath((ns, id)): ApiPath<(String, String)>,
     Input(body): Input,
 ) -> ApiResult<Reply> {
-    Reply::ok(&app::patch(s.store.as_ref(), &ns, &id, &body).await?)
+    Reply::ok(
+        &app::patch(
+            s.store.as_ref(),
+            s.config.blob_storage_uri.as_deref(),
+            &ns,
+            &id,
+            &body,
+        )
+        .await?,
+    )
 }
 
 /// Deletes a deployment whose desired state is CANCELLED and whose status is not RUNNING or

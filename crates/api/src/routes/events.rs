@@ -15,7 +15,11 @@ use crate::AppState;
         ("deploymentId" = Option<String>, Query, description = "Only events of this deployment (UUID)", format = Uuid),
         ("jobId" = Option<String>, Query, description = "Only events of this job (UUID)", format = Uuid)),
     responses((status = 200, description = "Events, oldest first", body = EventList)))]
-pub async fn event_list(State(s): State<AppState>, ApiPath(ns): ApiPath<String>, q: Params) -> ApiResult<Reply> {
+pub async fn event_list(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    q: Params,
+) -> ApiResult<Reply> {
     let items = app::list(s.store.as_ref(), &ns, q.id("deploymentId")?, q.id("jobId")?).await?;
     Reply::ok(&ResourceList::new("Event", items))
 }

@@ -14,7 +14,11 @@ use crate::AppState;
     params(("namespace" = String, Path, description = "Namespace name"),
         ("deploymentId" = Option<String>, Query, description = "Only jobs of this deployment (UUID)", format = Uuid)),
     responses((status = 200, description = "Jobs, newest first", body = JobList)))]
-pub async fn job_list(State(s): State<AppState>, ApiPath(ns): ApiPath<String>, q: Params) -> ApiResult<Reply> {
+pub async fn job_list(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    q: Params,
+) -> ApiResult<Reply> {
     let items = app::list(s.store.as_ref(), &ns, q.id("deploymentId")?).await?;
     Reply::ok(&ResourceList::new("Job", items))
 }
@@ -23,7 +27,10 @@ pub async fn job_list(State(s): State<AppState>, ApiPath(ns): ApiPath<String>, q
     params(("namespace" = String, Path, description = "Namespace name"),
         ("jobId" = String, Path, description = "Job id (UUID)", format = Uuid)),
     responses((status = 200, description = "The job", body = Job)))]
-pub async fn job_get(State(s): State<AppState>, ApiPath((ns, id)): ApiPath<(String, String)>) -> ApiResult<Reply> {
+pub async fn job_get(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ApiPath<(String, String)>,
+) -> ApiResult<Reply> {
     let id: JobId = parse_id("jobId", &id)?;
     Reply::ok(&app::get(s.store.as_ref(), &ns, id).await?)
 }

@@ -11,5 +11,6 @@ pub mod events;
 pub mod fallback;
 pub mod health;
 pub mod jobs;
+pub mod metrics;
 pub mod namespaces;
 pub mod savepoints;

@@ -13,7 +13,10 @@ use crate::AppState;
 #[utoipa::path(get, path = "/api/v1/namespaces", tag = "namespaces",
     responses((status = 200, description = "All namespaces, by name", body = NamespaceList)))]
 pub async fn namespace_list(State(s): State<AppState>) -> ApiResult<Reply> {
-    Reply::ok(&ResourceList::new("Namespace", app::list(s.store.as_ref()).await?))
+    Reply::ok(&ResourceList::new(
+        "Namespace",
+        app::list(s.store.as_ref()).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/namespaces", tag = "namespaces", request_body = NamespaceCreate,
@@ -26,7 +29,10 @@ pub async fn namespace_create(State(s): State<AppState>, Input(body): Input) -> 
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}", tag = "namespaces",
     params(("namespace" = String, Path, description = "Namespace name")),
     responses((status = 200, description = "The namespace", body = Namespace)))]
-pub async fn namespace_get(State(s): State<AppState>, ApiPath(ns): ApiPath<String>) -> ApiResult<Reply> {
+pub async fn namespace_get(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+) -> ApiResult<Reply> {
     Reply::ok(&app::get(s.store.as_ref(), &ns).await?)
 }
 
@@ -36,6 +42,9 @@ pub async fn namespace_get(State(s): State<AppState>, ApiPath(ns): ApiPath<Strin
     params(("namespace" = String, Path, description = "Namespace name")),
     responses((status = 200, description = "Deleted; the namespace as it was", body = Namespace),
         (status = 409, description = "NAMESPACE_IN_USE or REFUSED (default)", body = ErrorBody)))]
-pub async fn namespace_delete(State(s): State<AppState>, ApiPath(ns): ApiPath<String>) -> ApiResult<Reply> {
+pub async fn namespace_delete(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+) -> ApiResult<Reply> {
     Reply::ok(&app::delete(s.store.as_ref(), &ns).await?)
 }

@@ -1,8 +1,8 @@
 //! `/api/v1/namespaces/{namespace}/savepoints[/{savepointId}]`
 
 use axum::extract::State;
-use axum::Extension;
 use axum::http::StatusCode;
+use axum::Extension;
 use stateplane_model::{ResourceList, Savepoint, SavepointId, SavepointState};
 
 use crate::app::savepoints::{self as app, Deletion};
@@ -17,7 +17,11 @@ use crate::{AppState, Draining};
         ("deploymentId" = Option<String>, Query, description = "Only savepoints of this deployment (UUID)", format = Uuid),
         ("jobId" = Option<String>, Query, description = "Only savepoints of this job (UUID)", format = Uuid)),
     responses((status = 200, description = "Savepoints, newest first", body = SavepointList)))]
-pub async fn savepoint_list(State(s): State<AppState>, ApiPath(ns): ApiPath<String>, q: Params) -> ApiResult<Reply> {
+pub async fn savepoint_list(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    q: Params,
+) -> ApiResult<Reply> {
     let items = app::list(s.store.as_ref(), &ns, q.id("deploymentId")?, q.id("jobId")?).await?;
     Reply::ok(&ResourceList::new("Savepoint", items))
 }

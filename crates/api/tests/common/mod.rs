@@ -7,7 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use stateplane_api::{ApiConfig, AppState};
 use stateplane_model::{
-    Deployment, DeploymentId, DeploymentState, DeploymentStatusRunning, Job, JobSpec, SPEC_VERSION_ANNOTATION,
+    Deployment, DeploymentId, DeploymentState, DeploymentStatusRunning, Job, JobSpec,
+    SPEC_VERSION_ANNOTATION,
 };
 use stateplane_store::{SqliteStore, Store};
 
@@ -36,13 +37,19 @@ impl Resp {
     pub fn error(&self, status: u16, code: &str) -> &Value {
         assert_eq!(self.status.as_u16(), status, "{}", self.text);
         assert_eq!(self.json["code"], code, "{}", self.text);
-        assert!(self.json["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", self.text);
+        assert!(
+            self.json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}",
+            self.text
+        );
         &self.json
     }
 
     #[track_caller]
     pub fn field(&self) -> &str {
-        self.json["field"].as_str().unwrap_or_else(|| panic!("no field in {}", self.text))
+        self.json["field"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no field in {}", self.text))
     }
 
     #[track_caller]
@@ -71,7 +78,14 @@ pub async fn start_with(config: ApiConfig) -> Server {
         .await
         .unwrap();
     });
-    Server { base: format!("http://{addr}"), client: reqwest::Client::new(), store, sqlite, _dir: dir, _stop: tx }
+    Server {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        store,
+        sqlite,
+        _dir: dir,
+        _stop: tx,
+    }
 }
 
 impl Server {
@@ -80,7 +94,13 @@ impl Server {
     }
 
     /// Sends a request with an optional raw body and headers.
-    pub async fn raw(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Resp {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
         let mut req = self.client.request(method, self.url(path));
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -90,11 +110,20 @@ impl Server {
         }
         let r = req.send().await.unwrap();
         let status = r.status();
-        let content_type =
-            r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let text = r.text().await.unwrap();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, content_type, text, json }
+        Resp {
+            status,
+            content_type,
+            text,
+            json,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -106,7 +135,13 @@ impl Server {
     }
 
     pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Resp {
-        self.raw(method, path, &[("content-type", "application/json")], Some(serde_json::to_vec(body).unwrap())).await
+        self.raw(
+            method,
+            path,
+            &[("content-type", "application/json")],
+            Some(serde_json::to_vec(body).unwrap()),
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Resp {
@@ -118,19 +153,35 @@ impl Server {
     }
 
     pub async fn post_yaml(&self, path: &str, yaml: &str) -> Resp {
-        self.raw(Method::POST, path, &[("content-type", "application/yaml")], Some(yaml.as_bytes().to_vec())).await
+        self.raw(
+            Method::POST,
+            path,
+            &[("content-type", "application/yaml")],
+            Some(yaml.as_bytes().to_vec()),
+        )
+        .await
     }
 
     /// Creates a deployment `name` in `ns` with a minimal spec plus `extra_spec` merged in.
     pub async fn create_deployment(&self, ns: &str, name: &str, extra_spec: Value) -> Value {
         let mut spec = minimal_spec();
         stateplane_model::merge::merge_patch(&mut spec, &extra_spec);
-        let r = self.post(&format!("/api/v1/namespaces/{ns}/deployments"), &json!({"metadata": {"name": name}, "spec": spec})).await;
+        let r = self
+            .post(
+                &format!("/api/v1/namespaces/{ns}/deployments"),
+                &json!({"metadata": {"name": name}, "spec": spec}),
+            )
+            .await;
         r.ok(201).clone()
     }
 
     /// Makes the deployment look RUNNING with a job (as the controller would), returning the job.
-    pub async fn make_running(&self, ns: &str, id: DeploymentId, job_spec_version: Option<&str>) -> Job {
+    pub async fn make_running(
+        &self,
+        ns: &str,
+        id: DeploymentId,
+        job_spec_version: Option<&str>,
+    ) -> Job {
         let d: Deployment = self.store.deployment_get(ns, id).await.unwrap();
         let spec: JobSpec = serde_json::from_value(json!({
             "artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}
@@ -138,7 +189,9 @@ impl Server {
         .unwrap();
         let mut job = Job::new(ns, id, &d.metadata.name, spec);
         if let Some(v) = job_spec_version {
-            job.metadata.annotations.insert(SPEC_VERSION_ANNOTATION.into(), v.into());
+            job.metadata
+                .annotations
+                .insert(SPEC_VERSION_ANNOTATION.into(), v.into());
         }
         self.store.job_create(&job).await.unwrap();
         let mut d = d;

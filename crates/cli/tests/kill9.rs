@@ -1,0 +1,278 @@
+//! The real binary against a real Flink, killed with SIGKILL in the middle of a savepoint, a suspend
+//! and a start, and restarted on the same data dir: no completed savepoint lost, none duplicated, never
+//! a second job for the deployment.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path, flink: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stateplane"))
+            .args([
+                "server",
+                "--listen",
+                "127.0.0.1:0",
+                "--flink-rest-url",
+                flink,
+                "--data-dir",
+            ])
+            .arg(data)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the binary");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr: String = rest
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs its address");
+        Server {
+            child,
+            base: format!("http://{addr}/api/v1/namespaces/default"),
+        }
+    }
+
+    /// SIGKILL: no destructor, no graceful shutdown, nothing flushed that was not already durable.
+    fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Api {
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(&self, m: reqwest::Method, url: String, body: Option<Value>) -> Value {
+        let mut r = self.http.request(m, url);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{status} {v}");
+        v
+    }
+
+    async fn wait(&self, url: String, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self.http.get(&url).send().await {
+                if let Ok(v) = r.json::<Value>().await {
+                    if f(&v) {
+                        return v;
+                    }
+                    assert!(Instant::now() < deadline, "{what} did not happen: {v}");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn origin_count(sps: &Value, origin: &str) -> usize {
+    sps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metadata"]["origin"] == origin)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_operation_loses_nothing_and_starts_no_second_job() {
+    let cluster = stateplane_testkit::flink::shared_cluster();
+    let dir = stateplane_testkit::temp_dir();
+    let data = dir.path().join("data");
+    let sp_dir: PathBuf = dir.path().join("savepoints");
+    let api = Api {
+        http: reqwest::Client::new(),
+    };
+
+    let s = Server::start(&data, cluster.rest_url());
+    let body = json!({"metadata": {"name": "k9"}, "spec": {
+        "state": "RUNNING",
+        "deploymentTargetName": "default",
+        "template": {"spec": {
+            "artifact": {"kind": "JAR", "jarUri": format!("file://{}", cluster.example_jar().display()),
+                         "entryClass": "io.stateplane.examples.StatefulCounter", "mainArgs": "20 --tag k9"},
+            "parallelism": 1,
+            "flinkConfiguration": {"execution.checkpointing.savepoint-dir": format!("file://{}", sp_dir.display())}
+        }}
+    }});
+    let d = api
+        .call(
+            reqwest::Method::POST,
+            format!("{}/deployments", s.base),
+            Some(body),
+        )
+        .await;
+    let dep = d["metadata"]["id"].as_str().unwrap().to_string();
+    api.wait(format!("{}/deployments/k9", s.base), "RUNNING", |d| {
+        d["status"]["state"] == "RUNNING"
+    })
+    .await;
+    let mut s = s;
+
+    // A savepoint, killed at several moments after the request was acknowledged.
+    for delay in [0u64, 10, 40] {
+        let sp = api
+            .call(
+                reqwest::Method::POST,
+                format!("{}/savepoints", s.base),
+                Some(json!({"metadata": {"deploymentId": dep}})),
+            )
+            .await;
+        let id = sp["metadata"]["id"].as_str().unwrap().to_string();
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        s.kill9();
+        s = Server::start(&data, cluster.rest_url());
+        let sp = api
+            .wait(
+                format!("{}/savepoints/{id}", s.base),
+                "savepoint done",
+                |v| matches!(v["status"]["state"].as_str(), Some("COMPLETED" | "FAILED")),
+            )
+            .await;
+        assert_eq!(sp["status"]["state"], "COMPLETED", "{sp}");
+        let loc = stateplane_model::local_path(sp["spec"]["savepointLocation"].as_str().unwrap())
+            .unwrap();
+        assert!(loc.join("_metadata").is_file());
+        assert_eq!(
+            std::fs::read_dir(loc.parent().unwrap()).unwrap().count(),
+            1,
+            "one snapshot per request"
+        );
+    }
+
+    // A suspend, killed right after it was asked for.
+    api.call(
+        reqwest::Method::PATCH,
+        format!("{}/deployments/k9", s.base),
+        Some(json!({"spec": {"state": "SUSPENDED"}})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(25)).await;
+    s.kill9();
+    s = Server::start(&data, cluster.rest_url());
+    api.wait(format!("{}/deployments/k9", s.base), "SUSPENDED", |d| {
+        d["status"]["state"] == "SUSPENDED"
+    })
+    .await;
+    let sps = api
+        .call(
+            reqwest::Method::GET,
+            format!("{}/savepoints?deploymentId={dep}", s.base),
+            None,
+        )
+        .await;
+    assert_eq!(origin_count(&sps, "SUSPEND"), 1, "{sps}");
+
+    // A start, killed right after it was asked for.
+    api.call(
+        reqwest::Method::PATCH,
+        format!("{}/deployments/k9", s.base),
+        Some(json!({"spec": {"state": "RUNNING"}})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    s.kill9();
+    s = Server::start(&data, cluster.rest_url());
+    let d = api
+        .wait(format!("{}/deployments/k9", s.base), "RUNNING", |d| {
+            d["status"]["state"] == "RUNNING"
+        })
+        .await;
+    let jobs = api
+        .call(
+            reqwest::Method::GET,
+            format!("{}/jobs?deploymentId={dep}", s.base),
+            None,
+        )
+        .await;
+    let ids: Vec<String> = jobs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["metadata"]["id"].as_str().unwrap().replace('-', ""))
+        .collect();
+    assert_eq!(ids.len(), 2, "{jobs}");
+    let flink = stateplane_flink::FlinkClient::new(cluster.rest_url()).unwrap();
+    let running: Vec<_> = flink
+        .jobs_overview()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| ids.contains(&j.id.as_str().to_string()) && !j.state.is_globally_terminal())
+        .collect();
+    assert_eq!(
+        running.len(),
+        1,
+        "exactly one job of this deployment runs in Flink: {running:?}"
+    );
+    assert_eq!(
+        running[0].id.as_str(),
+        d["status"]["running"]["jobId"]
+            .as_str()
+            .unwrap()
+            .replace('-', "")
+    );
+
+    api.call(
+        reqwest::Method::PATCH,
+        format!("{}/deployments/k9", s.base),
+        Some(json!({"spec": {"state": "CANCELLED"}})),
+    )
+    .await;
+    api.wait(format!("{}/deployments/k9", s.base), "CANCELLED", |d| {
+        d["status"]["state"] == "CANCELLED"
+    })
+    .await;
+    // The metrics endpoint shows what the controller did.
+    let text = reqwest::get(s.base.replace("/api/v1/namespaces/default", "/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("stateplane_deployments{state=\"CANCELLED\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stateplane_reconcile_pass_duration_seconds"),
+        "{text}"
+    );
+}
