@@ -26,7 +26,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use stateplane_model::{
-    Deployment, DeploymentSpec, Event, EventName, Job, JobSpec, Namespace, Savepoint, SavepointOrigin, SavepointState,
+    Deployment, DeploymentSpec, Event, EventName, Job, JobSpec, Namespace, Savepoint,
+    SavepointOrigin, SavepointState,
 };
 
 use crate::Store;
@@ -49,7 +50,10 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(store: impl Store, guard: impl Any + Send + Sync) -> Self {
-        Self { store: Arc::new(store), _guard: Box::new(guard) }
+        Self {
+            store: Arc::new(store),
+            _guard: Box::new(guard),
+        }
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -147,7 +151,12 @@ async fn deployment(store: &dyn Store, ns: &str, name: &str, secs: i64) -> Deplo
 }
 
 /// A savepoint of `d` (not stored yet) created at `at(secs)`.
-fn savepoint(d: &Deployment, secs: i64, state: SavepointState, location: Option<&str>) -> Savepoint {
+fn savepoint(
+    d: &Deployment,
+    secs: i64,
+    state: SavepointState,
+    location: Option<&str>,
+) -> Savepoint {
     let mut s = Savepoint::new(
         &d.metadata.namespace,
         d.metadata.id,
@@ -179,7 +188,12 @@ fn job(d: &Deployment, secs: i64) -> Job {
 
 /// An event about `d` (not stored yet) created at `at(secs)`.
 fn event(d: &Deployment, secs: i64, message: &str) -> Event {
-    let mut e = Event::new(&d.metadata.namespace, d.metadata.id, EventName::GeneralFailure, message);
+    let mut e = Event::new(
+        &d.metadata.namespace,
+        d.metadata.id,
+        EventName::GeneralFailure,
+        message,
+    );
     e.metadata.created_at = at(secs);
     e
 }

@@ -20,8 +20,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use stateplane_model::{
-    Deployment, DeploymentDefaults, DeploymentId, DeploymentTarget, Event, Job, JobId, Namespace, Savepoint,
-    SavepointId, SavepointState,
+    Deployment, DeploymentDefaults, DeploymentId, DeploymentTarget, Event, Job, JobId, Namespace,
+    Savepoint, SavepointId, SavepointState,
 };
 use tokio::sync::broadcast;
 
@@ -42,7 +42,12 @@ pub enum StoreError {
     AlreadyExists { kind: &'static str, name: String },
     /// The stored resourceVersion differs from the one the caller read: someone else changed it.
     #[error("{kind} '{id}' was changed concurrently: expected resourceVersion {expected}, stored is {actual}")]
-    Conflict { kind: &'static str, id: String, expected: i64, actual: i64 },
+    Conflict {
+        kind: &'static str,
+        id: String,
+        expected: i64,
+        actual: i64,
+    },
     /// A rule of the store refused the write (e.g. deleting a namespace whose deployments still run).
     #[error("{0}")]
     Refused(String),
@@ -160,7 +165,11 @@ pub trait SavepointStore {
     async fn savepoint_create(&self, s: &Savepoint) -> Result<()>;
     async fn savepoint_get(&self, namespace: &str, id: SavepointId) -> Result<Savepoint>;
     /// Savepoints of a namespace matching the filter, newest first.
-    async fn savepoint_list(&self, namespace: &str, filter: &SavepointFilter) -> Result<Vec<Savepoint>>;
+    async fn savepoint_list(
+        &self,
+        namespace: &str,
+        filter: &SavepointFilter,
+    ) -> Result<Vec<Savepoint>>;
     /// Compare-and-swap update.
     async fn savepoint_update(&self, s: &Savepoint) -> Result<Savepoint>;
     async fn savepoint_delete(&self, namespace: &str, id: SavepointId) -> Result<()>;
@@ -203,7 +212,13 @@ pub trait JarCacheStore {
 
 /// The whole store.
 pub trait Store:
-    NamespaceStore + DeploymentStore + DeploymentTargetStore + SavepointStore + JobStore + EventStore + JarCacheStore
+    NamespaceStore
+    + DeploymentStore
+    + DeploymentTargetStore
+    + SavepointStore
+    + JobStore
+    + EventStore
+    + JarCacheStore
     + Send
     + Sync
     + 'static

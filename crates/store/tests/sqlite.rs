@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
-use stateplane_model::{Deployment, DeploymentTarget, Namespace, Savepoint, SavepointOrigin, SavepointState};
+use stateplane_model::{
+    Deployment, DeploymentTarget, Namespace, Savepoint, SavepointOrigin, SavepointState,
+};
 use stateplane_store::conformance::Fixture;
 use stateplane_store::{
-    DeploymentStore, DeploymentTargetStore, NamespaceStore, SavepointFilter, SavepointStore, SqliteStore, StoreError,
+    DeploymentStore, DeploymentTargetStore, NamespaceStore, SavepointFilter, SavepointStore,
+    SqliteStore, StoreError,
 };
 
 async fn fresh() -> Fixture {
@@ -29,8 +32,13 @@ fn spec() -> stateplane_model::DeploymentSpec {
 #[tokio::test]
 async fn data_survives_closing_and_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("nested/data")).await.unwrap();
-    store.namespace_create(&Namespace::new("team-a")).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("nested/data"))
+        .await
+        .unwrap();
+    store
+        .namespace_create(&Namespace::new("team-a"))
+        .await
+        .unwrap();
     let d = Deployment::new("team-a", "counter", spec());
     store.deployment_create(&d).await.unwrap();
     let d = store.deployment_update(&d).await.unwrap();
@@ -45,12 +53,32 @@ async fn data_survives_closing_and_reopening() {
     store.close().await;
     drop(store);
 
-    let store = SqliteStore::open(&dir.path().join("nested/data")).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("nested/data"))
+        .await
+        .unwrap();
     assert!(dir.path().join("nested/data/stateplane.db").is_file());
-    assert_eq!(store.deployment_get("team-a", d.metadata.id).await.unwrap(), d);
-    assert_eq!(store.savepoint_get("team-a", s.metadata.id).await.unwrap(), s);
-    assert_eq!(store.savepoint_count_by_location("file:///sp/1").await.unwrap(), 1);
-    let names: Vec<_> = store.namespace_list().await.unwrap().into_iter().map(|n| n.metadata.name).collect();
+    assert_eq!(
+        store.deployment_get("team-a", d.metadata.id).await.unwrap(),
+        d
+    );
+    assert_eq!(
+        store.savepoint_get("team-a", s.metadata.id).await.unwrap(),
+        s
+    );
+    assert_eq!(
+        store
+            .savepoint_count_by_location("file:///sp/1")
+            .await
+            .unwrap(),
+        1
+    );
+    let names: Vec<_> = store
+        .namespace_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.metadata.name)
+        .collect();
     assert_eq!(names, ["default", "team-a"]);
 }
 
@@ -62,11 +90,21 @@ async fn every_connection_is_durable() {
     assert_eq!(settings.journal_mode, "wal");
     assert!(settings.synchronous_full, "{settings:?}");
     assert!(settings.foreign_keys, "{settings:?}");
-    assert!(settings.busy_timeout >= Duration::from_secs(1), "{settings:?}");
+    assert!(
+        settings.busy_timeout >= Duration::from_secs(1),
+        "{settings:?}"
+    );
 
     // WAL is a property of the file: any connection sees it.
-    let mut conn = SqliteConnectOptions::new().filename(dir.path().join("stateplane.db")).connect().await.unwrap();
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.path().join("stateplane.db"))
+        .connect()
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(mode, "wal");
     conn.close().await.unwrap();
 }
@@ -76,21 +114,39 @@ async fn reopening_runs_migrations_once() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("custom.db");
     let store = SqliteStore::open_file(&file).await.unwrap();
-    store.target_create(&DeploymentTarget::new("default", "session", "http://127.0.0.1:8081")).await.unwrap();
+    store
+        .target_create(&DeploymentTarget::new(
+            "default",
+            "session",
+            "http://127.0.0.1:8081",
+        ))
+        .await
+        .unwrap();
     store.close().await;
     for _ in 0..2 {
         let store = SqliteStore::open_file(&file).await.unwrap();
         store.target_get("default", "session").await.unwrap();
-        assert_eq!(store.namespace_list().await.unwrap().len(), 1, "default is created once");
+        assert_eq!(
+            store.namespace_list().await.unwrap().len(),
+            1,
+            "default is created once"
+        );
         store.close().await;
     }
-    let mut conn = SqliteConnectOptions::new().filename(&file).connect().await.unwrap();
-    let (applied, failed): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT success) FROM _sqlx_migrations")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap().count();
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&file)
+        .connect()
+        .await
+        .unwrap();
+    let (applied, failed): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT success) FROM _sqlx_migrations",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
     assert_eq!((applied, failed), (files as i64, 0));
     conn.close().await.unwrap();
 }
@@ -101,17 +157,44 @@ async fn a_corrupt_row_is_an_error_not_a_panic() {
     let store = SqliteStore::open(dir.path()).await.unwrap();
     let d = Deployment::new("default", "counter", spec());
     store.deployment_create(&d).await.unwrap();
-    let s = Savepoint::new("default", d.metadata.id, SavepointOrigin::Copied, SavepointState::Completed, None);
+    let s = Savepoint::new(
+        "default",
+        d.metadata.id,
+        SavepointOrigin::Copied,
+        SavepointState::Completed,
+        None,
+    );
     store.savepoint_create(&s).await.unwrap();
 
-    let mut conn = SqliteConnectOptions::new().filename(dir.path().join("stateplane.db")).connect().await.unwrap();
-    sqlx::query("UPDATE deployments SET body = '{\"not\": \"a deployment\"'").execute(&mut conn).await.unwrap();
-    sqlx::query("UPDATE savepoints SET body = 'garbage'").execute(&mut conn).await.unwrap();
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.path().join("stateplane.db"))
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("UPDATE deployments SET body = '{\"not\": \"a deployment\"'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE savepoints SET body = 'garbage'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     conn.close().await.unwrap();
 
-    assert!(matches!(store.deployment_get("default", d.metadata.id).await, Err(StoreError::Backend(_))));
-    assert!(matches!(store.deployment_list(None).await, Err(StoreError::Backend(_))));
-    assert!(matches!(store.savepoint_list("default", &SavepointFilter::default()).await, Err(StoreError::Backend(_))));
+    assert!(matches!(
+        store.deployment_get("default", d.metadata.id).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert!(matches!(
+        store.deployment_list(None).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert!(matches!(
+        store
+            .savepoint_list("default", &SavepointFilter::default())
+            .await,
+        Err(StoreError::Backend(_))
+    ));
 }
 
 #[tokio::test]
@@ -119,6 +202,12 @@ async fn open_fails_cleanly_where_no_database_can_be() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, b"not a directory").unwrap();
-    assert!(matches!(SqliteStore::open(&blocker.join("data")).await, Err(StoreError::Backend(_))));
-    assert!(matches!(SqliteStore::open_file(&blocker).await, Err(StoreError::Backend(_))));
+    assert!(matches!(
+        SqliteStore::open(&blocker.join("data")).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert!(matches!(
+        SqliteStore::open_file(&blocker).await,
+        Err(StoreError::Backend(_))
+    ));
 }

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use stateplane_model::{
-    normalize_location, DeploymentId, JobId, Savepoint, SavepointId, SavepointOrigin, SavepointState, DEFAULT_NAMESPACE,
+    normalize_location, DeploymentId, JobId, Savepoint, SavepointId, SavepointOrigin,
+    SavepointState, DEFAULT_NAMESPACE,
 };
 
 use super::{assert_err, at, deployment, namespace, savepoint};
@@ -18,24 +19,57 @@ pub async fn savepoint_create_needs_deployment(store: Arc<dyn Store>) {
     let d = deployment(&*store, DEFAULT_NAMESPACE, "counter", 1).await;
     let mut orphan = savepoint(&d, 2, SavepointState::Started, None);
     orphan.metadata.deployment_id = DeploymentId::new();
-    assert_err!(store.savepoint_create(&orphan).await, StoreError::NotFound { .. });
+    assert_err!(
+        store.savepoint_create(&orphan).await,
+        StoreError::NotFound { .. }
+    );
 
     // The deployment must be in the savepoint's namespace.
     namespace(&*store, "other").await;
     let mut wrong_ns = savepoint(&d, 2, SavepointState::Started, None);
     wrong_ns.metadata.namespace = "other".into();
-    assert_err!(store.savepoint_create(&wrong_ns).await, StoreError::NotFound { .. });
+    assert_err!(
+        store.savepoint_create(&wrong_ns).await,
+        StoreError::NotFound { .. }
+    );
 
     let mut s = savepoint(&d, 2, SavepointState::Completed, Some("file:/sp/1"));
     s.metadata.origin = SavepointOrigin::Copied;
-    s.metadata.annotations.insert(stateplane_model::SPEC_VERSION_ANNOTATION.into(), "3".into());
+    s.metadata
+        .annotations
+        .insert(stateplane_model::SPEC_VERSION_ANNOTATION.into(), "3".into());
     s.metadata.job_id = Some(JobId::new());
     store.savepoint_create(&s).await.unwrap();
-    assert_eq!(store.savepoint_get(DEFAULT_NAMESPACE, s.metadata.id).await.unwrap(), s, "stored whole, unchanged");
-    assert_err!(store.savepoint_create(&s).await, StoreError::AlreadyExists { .. });
-    assert_err!(store.savepoint_get("other", s.metadata.id).await, StoreError::NotFound { .. });
-    assert_err!(store.savepoint_get(DEFAULT_NAMESPACE, SavepointId::new()).await, StoreError::NotFound { .. });
-    assert_eq!(store.savepoint_list(DEFAULT_NAMESPACE, &SavepointFilter::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .savepoint_get(DEFAULT_NAMESPACE, s.metadata.id)
+            .await
+            .unwrap(),
+        s,
+        "stored whole, unchanged"
+    );
+    assert_err!(
+        store.savepoint_create(&s).await,
+        StoreError::AlreadyExists { .. }
+    );
+    assert_err!(
+        store.savepoint_get("other", s.metadata.id).await,
+        StoreError::NotFound { .. }
+    );
+    assert_err!(
+        store
+            .savepoint_get(DEFAULT_NAMESPACE, SavepointId::new())
+            .await,
+        StoreError::NotFound { .. }
+    );
+    assert_eq!(
+        store
+            .savepoint_list(DEFAULT_NAMESPACE, &SavepointFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub async fn savepoint_list_newest_first_with_filters(store: Arc<dyn Store>) {
@@ -61,7 +95,10 @@ pub async fn savepoint_list_newest_first_with_filters(store: Arc<dyn Store>) {
         all.push(s);
     }
     // Two with the same time are ordered by id, descending.
-    let mut twins = [savepoint(&d1, 20, Completed, None), savepoint(&d1, 20, Completed, None)];
+    let mut twins = [
+        savepoint(&d1, 20, Completed, None),
+        savepoint(&d1, 20, Completed, None),
+    ];
     for t in &twins {
         store.savepoint_create(t).await.unwrap();
     }
@@ -69,7 +106,10 @@ pub async fn savepoint_list_newest_first_with_filters(store: Arc<dyn Store>) {
     // Another namespace's savepoints never show.
     namespace(&*store, "other").await;
     let od = deployment(&*store, "other", "one", 1).await;
-    store.savepoint_create(&savepoint(&od, 60, Completed, None)).await.unwrap();
+    store
+        .savepoint_create(&savepoint(&od, 60, Completed, None))
+        .await
+        .unwrap();
 
     let by_secs = |v: &[Savepoint]| v.iter().map(|s| s.metadata.created_at).collect::<Vec<_>>();
     let list = |f: SavepointFilter| {
@@ -78,26 +118,63 @@ pub async fn savepoint_list_newest_first_with_filters(store: Arc<dyn Store>) {
     };
 
     let everything = list(SavepointFilter::default()).await;
-    assert_eq!(by_secs(&everything), [50, 40, 30, 25, 20, 20, 10, 5].map(at));
+    assert_eq!(
+        by_secs(&everything),
+        [50, 40, 30, 25, 20, 20, 10, 5].map(at)
+    );
     assert_eq!(ids(&everything[4..6]), ids(&twins));
 
-    let of_d1 = list(SavepointFilter { deployment_id: Some(d1.metadata.id), ..Default::default() }).await;
+    let of_d1 = list(SavepointFilter {
+        deployment_id: Some(d1.metadata.id),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(by_secs(&of_d1), [50, 40, 30, 20, 20, 10].map(at));
-    assert!(of_d1.iter().all(|s| s.metadata.deployment_id == d1.metadata.id));
+    assert!(of_d1
+        .iter()
+        .all(|s| s.metadata.deployment_id == d1.metadata.id));
 
-    let of_job = list(SavepointFilter { job_id: Some(job_a), ..Default::default() }).await;
+    let of_job = list(SavepointFilter {
+        job_id: Some(job_a),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(by_secs(&of_job), [30, 10].map(at));
 
-    let completed =
-        SavepointFilter { deployment_id: Some(d1.metadata.id), states: vec![Completed, Failed], ..Default::default() };
-    assert_eq!(by_secs(&list(completed.clone()).await), [40, 30, 20, 20, 10].map(at));
-    let newest_two = list(SavepointFilter { limit: Some(2), ..completed }).await;
+    let completed = SavepointFilter {
+        deployment_id: Some(d1.metadata.id),
+        states: vec![Completed, Failed],
+        ..Default::default()
+    };
+    assert_eq!(
+        by_secs(&list(completed.clone()).await),
+        [40, 30, 20, 20, 10].map(at)
+    );
+    let newest_two = list(SavepointFilter {
+        limit: Some(2),
+        ..completed
+    })
+    .await;
     assert_eq!(by_secs(&newest_two), [40, 30].map(at));
-    let one = list(SavepointFilter { states: vec![Started], limit: Some(5), ..Default::default() }).await;
+    let one = list(SavepointFilter {
+        states: vec![Started],
+        limit: Some(5),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(by_secs(&one), [at(50)]);
-    let none = list(SavepointFilter { deployment_id: Some(DeploymentId::new()), ..Default::default() }).await;
+    let none = list(SavepointFilter {
+        deployment_id: Some(DeploymentId::new()),
+        ..Default::default()
+    })
+    .await;
     assert!(none.is_empty());
-    assert!(list(SavepointFilter { limit: Some(0), ..Default::default() }).await.is_empty());
+    assert!(list(SavepointFilter {
+        limit: Some(0),
+        ..Default::default()
+    })
+    .await
+    .is_empty());
 }
 
 pub async fn savepoint_count_by_location_normalises(store: Arc<dyn Store>) {
@@ -107,10 +184,26 @@ pub async fn savepoint_count_by_location_normalises(store: Arc<dyn Store>) {
     // Flink writes file:/x, users write file:///x: one snapshot.
     let mut flink = savepoint(&d, 2, SavepointState::Completed, Some("file:/data/sp/1"));
     store.savepoint_create(&flink).await.unwrap();
-    let copied = savepoint(&od, 3, SavepointState::Completed, Some("file:///data/sp/1/"));
+    let copied = savepoint(
+        &od,
+        3,
+        SavepointState::Completed,
+        Some("file:///data/sp/1/"),
+    );
     store.savepoint_create(&copied).await.unwrap();
-    store.savepoint_create(&savepoint(&d, 4, SavepointState::Completed, Some("file:///data/sp/2"))).await.unwrap();
-    store.savepoint_create(&savepoint(&d, 5, SavepointState::Started, None)).await.unwrap();
+    store
+        .savepoint_create(&savepoint(
+            &d,
+            4,
+            SavepointState::Completed,
+            Some("file:///data/sp/2"),
+        ))
+        .await
+        .unwrap();
+    store
+        .savepoint_create(&savepoint(&d, 5, SavepointState::Started, None))
+        .await
+        .unwrap();
 
     let count = |loc: &str| {
         let store = store.clone();
@@ -127,9 +220,15 @@ pub async fn savepoint_count_by_location_normalises(store: Arc<dyn Store>) {
     flink = store.savepoint_update(&flink).await.unwrap();
     assert_eq!(count("file:///data/sp/1").await, 1);
     assert_eq!(count("file:///data/sp/3").await, 1);
-    store.savepoint_delete("other", copied.metadata.id).await.unwrap();
+    store
+        .savepoint_delete("other", copied.metadata.id)
+        .await
+        .unwrap();
     assert_eq!(count("file:///data/sp/1").await, 0);
-    store.savepoint_delete(DEFAULT_NAMESPACE, flink.metadata.id).await.unwrap();
+    store
+        .savepoint_delete(DEFAULT_NAMESPACE, flink.metadata.id)
+        .await
+        .unwrap();
     assert_eq!(count("file:///data/sp/3").await, 0);
 }
 
@@ -140,7 +239,17 @@ pub async fn savepoints_in_flight_across_namespaces(store: Arc<dyn Store>) {
     use SavepointState::*;
     let mut expected = BTreeSet::new();
     let mut started = None;
-    for (i, state) in [Started, Completed, PendingDeletion, Failed, Deleting, FailedDeletion].into_iter().enumerate() {
+    for (i, state) in [
+        Started,
+        Completed,
+        PendingDeletion,
+        Failed,
+        Deleting,
+        FailedDeletion,
+    ]
+    .into_iter()
+    .enumerate()
+    {
         for dep in [&d, &od] {
             let s = savepoint(dep, i as i64, state, Some("file:///sp/x"));
             store.savepoint_create(&s).await.unwrap();
@@ -153,7 +262,13 @@ pub async fn savepoints_in_flight_across_namespaces(store: Arc<dyn Store>) {
         }
     }
     let in_flight = store.savepoints_in_flight().await.unwrap();
-    assert_eq!(in_flight.iter().map(|s| s.metadata.id).collect::<BTreeSet<_>>(), expected);
+    assert_eq!(
+        in_flight
+            .iter()
+            .map(|s| s.metadata.id)
+            .collect::<BTreeSet<_>>(),
+        expected
+    );
     assert_eq!(in_flight.len(), 6);
 
     let mut done = started.unwrap();
@@ -161,7 +276,13 @@ pub async fn savepoints_in_flight_across_namespaces(store: Arc<dyn Store>) {
     store.savepoint_update(&done).await.unwrap();
     expected.remove(&done.metadata.id);
     let in_flight = store.savepoints_in_flight().await.unwrap();
-    assert_eq!(in_flight.iter().map(|s| s.metadata.id).collect::<BTreeSet<_>>(), expected);
+    assert_eq!(
+        in_flight
+            .iter()
+            .map(|s| s.metadata.id)
+            .collect::<BTreeSet<_>>(),
+        expected
+    );
 }
 
 pub async fn savepoint_update_and_delete(store: Arc<dyn Store>) {
@@ -176,15 +297,38 @@ pub async fn savepoint_update_and_delete(store: Arc<dyn Store>) {
     assert_eq!(v2.metadata.resource_version, 2);
     assert!(v2.metadata.modified_at > at(2), "modifiedAt is refreshed");
     assert_eq!(store.savepoint_get(ns, v1.metadata.id).await.unwrap(), v2);
-    let completed = SavepointFilter { states: vec![SavepointState::Completed], ..Default::default() };
-    assert_eq!(ids(&store.savepoint_list(ns, &completed).await.unwrap()), [v1.metadata.id], "columns follow");
+    let completed = SavepointFilter {
+        states: vec![SavepointState::Completed],
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&store.savepoint_list(ns, &completed).await.unwrap()),
+        [v1.metadata.id],
+        "columns follow"
+    );
 
-    assert_err!(store.savepoint_update(&change).await, StoreError::Conflict { expected: 1, actual: 2, .. });
+    assert_err!(
+        store.savepoint_update(&change).await,
+        StoreError::Conflict {
+            expected: 1,
+            actual: 2,
+            ..
+        }
+    );
     let ghost = savepoint(&d, 3, SavepointState::Started, None);
-    assert_err!(store.savepoint_update(&ghost).await, StoreError::NotFound { .. });
+    assert_err!(
+        store.savepoint_update(&ghost).await,
+        StoreError::NotFound { .. }
+    );
 
     store.savepoint_delete(ns, v1.metadata.id).await.unwrap();
-    assert_err!(store.savepoint_get(ns, v1.metadata.id).await, StoreError::NotFound { .. });
-    assert_err!(store.savepoint_delete(ns, v1.metadata.id).await, StoreError::NotFound { .. });
+    assert_err!(
+        store.savepoint_get(ns, v1.metadata.id).await,
+        StoreError::NotFound { .. }
+    );
+    assert_err!(
+        store.savepoint_delete(ns, v1.metadata.id).await,
+        StoreError::NotFound { .. }
+    );
     store.deployment_get(ns, d.metadata.id).await.unwrap();
 }

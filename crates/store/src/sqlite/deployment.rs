@@ -3,10 +3,11 @@
 //! name (the target-delete check).
 
 use async_trait::async_trait;
-use sqlx::QueryBuilder;
 use stateplane_model::{Deployment, DeploymentId};
 
-use super::{backend, from_bodies, from_body, not_found, to_body, ts, violation, SqliteStore};
+use super::{
+    backend, fetch_list, from_body, list_query, not_found, to_body, ts, violation, SqliteStore,
+};
 use crate::{DeploymentStore, ResourceKind, Result, StoreError};
 use sqlx::error::ErrorKind;
 
@@ -37,44 +38,47 @@ impl DeploymentStore for SqliteStore {
             Some(_) => not_found("namespace", &m.namespace),
             None => backend("deployment_create", e),
         })?;
-        self.notify(ResourceKind::Deployment, &m.namespace, m.id.to_string(), Some(m.id));
+        self.notify(
+            ResourceKind::Deployment,
+            &m.namespace,
+            m.id.to_string(),
+            Some(m.id),
+        );
         Ok(())
     }
 
     async fn deployment_get(&self, namespace: &str, id: DeploymentId) -> Result<Deployment> {
-        let body = sqlx::query_scalar::<_, String>("SELECT body FROM deployments WHERE namespace = ? AND id = ?")
-            .bind(namespace)
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(|e| backend("deployment_get", e))?
-            .ok_or_else(|| not_found(KIND, id))?;
+        let body = sqlx::query_scalar::<_, String>(
+            "SELECT body FROM deployments WHERE namespace = ? AND id = ?",
+        )
+        .bind(namespace)
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| backend("deployment_get", e))?
+        .ok_or_else(|| not_found(KIND, id))?;
         from_body(KIND, &body)
     }
 
     async fn deployment_get_by_name(&self, namespace: &str, name: &str) -> Result<Deployment> {
-        let body = sqlx::query_scalar::<_, String>("SELECT body FROM deployments WHERE namespace = ? AND name = ?")
-            .bind(namespace)
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(|e| backend("deployment_get_by_name", e))?
-            .ok_or_else(|| not_found(KIND, name))?;
+        let body = sqlx::query_scalar::<_, String>(
+            "SELECT body FROM deployments WHERE namespace = ? AND name = ?",
+        )
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| backend("deployment_get_by_name", e))?
+        .ok_or_else(|| not_found(KIND, name))?;
         from_body(KIND, &body)
     }
 
     async fn deployment_list(&self, namespace: Option<&str>) -> Result<Vec<Deployment>> {
-        let mut q = QueryBuilder::new("SELECT body FROM deployments");
+        let mut q = list_query("deployments", "created_at, id", "created_at, id");
         if let Some(ns) = namespace {
             q.push(" WHERE namespace = ").push_bind(ns);
         }
-        q.push(" ORDER BY created_at, id");
-        let bodies = q
-            .build_query_scalar::<String>()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| backend("deployment_list", e))?;
-        from_bodies(KIND, bodies)
+        fetch_list(q, &self.reader, KIND, "deployment_list").await
     }
 
     async fn deployment_update(&self, d: &Deployment) -> Result<Deployment> {
@@ -101,13 +105,29 @@ impl DeploymentStore for SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(|e| match violation(&e) {
-            Some(ErrorKind::UniqueViolation) => StoreError::AlreadyExists { kind: KIND, name: m.name.clone() },
+            Some(ErrorKind::UniqueViolation) => StoreError::AlreadyExists {
+                kind: KIND,
+                name: m.name.clone(),
+            },
             _ => backend("deployment_update", e),
         })?;
         if done.rows_affected() == 0 {
-            return Err(self.cas_failure("deployments", KIND, &m.namespace, m.id.to_string(), expected).await);
+            return Err(self
+                .cas_failure(
+                    "deployments",
+                    KIND,
+                    &m.namespace,
+                    m.id.to_string(),
+                    expected,
+                )
+                .await);
         }
-        self.notify(ResourceKind::Deployment, &m.namespace, m.id.to_string(), Some(m.id));
+        self.notify(
+            ResourceKind::Deployment,
+            &m.namespace,
+            m.id.to_string(),
+            Some(m.id),
+        );
         Ok(stored)
     }
 
@@ -121,7 +141,12 @@ impl DeploymentStore for SqliteStore {
             "DELETE FROM savepoints WHERE namespace = ? AND deployment_id = ?",
             "DELETE FROM jobs WHERE namespace = ? AND deployment_id = ?",
         ] {
-            sqlx::query(sql).bind(namespace).bind(&id_text).execute(&mut *tx).await.map_err(|e| backend(OP, e))?;
+            sqlx::query(sql)
+                .bind(namespace)
+                .bind(&id_text)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend(OP, e))?;
         }
         let done = sqlx::query("DELETE FROM deployments WHERE namespace = ? AND id = ?")
             .bind(namespace)

@@ -7,15 +7,15 @@ use sqlx::error::ErrorKind;
 use sqlx::{QueryBuilder, Sqlite};
 use stateplane_model::Event;
 
-use super::{backend, from_bodies, not_found, to_body, ts, violation, SqliteStore};
+use super::{backend, fetch_list, list_query, not_found, to_body, ts, violation, SqliteStore};
 use crate::{EventFilter, EventStore, ResourceKind, Result, StoreError};
 
 const KIND: &str = "event";
 
-/// The list query for a filter: *newest* first so that `LIMIT` keeps the newest; the caller reverses.
-fn list_query<'a>(namespace: &'a str, f: &'a EventFilter) -> QueryBuilder<'a, Sqlite> {
-    let mut q = QueryBuilder::new("SELECT body FROM events WHERE namespace = ");
-    q.push_bind(namespace);
+/// The `WHERE … ORDER BY … LIMIT` of a list. The inner query runs *newest* first so that `LIMIT`
+/// keeps the newest; the aggregate puts them back oldest first.
+fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, namespace: &'a str, f: &'a EventFilter) {
+    q.push(" WHERE namespace = ").push_bind(namespace);
     if let Some(d) = f.deployment_id {
         q.push(" AND deployment_id = ").push_bind(d.to_string());
     }
@@ -29,7 +29,6 @@ fn list_query<'a>(namespace: &'a str, f: &'a EventFilter) -> QueryBuilder<'a, Sq
     if let Some(l) = f.limit {
         q.push(" LIMIT ").push_bind(i64::from(l));
     }
-    q
 }
 
 #[async_trait]
@@ -56,19 +55,19 @@ impl EventStore for SqliteStore {
             },
             None => backend("event_append", err),
         })?;
-        self.notify(ResourceKind::Event, &m.namespace, m.id.to_string(), m.deployment_id);
+        self.notify(
+            ResourceKind::Event,
+            &m.namespace,
+            m.id.to_string(),
+            m.deployment_id,
+        );
         Ok(())
     }
 
     async fn event_list(&self, namespace: &str, filter: &EventFilter) -> Result<Vec<Event>> {
-        let bodies = list_query(namespace, filter)
-            .build_query_scalar::<String>()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| backend("event_list", e))?;
-        let mut events: Vec<Event> = from_bodies(KIND, bodies)?;
-        events.reverse();
-        Ok(events)
+        let mut q = list_query("events", "seq", "seq");
+        push_filter(&mut q, namespace, filter);
+        fetch_list(q, &self.reader, KIND, "event_list").await
     }
 }
 
@@ -79,14 +78,34 @@ mod tests {
     use super::*;
     use crate::sqlite::tests::{plan, temp_store};
 
+    fn list_sql(f: &EventFilter) -> String {
+        let mut q = list_query("events", "seq", "seq");
+        push_filter(&mut q, "default", f);
+        q.push(") AS page");
+        q.into_sql()
+    }
+
     #[tokio::test]
     async fn hot_reads_use_their_index() {
         let (store, _dir) = temp_store().await;
-        let f = EventFilter { deployment_id: Some(DeploymentId::new()), limit: Some(50), ..Default::default() };
-        let p = plan(&store, list_query("default", &f).sql()).await;
-        assert!(p.contains("events_by_deployment") && !p.contains("TEMP B-TREE"), "{p}");
-        let f = EventFilter { limit: Some(50), ..Default::default() };
-        let p = plan(&store, list_query("default", &f).sql()).await;
-        assert!(p.contains("events_by_namespace") && !p.contains("TEMP B-TREE"), "{p}");
+        let f = EventFilter {
+            deployment_id: Some(DeploymentId::new()),
+            limit: Some(50),
+            ..Default::default()
+        };
+        let p = plan(&store, &list_sql(&f)).await;
+        assert!(
+            p.contains("events_by_deployment") && !p.contains("TEMP B-TREE FOR ORDER BY"),
+            "{p}"
+        );
+        let f = EventFilter {
+            limit: Some(50),
+            ..Default::default()
+        };
+        let p = plan(&store, &list_sql(&f)).await;
+        assert!(
+            p.contains("events_by_namespace") && !p.contains("TEMP B-TREE FOR ORDER BY"),
+            "{p}"
+        );
     }
 }

@@ -10,12 +10,14 @@ use crate::{JarCacheStore, Result};
 #[async_trait]
 impl JarCacheStore for SqliteStore {
     async fn jar_get(&self, rest_url: &str, sha256: &str) -> Result<Option<String>> {
-        sqlx::query_scalar::<_, String>("SELECT jar_id FROM jar_cache WHERE rest_url = ? AND sha256 = ?")
-            .bind(rest_url)
-            .bind(sha256)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(|e| backend("jar_get", e))
+        sqlx::query_scalar::<_, String>(
+            "SELECT jar_id FROM jar_cache WHERE rest_url = ? AND sha256 = ?",
+        )
+        .bind(rest_url)
+        .bind(sha256)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| backend("jar_get", e))
     }
 
     async fn jar_put(&self, rest_url: &str, sha256: &str, jar_id: &str) -> Result<()> {

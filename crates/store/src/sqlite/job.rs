@@ -7,28 +7,30 @@ use sqlx::error::ErrorKind;
 use sqlx::{QueryBuilder, Sqlite};
 use stateplane_model::{Job, JobId};
 
-use super::{backend, from_bodies, from_body, not_found, to_body, ts, violation, SqliteStore};
+use super::{
+    backend, fetch_list, from_body, list_query, not_found, to_body, ts, violation, SqliteStore,
+};
 use crate::{JobFilter, JobStore, ResourceKind, Result, StoreError};
 
 const KIND: &str = "job";
 
-/// The list query for a filter: newest first, `LIMIT` in SQL.
-fn list_query<'a>(namespace: &'a str, f: &'a JobFilter) -> QueryBuilder<'a, Sqlite> {
-    let mut q = QueryBuilder::new("SELECT body FROM jobs WHERE namespace = ");
-    q.push_bind(namespace);
+/// Newest first; the index `jobs_by_deployment` / `jobs_by_namespace` delivers this order.
+const ORDER: &str = "created_at DESC, id DESC";
+
+/// The `WHERE … ORDER BY … LIMIT` of a list: the `LIMIT` in SQL stops the index scan early.
+fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, namespace: &'a str, f: &'a JobFilter) {
+    q.push(" WHERE namespace = ").push_bind(namespace);
     if let Some(d) = f.deployment_id {
         q.push(" AND deployment_id = ").push_bind(d.to_string());
     }
-    q.push(" ORDER BY created_at DESC, id DESC");
+    q.push(" ORDER BY ").push(ORDER);
     if let Some(l) = f.limit {
         q.push(" LIMIT ").push_bind(i64::from(l));
     }
-    q
 }
 
 // The IN list repeats the partial index's condition word for word, which is what lets SQLite use it.
-const ACTIVE: &str =
-    "SELECT body FROM jobs WHERE state IN ('STARTING', 'STARTED', 'TERMINATING') ORDER BY created_at, id";
+const ACTIVE: &str = " WHERE state IN ('STARTING', 'STARTED', 'TERMINATING')";
 
 #[async_trait]
 impl JobStore for SqliteStore {
@@ -52,28 +54,31 @@ impl JobStore for SqliteStore {
             Some(_) => not_found("deployment", m.deployment_id),
             None => backend("job_create", e),
         })?;
-        self.notify(ResourceKind::Job, &m.namespace, m.id.to_string(), Some(m.deployment_id));
+        self.notify(
+            ResourceKind::Job,
+            &m.namespace,
+            m.id.to_string(),
+            Some(m.deployment_id),
+        );
         Ok(())
     }
 
     async fn job_get(&self, namespace: &str, id: JobId) -> Result<Job> {
-        let body = sqlx::query_scalar::<_, String>("SELECT body FROM jobs WHERE namespace = ? AND id = ?")
-            .bind(namespace)
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(|e| backend("job_get", e))?
-            .ok_or_else(|| not_found(KIND, id))?;
+        let body =
+            sqlx::query_scalar::<_, String>("SELECT body FROM jobs WHERE namespace = ? AND id = ?")
+                .bind(namespace)
+                .bind(id.to_string())
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(|e| backend("job_get", e))?
+                .ok_or_else(|| not_found(KIND, id))?;
         from_body(KIND, &body)
     }
 
     async fn job_list(&self, namespace: &str, filter: &JobFilter) -> Result<Vec<Job>> {
-        let bodies = list_query(namespace, filter)
-            .build_query_scalar::<String>()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| backend("job_list", e))?;
-        from_bodies(KIND, bodies)
+        let mut q = list_query("jobs", "created_at, id", ORDER);
+        push_filter(&mut q, namespace, filter);
+        fetch_list(q, &self.reader, KIND, "job_list").await
     }
 
     async fn job_update(&self, j: &Job) -> Result<Job> {
@@ -100,18 +105,23 @@ impl JobStore for SqliteStore {
             _ => backend("job_update", e),
         })?;
         if done.rows_affected() == 0 {
-            return Err(self.cas_failure("jobs", KIND, &m.namespace, m.id.to_string(), expected).await);
+            return Err(self
+                .cas_failure("jobs", KIND, &m.namespace, m.id.to_string(), expected)
+                .await);
         }
-        self.notify(ResourceKind::Job, &m.namespace, m.id.to_string(), Some(m.deployment_id));
+        self.notify(
+            ResourceKind::Job,
+            &m.namespace,
+            m.id.to_string(),
+            Some(m.deployment_id),
+        );
         Ok(stored)
     }
 
     async fn jobs_active(&self) -> Result<Vec<Job>> {
-        let bodies = sqlx::query_scalar::<_, String>(ACTIVE)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| backend("jobs_active", e))?;
-        from_bodies(KIND, bodies)
+        let mut q = list_query("jobs", "created_at, id", "created_at, id");
+        q.push(ACTIVE);
+        fetch_list(q, &self.reader, KIND, "jobs_active").await
     }
 }
 
@@ -122,16 +132,37 @@ mod tests {
     use super::*;
     use crate::sqlite::tests::{plan, temp_store};
 
+    fn list_sql(f: &JobFilter) -> String {
+        let mut q = list_query("jobs", "created_at, id", ORDER);
+        push_filter(&mut q, "default", f);
+        q.push(") AS page");
+        q.into_sql()
+    }
+
     #[tokio::test]
     async fn hot_reads_use_their_index() {
         let (store, _dir) = temp_store().await;
-        let f = JobFilter { deployment_id: Some(DeploymentId::new()), limit: Some(5) };
-        let p = plan(&store, list_query("default", &f).sql()).await;
-        assert!(p.contains("jobs_by_deployment") && !p.contains("TEMP B-TREE"), "{p}");
-        let f = JobFilter { deployment_id: None, limit: Some(5) };
-        let p = plan(&store, list_query("default", &f).sql()).await;
-        assert!(p.contains("jobs_by_namespace") && !p.contains("TEMP B-TREE"), "{p}");
-        let p = plan(&store, ACTIVE).await;
+        let f = JobFilter {
+            deployment_id: Some(DeploymentId::new()),
+            limit: Some(5),
+        };
+        let p = plan(&store, &list_sql(&f)).await;
+        assert!(
+            p.contains("jobs_by_deployment") && !p.contains("TEMP B-TREE FOR ORDER BY"),
+            "{p}"
+        );
+        let f = JobFilter {
+            deployment_id: None,
+            limit: Some(5),
+        };
+        let p = plan(&store, &list_sql(&f)).await;
+        assert!(
+            p.contains("jobs_by_namespace") && !p.contains("TEMP B-TREE FOR ORDER BY"),
+            "{p}"
+        );
+        let mut q = list_query("jobs", "created_at, id", "created_at, id");
+        q.push(ACTIVE).push(") AS page");
+        let p = plan(&store, q.sql()).await;
         assert!(p.contains("jobs_active"), "{p}");
     }
 }

@@ -8,7 +8,10 @@ use async_trait::async_trait;
 use sqlx::Row;
 use stateplane_model::{DeploymentDefaults, DeploymentId, Namespace};
 
-use super::{backend, from_bodies, from_body, not_found, parse_id, to_body, ts, violation, SqliteStore};
+use super::{
+    backend, fetch_list, from_body, list_query, not_found, parse_id, to_body, ts, violation,
+    SqliteStore,
+};
 use crate::{NamespaceStore, ResourceKind, Result, StoreError};
 
 const KIND: &str = "namespace";
@@ -18,17 +21,22 @@ const DEFAULTS: &str = "deployment defaults";
 impl NamespaceStore for SqliteStore {
     async fn namespace_create(&self, ns: &Namespace) -> Result<()> {
         let name = &ns.metadata.name;
-        sqlx::query("INSERT INTO namespaces (name, created_at, resource_version, body) VALUES (?, ?, ?, ?)")
-            .bind(name)
-            .bind(ts(&ns.metadata.created_at))
-            .bind(ns.metadata.resource_version)
-            .bind(to_body(ns)?)
-            .execute(&self.writer)
-            .await
-            .map_err(|e| match violation(&e) {
-                Some(_) => StoreError::AlreadyExists { kind: KIND, name: name.clone() },
-                None => backend("namespace_create", e),
-            })?;
+        sqlx::query(
+            "INSERT INTO namespaces (name, created_at, resource_version, body) VALUES (?, ?, ?, ?)",
+        )
+        .bind(name)
+        .bind(ts(&ns.metadata.created_at))
+        .bind(ns.metadata.resource_version)
+        .bind(to_body(ns)?)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| match violation(&e) {
+            Some(_) => StoreError::AlreadyExists {
+                kind: KIND,
+                name: name.clone(),
+            },
+            None => backend("namespace_create", e),
+        })?;
         self.notify(ResourceKind::Namespace, name, name.clone(), None);
         Ok(())
     }
@@ -44,11 +52,13 @@ impl NamespaceStore for SqliteStore {
     }
 
     async fn namespace_list(&self) -> Result<Vec<Namespace>> {
-        let bodies = sqlx::query_scalar::<_, String>("SELECT body FROM namespaces ORDER BY name")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| backend("namespace_list", e))?;
-        from_bodies(KIND, bodies)
+        fetch_list(
+            list_query("namespaces", "name", "name"),
+            &self.reader,
+            KIND,
+            "namespace_list",
+        )
+        .await
     }
 
     async fn namespace_delete(&self, name: &str) -> Result<()> {
@@ -83,7 +93,10 @@ impl NamespaceStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(|e| backend(OP, e))?;
-        let ids: Vec<DeploymentId> = ids.iter().map(|s| parse_id("deployment", s)).collect::<Result<_>>()?;
+        let ids: Vec<DeploymentId> = ids
+            .iter()
+            .map(|s| parse_id("deployment", s))
+            .collect::<Result<_>>()?;
         for sql in [
             "DELETE FROM events WHERE namespace = ?",
             "DELETE FROM savepoints WHERE namespace = ?",
@@ -93,7 +106,11 @@ impl NamespaceStore for SqliteStore {
             "DELETE FROM deployment_defaults WHERE namespace = ?",
             "DELETE FROM namespaces WHERE name = ?",
         ] {
-            sqlx::query(sql).bind(name).execute(&mut *tx).await.map_err(|e| backend(OP, e))?;
+            sqlx::query(sql)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend(OP, e))?;
         }
         tx.commit().await.map_err(|e| backend(OP, e))?;
         for id in ids {
@@ -113,7 +130,9 @@ impl NamespaceStore for SqliteStore {
         .await
         .map_err(|e| backend("deployment_defaults_get", e))?
         .ok_or_else(|| not_found(KIND, namespace))?;
-        let body: Option<String> = row.try_get(0).map_err(|e| backend("deployment_defaults_get", e))?;
+        let body: Option<String> = row
+            .try_get(0)
+            .map_err(|e| backend("deployment_defaults_get", e))?;
         match body {
             Some(b) => from_body(DEFAULTS, &b),
             None => Ok(DeploymentDefaults::empty(namespace)),

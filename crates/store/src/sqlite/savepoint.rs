@@ -11,15 +11,19 @@ use sqlx::error::ErrorKind;
 use sqlx::{QueryBuilder, Sqlite};
 use stateplane_model::{Savepoint, SavepointId};
 
-use super::{backend, from_bodies, from_body, not_found, to_body, ts, violation, SqliteStore};
+use super::{
+    backend, fetch_list, from_body, list_query, not_found, to_body, ts, violation, SqliteStore,
+};
 use crate::{ResourceKind, Result, SavepointFilter, SavepointStore, StoreError};
 
 const KIND: &str = "savepoint";
 
-/// The list query for a filter: newest first, `LIMIT` in SQL.
-fn list_query<'a>(namespace: &'a str, f: &'a SavepointFilter) -> QueryBuilder<'a, Sqlite> {
-    let mut q = QueryBuilder::new("SELECT body FROM savepoints WHERE namespace = ");
-    q.push_bind(namespace);
+/// Newest first; the index `savepoints_by_deployment` / `savepoints_by_namespace` delivers this order.
+const ORDER: &str = "created_at DESC, id DESC";
+
+/// The `WHERE … ORDER BY … LIMIT` of a list: the `LIMIT` in SQL stops the index scan early.
+fn push_filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, namespace: &'a str, f: &'a SavepointFilter) {
+    q.push(" WHERE namespace = ").push_bind(namespace);
     if let Some(d) = f.deployment_id {
         q.push(" AND deployment_id = ").push_bind(d.to_string());
     }
@@ -34,16 +38,14 @@ fn list_query<'a>(namespace: &'a str, f: &'a SavepointFilter) -> QueryBuilder<'a
         }
         q.push(")");
     }
-    q.push(" ORDER BY created_at DESC, id DESC");
+    q.push(" ORDER BY ").push(ORDER);
     if let Some(l) = f.limit {
         q.push(" LIMIT ").push_bind(i64::from(l));
     }
-    q
 }
 
 // The IN list repeats the partial index's condition word for word, which is what lets SQLite use it.
-const IN_FLIGHT: &str = "SELECT body FROM savepoints WHERE state IN ('STARTED', 'PENDING_DELETION', 'DELETING')
-                         ORDER BY created_at, id";
+const IN_FLIGHT: &str = " WHERE state IN ('STARTED', 'PENDING_DELETION', 'DELETING')";
 
 const COUNT_BY_LOCATION: &str = "SELECT COUNT(*) FROM savepoints WHERE location_key = ?";
 
@@ -73,28 +75,36 @@ impl SavepointStore for SqliteStore {
             Some(_) => not_found("deployment", m.deployment_id),
             None => backend("savepoint_create", e),
         })?;
-        self.notify(ResourceKind::Savepoint, &m.namespace, m.id.to_string(), Some(m.deployment_id));
+        self.notify(
+            ResourceKind::Savepoint,
+            &m.namespace,
+            m.id.to_string(),
+            Some(m.deployment_id),
+        );
         Ok(())
     }
 
     async fn savepoint_get(&self, namespace: &str, id: SavepointId) -> Result<Savepoint> {
-        let body = sqlx::query_scalar::<_, String>("SELECT body FROM savepoints WHERE namespace = ? AND id = ?")
-            .bind(namespace)
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(|e| backend("savepoint_get", e))?
-            .ok_or_else(|| not_found(KIND, id))?;
+        let body = sqlx::query_scalar::<_, String>(
+            "SELECT body FROM savepoints WHERE namespace = ? AND id = ?",
+        )
+        .bind(namespace)
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| backend("savepoint_get", e))?
+        .ok_or_else(|| not_found(KIND, id))?;
         from_body(KIND, &body)
     }
 
-    async fn savepoint_list(&self, namespace: &str, filter: &SavepointFilter) -> Result<Vec<Savepoint>> {
-        let bodies = list_query(namespace, filter)
-            .build_query_scalar::<String>()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| backend("savepoint_list", e))?;
-        from_bodies(KIND, bodies)
+    async fn savepoint_list(
+        &self,
+        namespace: &str,
+        filter: &SavepointFilter,
+    ) -> Result<Vec<Savepoint>> {
+        let mut q = list_query("savepoints", "created_at, id", ORDER);
+        push_filter(&mut q, namespace, filter);
+        fetch_list(q, &self.reader, KIND, "savepoint_list").await
     }
 
     async fn savepoint_update(&self, s: &Savepoint) -> Result<Savepoint> {
@@ -126,9 +136,16 @@ impl SavepointStore for SqliteStore {
             _ => backend("savepoint_update", e),
         })?;
         if done.rows_affected() == 0 {
-            return Err(self.cas_failure("savepoints", KIND, &m.namespace, m.id.to_string(), expected).await);
+            return Err(self
+                .cas_failure("savepoints", KIND, &m.namespace, m.id.to_string(), expected)
+                .await);
         }
-        self.notify(ResourceKind::Savepoint, &m.namespace, m.id.to_string(), Some(m.deployment_id));
+        self.notify(
+            ResourceKind::Savepoint,
+            &m.namespace,
+            m.id.to_string(),
+            Some(m.deployment_id),
+        );
         Ok(stored)
     }
 
@@ -143,16 +160,19 @@ impl SavepointStore for SqliteStore {
         .map_err(|e| backend("savepoint_delete", e))?
         .ok_or_else(|| not_found(KIND, id))?;
         let deployment_id = super::parse_id("deployment", &deployment)?;
-        self.notify(ResourceKind::Savepoint, namespace, id.to_string(), Some(deployment_id));
+        self.notify(
+            ResourceKind::Savepoint,
+            namespace,
+            id.to_string(),
+            Some(deployment_id),
+        );
         Ok(())
     }
 
     async fn savepoints_in_flight(&self) -> Result<Vec<Savepoint>> {
-        let bodies = sqlx::query_scalar::<_, String>(IN_FLIGHT)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(|e| backend("savepoints_in_flight", e))?;
-        from_bodies(KIND, bodies)
+        let mut q = list_query("savepoints", "created_at, id", "created_at, id");
+        q.push(IN_FLIGHT);
+        fetch_list(q, &self.reader, KIND, "savepoints_in_flight").await
     }
 
     async fn savepoint_count_by_location(&self, location_key: &str) -> Result<u64> {
@@ -167,13 +187,21 @@ impl SavepointStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    //! The query plans of the hot reads: each must use its index and never sort in a temporary B-tree,
-    //! or the latency of a list grows with the number of savepoints.
+    //! The query plans of the hot reads: each must use its index and never sort a whole deployment's (or
+    //! namespace's) savepoints in a temporary B-tree, or the latency of a list grows with their number.
+    //! (The aggregate sorts the page it is given again; that is bounded by the `LIMIT`.)
 
     use stateplane_model::{DeploymentId, JobId, SavepointState};
 
     use super::*;
     use crate::sqlite::tests::{plan, temp_store};
+
+    fn list_sql(f: &SavepointFilter) -> String {
+        let mut q = list_query("savepoints", "created_at, id", ORDER);
+        push_filter(&mut q, "default", f);
+        q.push(") AS page");
+        q.into_sql()
+    }
 
     #[tokio::test]
     async fn hot_reads_use_their_index() {
@@ -184,18 +212,32 @@ mod tests {
             limit: Some(10),
             ..Default::default()
         };
-        let p = plan(&store, list_query("default", &by_deployment).sql()).await;
-        assert!(p.contains("savepoints_by_deployment") && !p.contains("TEMP B-TREE"), "{p}");
+        let p = plan(&store, &list_sql(&by_deployment)).await;
+        assert!(
+            p.contains("savepoints_by_deployment") && !p.contains("TEMP B-TREE FOR ORDER BY"),
+            "{p}"
+        );
 
-        let by_namespace = SavepointFilter { limit: Some(10), ..Default::default() };
-        let p = plan(&store, list_query("default", &by_namespace).sql()).await;
-        assert!(p.contains("savepoints_by_namespace") && !p.contains("TEMP B-TREE"), "{p}");
+        let by_namespace = SavepointFilter {
+            limit: Some(10),
+            ..Default::default()
+        };
+        let p = plan(&store, &list_sql(&by_namespace)).await;
+        assert!(
+            p.contains("savepoints_by_namespace") && !p.contains("TEMP B-TREE FOR ORDER BY"),
+            "{p}"
+        );
 
-        let by_job = SavepointFilter { job_id: Some(JobId::new()), ..Default::default() };
-        let p = plan(&store, list_query("default", &by_job).sql()).await;
+        let by_job = SavepointFilter {
+            job_id: Some(JobId::new()),
+            ..Default::default()
+        };
+        let p = plan(&store, &list_sql(&by_job)).await;
         assert!(p.contains("INDEX"), "{p}");
 
-        let p = plan(&store, IN_FLIGHT).await;
+        let mut q = list_query("savepoints", "created_at, id", "created_at, id");
+        q.push(IN_FLIGHT).push(") AS page");
+        let p = plan(&store, q.sql()).await;
         assert!(p.contains("savepoints_in_flight"), "{p}");
 
         let p = plan(&store, COUNT_BY_LOCATION).await;

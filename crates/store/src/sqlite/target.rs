@@ -6,7 +6,9 @@ use sqlx::error::ErrorKind;
 use sqlx::{Sqlite, Transaction};
 use stateplane_model::DeploymentTarget;
 
-use super::{backend, from_bodies, from_body, not_found, to_body, ts, violation, SqliteStore};
+use super::{
+    backend, fetch_list, from_body, list_query, not_found, to_body, ts, violation, SqliteStore,
+};
 use crate::{DeploymentTargetStore, ResourceKind, Result, StoreError};
 
 const KIND: &str = "deployment target";
@@ -32,30 +34,32 @@ impl DeploymentTargetStore for SqliteStore {
             Some(_) => not_found("namespace", &m.namespace),
             None => backend("target_create", e),
         })?;
-        self.notify(ResourceKind::DeploymentTarget, &m.namespace, m.name.clone(), None);
+        self.notify(
+            ResourceKind::DeploymentTarget,
+            &m.namespace,
+            m.name.clone(),
+            None,
+        );
         Ok(())
     }
 
     async fn target_get(&self, namespace: &str, name: &str) -> Result<DeploymentTarget> {
-        let body =
-            sqlx::query_scalar::<_, String>("SELECT body FROM deployment_targets WHERE namespace = ? AND name = ?")
-                .bind(namespace)
-                .bind(name)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(|e| backend("target_get", e))?
-                .ok_or_else(|| not_found(KIND, name))?;
+        let body = sqlx::query_scalar::<_, String>(
+            "SELECT body FROM deployment_targets WHERE namespace = ? AND name = ?",
+        )
+        .bind(namespace)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(|e| backend("target_get", e))?
+        .ok_or_else(|| not_found(KIND, name))?;
         from_body(KIND, &body)
     }
 
     async fn target_list(&self, namespace: &str) -> Result<Vec<DeploymentTarget>> {
-        let bodies =
-            sqlx::query_scalar::<_, String>("SELECT body FROM deployment_targets WHERE namespace = ? ORDER BY name")
-                .bind(namespace)
-                .fetch_all(&self.reader)
-                .await
-                .map_err(|e| backend("target_list", e))?;
-        from_bodies(KIND, bodies)
+        let mut q = list_query("deployment_targets", "name", "name");
+        q.push(" WHERE namespace = ").push_bind(namespace);
+        fetch_list(q, &self.reader, KIND, "target_list").await
     }
 
     async fn target_update(&self, t: &DeploymentTarget) -> Result<DeploymentTarget> {
@@ -75,9 +79,16 @@ impl DeploymentTargetStore for SqliteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| backend(OP, e))?;
-        let Some((old_name, actual)) = current else { return Err(not_found(KIND, &m.name)) };
+        let Some((old_name, actual)) = current else {
+            return Err(not_found(KIND, &m.name));
+        };
         if actual != expected {
-            return Err(StoreError::Conflict { kind: KIND, id: old_name, expected, actual });
+            return Err(StoreError::Conflict {
+                kind: KIND,
+                id: old_name,
+                expected,
+                actual,
+            });
         }
         if old_name != m.name {
             // Deployments refer to a target by name: renaming a used one would orphan them.
@@ -98,11 +109,19 @@ impl DeploymentTargetStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| match violation(&e) {
-            Some(ErrorKind::UniqueViolation) => StoreError::AlreadyExists { kind: KIND, name: m.name.clone() },
+            Some(ErrorKind::UniqueViolation) => StoreError::AlreadyExists {
+                kind: KIND,
+                name: m.name.clone(),
+            },
             _ => backend(OP, e),
         })?;
         tx.commit().await.map_err(|e| backend(OP, e))?;
-        self.notify(ResourceKind::DeploymentTarget, &m.namespace, m.name.clone(), None);
+        self.notify(
+            ResourceKind::DeploymentTarget,
+            &m.namespace,
+            m.name.clone(),
+            None,
+        );
         Ok(stored)
     }
 
@@ -122,13 +141,22 @@ impl DeploymentTargetStore for SqliteStore {
             return Err(not_found(KIND, name));
         }
         tx.commit().await.map_err(|e| backend(OP, e))?;
-        self.notify(ResourceKind::DeploymentTarget, namespace, name.to_string(), None);
+        self.notify(
+            ResourceKind::DeploymentTarget,
+            namespace,
+            name.to_string(),
+            None,
+        );
         Ok(())
     }
 }
 
 /// The oldest deployment of the namespace that names the target, if any.
-async fn first_user(tx: &mut Transaction<'static, Sqlite>, namespace: &str, target: &str) -> Result<Option<String>> {
+async fn first_user(
+    tx: &mut Transaction<'static, Sqlite>,
+    namespace: &str,
+    target: &str,
+) -> Result<Option<String>> {
     sqlx::query_scalar::<_, String>(
         "SELECT name FROM deployments WHERE namespace = ? AND target_name = ? ORDER BY created_at, id LIMIT 1",
     )
