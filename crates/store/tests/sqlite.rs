@@ -83,7 +83,7 @@ async fn data_survives_closing_and_reopening() {
 }
 
 #[tokio::test]
-async fn every_connection_is_durable() {
+async fn writes_go_through_wal_with_full_sync() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).await.unwrap();
     let settings = store.settings().await.unwrap();

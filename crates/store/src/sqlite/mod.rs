@@ -110,6 +110,9 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // Kept for the store's lifetime, with its prepared statements; never recycled.
+            .idle_timeout(None)
+            .max_lifetime(None)
             .test_before_acquire(false)
             .connect_with(base.clone().create_if_missing(true))
             .await
