@@ -8,12 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection};
-use stateplane_model::{
-    Deployment, DeploymentId, Savepoint, SavepointOrigin, SavepointState, DEFAULT_NAMESPACE,
-    SPEC_VERSION_ANNOTATION,
-};
+use stateplane_model::{DeploymentId, SavepointState, DEFAULT_NAMESPACE};
 use stateplane_store::{SavepointFilter, SavepointStore, SqliteStore};
 
 /// The filter a measured read uses for one deployment.
@@ -30,77 +25,25 @@ fn p(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
 }
 
-/// Seeds the file directly in one unsynchronised transaction: the store's own path fsyncs every commit,
-/// which is right for real writes and far too slow for a million rows of set-up.
+/// Seeds the file with the store's bulk seeder (one unsynchronised transaction).
 async fn seed(file: &std::path::Path, deployments: usize, savepoints: usize) -> Vec<DeploymentId> {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(file)
-        .synchronous(SqliteSynchronous::Off)
-        .connect()
-        .await
-        .unwrap();
-    let mut tx = conn.begin().await.unwrap();
     let spec: stateplane_model::DeploymentSpec = serde_json::from_value(serde_json::json!({
         "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///opt/jobs/job.jar"}}}
     }))
     .unwrap();
-    let mut ids = Vec::with_capacity(deployments);
-    for i in 0..deployments {
-        let d = Deployment::new(DEFAULT_NAMESPACE, &format!("d{i}"), spec.clone());
-        sqlx::query(
-            "INSERT INTO deployments (id, namespace, name, desired_state, status_state, target_name, created_at,
-             resource_version, body) VALUES (?, ?, ?, 'CANCELLED', 'CANCELLED', NULL, ?, 1, ?)",
-        )
-        .bind(d.metadata.id.to_string())
-        .bind(DEFAULT_NAMESPACE)
-        .bind(&d.metadata.name)
-        .bind(d.metadata.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        .bind(serde_json::to_string(&d).unwrap())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        ids.push(d.metadata.id);
-    }
-    let base = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-    for i in 0..savepoints {
-        let d = ids[i % ids.len()];
-        let state = if i % 50 == 0 {
-            SavepointState::Failed
-        } else {
-            SavepointState::Completed
-        };
-        let loc = format!("file:///data/savepoints/{d}/savepoint-{i:08}");
-        let mut s = Savepoint::new(
-            DEFAULT_NAMESPACE,
-            d,
-            SavepointOrigin::UserRequest,
-            state,
-            Some(loc),
-        );
-        s.metadata.created_at = base + chrono::Duration::seconds(i as i64);
-        s.metadata
-            .annotations
-            .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
-        sqlx::query(
-            "INSERT INTO savepoints (id, namespace, deployment_id, job_id, state, origin, location_key, created_at,
-             resource_version, body) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, 1, ?)",
-        )
-        .bind(s.metadata.id.to_string())
-        .bind(DEFAULT_NAMESPACE)
-        .bind(d.to_string())
-        .bind(state.as_str())
-        .bind(s.metadata.origin.as_str())
-        .bind(s.location_key())
-        .bind(s.metadata.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        .bind(serde_json::to_string(&s).unwrap())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-    sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
-    ids
+    stateplane_store::sqlite::seed::seed(
+        file,
+        DEFAULT_NAMESPACE,
+        &spec,
+        deployments,
+        savepoints,
+        false,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|d| d.metadata.id)
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

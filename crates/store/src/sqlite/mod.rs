@@ -39,6 +39,7 @@ mod jar_cache;
 mod job;
 mod namespace;
 mod savepoint;
+pub mod seed;
 mod target;
 
 use std::fmt::Display;

@@ -1,0 +1,149 @@
+//! Bulk seeding of a SQLite store file for scale tests and benchmarks.
+//!
+//! The store's own write path fsyncs every commit, which is right for real writes and far too slow
+//! for a million rows of set-up. This writes rows with the same columns the store writes, in one
+//! unsynchronised transaction, into a file whose schema the store created (open it with
+//! [`super::SqliteStore::open`] first, close it, then seed). Not for production data.
+
+use std::path::Path;
+
+use chrono::SecondsFormat;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection};
+use stateplane_model::{
+    Deployment, DeploymentId, DeploymentSpec, Job, Savepoint, SavepointOrigin, SavepointState,
+    SPEC_VERSION_ANNOTATION,
+};
+
+use crate::{Result, StoreError};
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn ts(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Writes `deployments` deployments (named `d0`, `d1`, …, all with `spec`) into `namespace` and
+/// `savepoints` COMPLETED, annotated savepoints spread round-robin over them (every 50th FAILED), each a
+/// second newer than the last. When `running_jobs` is set, each deployment also gets a STARTED job and
+/// status RUNNING. Returns the deployments in creation order.
+pub async fn seed(
+    file: &Path,
+    namespace: &str,
+    spec: &DeploymentSpec,
+    deployments: usize,
+    savepoints: usize,
+    running_jobs: bool,
+) -> Result<Vec<Deployment>> {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(file)
+        .synchronous(SqliteSynchronous::Off)
+        .connect()
+        .await
+        .map_err(backend)?;
+    let mut tx = conn.begin().await.map_err(backend)?;
+    let mut all = Vec::with_capacity(deployments);
+    for i in 0..deployments {
+        let mut d = Deployment::new(namespace, &format!("d{i}"), spec.clone());
+        if running_jobs {
+            let job_spec = stateplane_model::JobSpec {
+                artifact: spec.template.spec.artifact.clone(),
+                flink_configuration: spec.template.spec.flink_configuration.clone(),
+                parallelism: spec.template.spec.parallelism,
+                savepoint_location: None,
+                savepoint_id: None,
+                allow_non_restored_state: false,
+                deployment_target_name: spec.deployment_target_name.clone(),
+            };
+            let mut j = Job::new(namespace, d.metadata.id, &d.metadata.name, job_spec);
+            j.status.state = stateplane_model::JobState::Started;
+            j.metadata
+                .annotations
+                .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
+            d.status.state = stateplane_model::DeploymentState::Running;
+            d.status.running = Some(stateplane_model::DeploymentStatusRunning {
+                job_id: j.metadata.id,
+                transition_time: stateplane_model::now(),
+                conditions: vec![],
+            });
+            insert_deployment(&mut tx, &d).await?;
+            sqlx::query(
+                "INSERT INTO jobs (id, namespace, deployment_id, state, created_at, resource_version, body)
+                 VALUES (?, ?, ?, ?, ?, 1, ?)",
+            )
+            .bind(j.metadata.id.to_string())
+            .bind(namespace)
+            .bind(d.metadata.id.to_string())
+            .bind(j.status.state.as_str())
+            .bind(ts(&j.metadata.created_at))
+            .bind(serde_json::to_string(&j).map_err(backend)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        } else {
+            insert_deployment(&mut tx, &d).await?;
+        }
+        all.push(d);
+    }
+    let base = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+    for i in 0..savepoints {
+        let d: DeploymentId = all[i % all.len().max(1)].metadata.id;
+        let state = if i % 50 == 0 {
+            SavepointState::Failed
+        } else {
+            SavepointState::Completed
+        };
+        let loc = format!("file:///data/savepoints/{d}/savepoint-{i:08}");
+        let mut s = Savepoint::new(namespace, d, SavepointOrigin::UserRequest, state, Some(loc));
+        s.metadata.created_at = base + chrono::Duration::seconds(i as i64);
+        s.metadata
+            .annotations
+            .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
+        sqlx::query(
+            "INSERT INTO savepoints (id, namespace, deployment_id, job_id, state, origin, location_key, created_at,
+             resource_version, body) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, 1, ?)",
+        )
+        .bind(s.metadata.id.to_string())
+        .bind(namespace)
+        .bind(d.to_string())
+        .bind(state.as_str())
+        .bind(s.metadata.origin.as_str())
+        .bind(s.location_key())
+        .bind(ts(&s.metadata.created_at))
+        .bind(serde_json::to_string(&s).map_err(backend)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    }
+    tx.commit().await.map_err(backend)?;
+    sqlx::query("ANALYZE")
+        .execute(&mut conn)
+        .await
+        .map_err(backend)?;
+    conn.close().await.map_err(backend)?;
+    Ok(all)
+}
+
+async fn insert_deployment(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    d: &Deployment,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO deployments (id, namespace, name, desired_state, status_state, target_name, created_at,
+         resource_version, body) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+    )
+    .bind(d.metadata.id.to_string())
+    .bind(&d.metadata.namespace)
+    .bind(&d.metadata.name)
+    .bind(d.spec.state.as_str())
+    .bind(d.status.state.as_str())
+    .bind(d.spec.deployment_target_name.as_deref())
+    .bind(ts(&d.metadata.created_at))
+    .bind(serde_json::to_string(d).map_err(backend)?)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
