@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Local Apache Flink 2.3 session cluster for development, tests and CI.
+# Local Apache Flink session cluster (2.3 by default, 1.20 LTS too) for development, tests and CI.
 #
 # Why this exists: there is no Flink tarball to download here, only PyPI's apache-flink-libraries
-# wheel (jars, no shell scripts, no conf). This script installs that wheel once per machine into a
-# cache, then starts the JobManager and TaskManager JVMs directly, each cluster in its own work dir
-# (conf, logs, pids, uploads, tmp) so several clusters with different REST ports can run side by side.
+# package (jars, no shell scripts, no conf): a wheel for 2.x, a source archive for 1.20 (same jars
+# under deps/). This script installs it once per machine and version into a cache, then starts the
+# JobManager and TaskManager JVMs directly, each cluster in its own work dir (conf, logs, pids,
+# uploads, tmp) so several clusters with different REST ports (and versions) can run side by side.
+#
+# Flink 1.20 differences handled here: the package is an sdist (apache_flink_libraries-1.20.5.tar.gz,
+# jars in deps/lib, deps/bin/bash-java-utils.jar); everything else is the same as 2.3: 1.20 reads
+# conf/config.yaml (standard YAML) when present before the legacy flink-conf.yaml, BashJavaUtils
+# prints the same two result lines, and the --add-opens list below is a superset of what 1.20 needs.
+# The example job compiles unchanged against both (OpenContext, DataGeneratorSource and
+# RateLimiterStrategy are all in flink-dist 1.20.5 and 2.3.0).
 #
 # Usage: flink-local.sh start|stop|status|example-jar
 #   start        start (or find running) a cluster; prints the REST URL on stdout
@@ -13,6 +21,7 @@
 #   example-jar  build examples/stateful-counter into the cache; prints the jar's path on stdout
 #
 # Environment:
+#   FLINK_VERSION        Flink release from PyPI (default 2.3.0; 1.20.5 is the supported 1.x LTS)
 #   FLINK_REST_PORT      REST port (default 8081); rpc/blob ports are picked free at start
 #   FLINK_SLOTS          TaskManager slots (default 4)
 #   FLINK_WORK_DIR       per-cluster dir (default $STATEPLANE_CACHE/clusters/$FLINK_REST_PORT)
@@ -24,7 +33,7 @@
 # Every log line goes to stderr; stdout carries only the machine-readable result.
 set -euo pipefail
 
-FLINK_VERSION=2.3.0
+FLINK_VERSION=${FLINK_VERSION:-2.3.0}
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${STATEPLANE_CACHE:-$HOME/.cache/stateplane}
 FLINK_HOME_DIR=$CACHE/flink-$FLINK_VERSION
@@ -39,6 +48,7 @@ REST_URL=http://127.0.0.1:$REST_PORT
 log() { echo "[flink-local $(date +%T)] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+[[ $FLINK_VERSION =~ ^[12]\.[0-9]+\.[0-9]+$ ]] || die "FLINK_VERSION must look like 2.3.0 or 1.20.5, got '$FLINK_VERSION'"
 [[ $REST_PORT =~ ^[0-9]+$ ]] || die "FLINK_REST_PORT must be a number, got '$REST_PORT'"
 [[ $SLOTS =~ ^[0-9]+$ ]] || die "FLINK_SLOTS must be a number, got '$SLOTS'"
 
@@ -107,9 +117,12 @@ pip_cmd() {
   fi
 }
 
+# The downloaded package: a wheel (2.x) or, where PyPI has none (1.20.x), the source archive.
 find_wheel() {
   local w
-  for w in "$WHEEL_DIR"/apache_flink_libraries-"$FLINK_VERSION"-*.whl; do
+  for w in "$WHEEL_DIR"/apache_flink_libraries-"$FLINK_VERSION"-*.whl \
+           "$WHEEL_DIR"/apache_flink_libraries-"$FLINK_VERSION".tar.gz \
+           "$WHEEL_DIR"/apache-flink-libraries-"$FLINK_VERSION".tar.gz; do
     if [ -f "$w" ]; then echo "$w"; return; fi
   done
 }
@@ -127,7 +140,7 @@ install_flink() {
   local wheel
   wheel=$(find_wheel)
   if [ -z "$wheel" ]; then
-    log "downloading apache-flink-libraries==$FLINK_VERSION (~330 MB) into $WHEEL_DIR"
+    log "downloading apache-flink-libraries==$FLINK_VERSION (230-330 MB) into $WHEEL_DIR"
     # shellcheck disable=SC2046
     $(pip_cmd) download --no-deps --disable-pip-version-check -d "$WHEEL_DIR" \
       "apache-flink-libraries==$FLINK_VERSION" >&2 || die "pip download failed"
@@ -135,14 +148,23 @@ install_flink() {
     [ -n "$wheel" ] || die "pip download finished but no wheel in $WHEEL_DIR"
   fi
   log "unpacking $wheel"
-  local tmp="$CACHE/.flink-$FLINK_VERSION.tmp.$$"
+  local tmp="$CACHE/.flink-$FLINK_VERSION.tmp.$$" home
   rm -rf "$tmp" "$FLINK_HOME_DIR"
   mkdir -p "$tmp"
-  unzip -q "$wheel" 'pyflink/lib/*' 'pyflink/bin/*' 'pyflink/plugins/*' -d "$tmp" \
-    || { rm -rf "$tmp"; die "unzip of $wheel failed (corrupt download? delete it and retry)"; }
-  [ -f "$tmp/pyflink/lib/flink-dist-$FLINK_VERSION.jar" ] || { rm -rf "$tmp"; die "no flink-dist jar in $wheel"; }
-  touch "$tmp/pyflink/.complete"
-  mv "$tmp/pyflink" "$FLINK_HOME_DIR"
+  case "$wheel" in
+    *.whl) # 2.x wheel: pyflink/{lib,bin,plugins}
+      home=$tmp/pyflink
+      unzip -q "$wheel" 'pyflink/lib/*' 'pyflink/bin/*' 'pyflink/plugins/*' -d "$tmp" \
+        || { rm -rf "$tmp"; die "unzip of $wheel failed (corrupt download? delete it and retry)"; } ;;
+    *) # 1.20 sdist: apache_flink_libraries-<v>/deps/{lib,bin,plugins}
+      home=$tmp/deps
+      tar -xzf "$wheel" -C "$tmp" --strip-components=1 --wildcards '*/deps/lib/*' '*/deps/bin/*' '*/deps/plugins/*' \
+        || { rm -rf "$tmp"; die "unpacking $wheel failed (corrupt download? delete it and retry)"; } ;;
+  esac
+  [ -f "$home/lib/flink-dist-$FLINK_VERSION.jar" ] || { rm -rf "$tmp"; die "no flink-dist jar in $wheel"; }
+  [ -f "$home/bin/bash-java-utils.jar" ] || { rm -rf "$tmp"; die "no bin/bash-java-utils.jar in $wheel"; }
+  touch "$home/.complete"
+  mv "$home" "$FLINK_HOME_DIR"
   rm -rf "$tmp"
   exec 8>&-
   log "Flink $FLINK_VERSION installed in $FLINK_HOME_DIR"
@@ -292,6 +314,11 @@ cmd_start() {
   exec 9>"$WORK/.lock"
   flock -w 300 9 || die "another start/stop holds $WORK/.lock"
   if is_running; then
+    local running
+    running=$(rest_get /overview 2>/dev/null | grep -o '"flink-version":"[^"]*"' | cut -d'"' -f4 || true)
+    if [ -n "$running" ] && [ "$running" != "$FLINK_VERSION" ]; then
+      die "Flink $running (not $FLINK_VERSION) already runs at $REST_URL (work dir $WORK); stop it first or choose another FLINK_REST_PORT"
+    fi
     log "already running at $REST_URL (work dir $WORK)"
     echo "$REST_URL"
     return 0
