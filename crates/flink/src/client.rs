@@ -2,9 +2,13 @@
 //!
 //! Why this shape: each method is a single HTTP request with a deadline and a typed answer, so the
 //! controller can compose them into level-triggered reconcile steps and decide itself what to retry.
-//! The client holds no state besides the URL and a connection pool; cloning it is cheap.
+//! The client holds the URL, a connection pool and the cluster's Flink version (learned from
+//! `GET /overview`, refreshed by every [`FlinkClient::overview`] call and forgotten when the cluster
+//! cannot be reached, since it may come back as another release); cloning it is cheap and clones share
+//! the version.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode, Url};
@@ -17,6 +21,7 @@ use crate::types::{
     CheckpointStats, ClusterOverview, DisposalStatus, JarInfo, JobDetails, JobState, JobSummary,
     RunJarRequest, SavepointStatus, SavepointTrigger, StopWithSavepoint,
 };
+use crate::version::FlinkVersion;
 use crate::wire;
 
 /// Default per-call timeout.
@@ -30,6 +35,8 @@ pub struct FlinkClient {
     http: reqwest::Client,
     base: Url,
     timeout: Duration,
+    /// The cluster's version, once known; decides the REST dialect of `run_jar`.
+    version: Arc<Mutex<Option<FlinkVersion>>>,
 }
 
 /// A request body.
@@ -74,6 +81,7 @@ impl FlinkClient {
             http,
             base,
             timeout: DEFAULT_TIMEOUT,
+            version: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -95,12 +103,41 @@ impl FlinkClient {
 
     // ----- cluster ------------------------------------------------------------------------------
 
-    /// `GET /overview`: version, TaskManagers, slots, running jobs.
+    /// `GET /overview`: version, TaskManagers, slots, running jobs. Also refreshes the cached
+    /// version (see [`Self::flink_version`]).
     pub async fn overview(&self) -> Result<ClusterOverview, FlinkError> {
         let wire: wire::OverviewWire = self
             .get(&["overview"], || "cluster overview".into())
             .await?;
-        Ok(wire.into())
+        let overview: ClusterOverview = wire.into();
+        self.set_version(FlinkVersion::parse(&overview.flink_version).ok());
+        Ok(overview)
+    }
+
+    /// The cluster's Flink version: cached, or asked with `GET /overview` (one call per client until
+    /// the cluster is unreachable). A version that is not `MAJOR.MINOR...` is a
+    /// [`FlinkError::Decode`].
+    pub async fn flink_version(&self) -> Result<FlinkVersion, FlinkError> {
+        if let Some(v) = self.cached_version() {
+            return Ok(v);
+        }
+        let overview = self.overview().await?;
+        FlinkVersion::parse(&overview.flink_version).map_err(|e| FlinkError::Decode {
+            operation: "GET /overview".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The version learned by an earlier call, without asking Flink.
+    pub fn cached_version(&self) -> Option<FlinkVersion> {
+        self.version
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_version(&self, version: Option<FlinkVersion>) {
+        *self.version.lock().unwrap_or_else(PoisonError::into_inner) = version;
     }
 
     // ----- jars ---------------------------------------------------------------------------------
@@ -173,19 +210,23 @@ impl FlinkClient {
         Ok(())
     }
 
-    /// `POST /jars/{jar}/run`: submits a job. With [`RunJarRequest::job_id`] set the submission is
-    /// at-most-once (Flink refuses a duplicate id with [`FlinkError::Api`]).
+    /// `POST /jars/{jar}/run`: submits a job, in the dialect of the cluster's version (asked first
+    /// when not known yet): `claimMode` or `restoreMode`, and configuration keys in the spelling the
+    /// cluster reads (see [`crate::translate_configuration`]). With [`RunJarRequest::job_id`] set the
+    /// submission is at-most-once (Flink refuses a duplicate id with [`FlinkError::Api`]).
     pub async fn run_jar(
         &self,
         jar: &JarId,
         request: &RunJarRequest,
     ) -> Result<FlinkJobId, FlinkError> {
         let op = format!("POST /jars/{jar}/run");
+        let version = self.flink_version().await?;
+        let body = wire::RunJarBody::new(request, &version);
         let wire: wire::RunWire = self
             .call(
                 Method::POST,
                 &["jars", jar.as_str(), "run"],
-                Body::Json(request),
+                Body::Json(&body),
                 || format!("jar {jar}"),
             )
             .await?;
@@ -496,6 +537,8 @@ impl FlinkClient {
                 message: error_chain(&e),
             };
         }
+        // The cluster is gone for now; it may come back as another release.
+        self.set_version(None);
         FlinkError::Connect {
             operation: op.to_owned(),
             message: error_chain(&e),

@@ -46,37 +46,28 @@ pub enum ClaimMode {
     NoClaim,
 }
 
-/// Body of `POST /jars/{jar}/run`, serialised to Flink 2.x's field names (`programArgsList`,
-/// `savepointPath`, `claimMode`, `jobId`, `flinkConfiguration`). Unset fields are left out so
-/// Flink's defaults apply.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// What to run with `POST /jars/{jar}/run`. The client writes it in the target cluster's dialect
+/// (`claimMode` for Flink 2.x, `restoreMode` for 1.x, configuration keys in the target's spelling;
+/// see [`crate::translate_configuration`]). Unset fields are left out so Flink's defaults apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunJarRequest {
     /// Main class; `None` uses the jar manifest's.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub entry_class: Option<String>,
-    /// Program arguments, one element per argument (no shell splitting).
-    #[serde(rename = "programArgsList", skip_serializing_if = "Vec::is_empty")]
+    /// Program arguments, one element per argument (no shell splitting); sent as `programArgsList`.
     pub program_args: Vec<String>,
     /// Job parallelism; `None` uses `parallelism.default`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<u32>,
     /// Savepoint or retained checkpoint to restore from.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub savepoint_path: Option<String>,
     /// Skip snapshot state that maps to no operator instead of failing.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_non_restored_state: Option<bool>,
     /// Ownership of the restored snapshot's files.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub claim_mode: Option<ClaimMode>,
     /// Client-chosen job id: Flink refuses a second submission with the same id while it knows the
     /// first, which makes submission at-most-once.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<FlinkJobId>,
     /// Per-job configuration (checkpoint interval and dir, restart strategy, ...), honoured in
-    /// session mode.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// session mode. Renamed options may be written in Flink 1.x or 2.x spelling.
     pub flink_configuration: BTreeMap<String, String>,
 }
 
@@ -367,46 +358,6 @@ pub struct CheckpointStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn run_request_uses_flink_2_field_names_and_omits_unset_fields() {
-        let job_id = FlinkJobId::parse("0123456789abcdef0123456789abcdef").unwrap();
-        let req = RunJarRequest {
-            entry_class: Some("io.stateplane.examples.StatefulCounter".into()),
-            program_args: vec!["10".into(), "--tag".into(), "a b".into()],
-            parallelism: Some(2),
-            savepoint_path: Some("file:///sp/savepoint-1".into()),
-            allow_non_restored_state: Some(false),
-            claim_mode: Some(ClaimMode::NoClaim),
-            job_id: Some(job_id),
-            flink_configuration: BTreeMap::from([(
-                "execution.checkpointing.interval".to_owned(),
-                "1 s".to_owned(),
-            )]),
-        };
-        assert_eq!(
-            serde_json::to_value(&req).unwrap(),
-            json!({
-                "entryClass": "io.stateplane.examples.StatefulCounter",
-                "programArgsList": ["10", "--tag", "a b"],
-                "parallelism": 2,
-                "savepointPath": "file:///sp/savepoint-1",
-                "allowNonRestoredState": false,
-                "claimMode": "NO_CLAIM",
-                "jobId": "0123456789abcdef0123456789abcdef",
-                "flinkConfiguration": {"execution.checkpointing.interval": "1 s"}
-            })
-        );
-        assert_eq!(
-            serde_json::to_value(RunJarRequest::default()).unwrap(),
-            json!({})
-        );
-        assert_eq!(
-            serde_json::to_value(ClaimMode::Claim).unwrap(),
-            json!("CLAIM")
-        );
-    }
 
     #[test]
     fn job_states_parse_and_classify() {

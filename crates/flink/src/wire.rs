@@ -4,15 +4,19 @@
 //! defaults) because Flink adds, renames and nulls fields between versions; what is truly required
 //! (a job id, a trigger's status) is checked during conversion and reported as a decode error.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use crate::config_keys::translate_configuration;
 use crate::error::root_cause;
 use crate::ids::{FlinkJobId, JarId};
 use crate::types::{
-    CheckpointCounts, CheckpointStats, ClusterOverview, CompletedCheckpoint, DisposalStatus,
-    JarInfo, JobDetails, JobState, JobSummary, RestoredCheckpoint, SavepointFormat,
-    SavepointStatus, SavepointTrigger, StopWithSavepoint, VertexInfo,
+    CheckpointCounts, CheckpointStats, ClaimMode, ClusterOverview, CompletedCheckpoint,
+    DisposalStatus, JarInfo, JobDetails, JobState, JobSummary, RestoredCheckpoint, RunJarRequest,
+    SavepointFormat, SavepointStatus, SavepointTrigger, StopWithSavepoint, VertexInfo,
 };
+use crate::version::{FlinkVersion, RestDialect};
 
 /// Flink's placeholder `external_path` for a checkpoint that has no directory.
 const NOT_EXTERNALLY_ADDRESSABLE: &str = "<checkpoint-not-externally-addressable>";
@@ -27,6 +31,52 @@ fn path(p: Option<String>) -> Option<String> {
 }
 
 // ----- requests ---------------------------------------------------------------------------------
+
+/// `POST /jars/{jar}/run` in the target's dialect: `claimMode` (2.x) or `restoreMode` (1.x; 1.18
+/// and 1.19 know no `claimMode`), `programArgsList` (the only form 2.x reads), configuration keys in
+/// the target's spelling.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RunJarBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entry_class: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    program_args_list: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallelism: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    savepoint_path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_non_restored_state: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claim_mode: Option<ClaimMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restore_mode: Option<ClaimMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job_id: Option<&'a FlinkJobId>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    flink_configuration: BTreeMap<String, String>,
+}
+
+impl<'a> RunJarBody<'a> {
+    pub fn new(r: &'a RunJarRequest, target: &FlinkVersion) -> Self {
+        let (claim_mode, restore_mode) = match target.dialect() {
+            RestDialect::V2 => (r.claim_mode, None),
+            RestDialect::V1 => (None, r.claim_mode),
+        };
+        RunJarBody {
+            entry_class: r.entry_class.as_deref(),
+            program_args_list: &r.program_args,
+            parallelism: r.parallelism,
+            savepoint_path: r.savepoint_path.as_deref(),
+            allow_non_restored_state: r.allow_non_restored_state,
+            claim_mode,
+            restore_mode,
+            job_id: r.job_id.as_ref(),
+            flink_configuration: translate_configuration(&r.flink_configuration, target),
+        }
+    }
+}
 
 /// `POST /jobs/{id}/savepoints`: kebab-case keys (but `formatType`, `triggerId`).
 #[derive(Debug, Serialize)]
@@ -529,6 +579,84 @@ mod tests {
             })
             .unwrap(),
             json!({"savepoint-path": "file:/sp/x"})
+        );
+    }
+
+    #[test]
+    fn run_body_speaks_each_dialect_and_omits_unset_fields() {
+        let job_id = FlinkJobId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        let req = RunJarRequest {
+            entry_class: Some("io.stateplane.examples.StatefulCounter".into()),
+            program_args: vec!["10".into(), "--tag".into(), "a b".into()],
+            parallelism: Some(2),
+            savepoint_path: Some("file:///sp/savepoint-1".into()),
+            allow_non_restored_state: Some(false),
+            claim_mode: Some(ClaimMode::NoClaim),
+            job_id: Some(job_id),
+            flink_configuration: BTreeMap::from([
+                (
+                    "execution.checkpointing.interval".to_owned(),
+                    "1 s".to_owned(),
+                ),
+                ("state.savepoints.dir".to_owned(), "file:///sp".to_owned()),
+                (
+                    "execution.checkpointing.dir".to_owned(),
+                    "file:///ck".to_owned(),
+                ),
+            ]),
+        };
+        let body = |v: &str| {
+            serde_json::to_value(RunJarBody::new(&req, &FlinkVersion::parse(v).unwrap())).unwrap()
+        };
+        let common = json!({
+            "entryClass": "io.stateplane.examples.StatefulCounter",
+            "programArgsList": ["10", "--tag", "a b"],
+            "parallelism": 2,
+            "savepointPath": "file:///sp/savepoint-1",
+            "allowNonRestoredState": false,
+            "jobId": "0123456789abcdef0123456789abcdef",
+        });
+        let with = |extra: serde_json::Value| {
+            let mut v = common.clone();
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            v
+        };
+        assert_eq!(
+            body("2.3.0"),
+            with(json!({"claimMode": "NO_CLAIM", "flinkConfiguration": {
+                "execution.checkpointing.interval": "1 s",
+                "execution.checkpointing.savepoint-dir": "file:///sp",
+                "execution.checkpointing.dir": "file:///ck"}}))
+        );
+        // 1.20 reads both spellings (2.x ones win); `restoreMode` is what every 1.x reads.
+        assert_eq!(
+            body("1.20.5"),
+            with(json!({"restoreMode": "NO_CLAIM", "flinkConfiguration": {
+                "execution.checkpointing.interval": "1 s",
+                "execution.checkpointing.savepoint-dir": "file:///sp",
+                "execution.checkpointing.dir": "file:///ck"}}))
+        );
+        assert_eq!(
+            body("1.19.3"),
+            with(json!({"restoreMode": "NO_CLAIM", "flinkConfiguration": {
+                "execution.checkpointing.interval": "1 s",
+                "state.savepoints.dir": "file:///sp",
+                "state.checkpoints.dir": "file:///ck"}}))
+        );
+        let empty = RunJarRequest::default();
+        for v in ["1.20.5", "2.3.0"] {
+            assert_eq!(
+                serde_json::to_value(RunJarBody::new(&empty, &FlinkVersion::parse(v).unwrap()))
+                    .unwrap(),
+                json!({}),
+                "{v}"
+            );
+        }
+        assert_eq!(
+            serde_json::to_value(ClaimMode::Claim).unwrap(),
+            json!("CLAIM")
         );
     }
 
