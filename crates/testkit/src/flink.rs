@@ -1,9 +1,13 @@
-//! One real Flink session cluster per test binary, started with `scripts/flink-local.sh`.
+//! One real Flink session cluster per test binary (and Flink version), started with
+//! `scripts/flink-local.sh`.
 //!
 //! Why: the Flink client and the controller are only worth testing against a real Flink (its REST
 //! caches, its error bodies, its timing). Starting a cluster costs ~5 s, so each test binary starts
 //! one lazily on the first [`shared_cluster`] call and all its tests (threads) share it; tests use
-//! their own jobs, directories and ids, never global state.
+//! their own jobs, directories and ids, never global state. [`shared_cluster`] runs
+//! `STATEPLANE_TEST_FLINK_VERSION` (default [`DEFAULT_FLINK_VERSION`]); a binary that needs a
+//! particular release, or two releases side by side (a migration test), asks
+//! [`shared_cluster_of`] for each, and gets one cluster per version.
 //!
 //! Guarantees:
 //! - the cluster gets its own free REST port (rpc/blob ports are picked by the script), its own work
@@ -13,19 +17,26 @@
 //!   writer is this process; the kernel closes the pipe when the process dies however it dies, the
 //!   read returns, and the watchdog runs `flink-local.sh stop` for the work dir (which waits for a
 //!   start in progress) and removes the work dir (kept when `STATEPLANE_TEST_KEEP_FLINK=1`);
-//! - with `STATEPLANE_TEST_FLINK_REST_URL` set, that cluster is used instead and nothing is started
-//!   or stopped (its work dir is `STATEPLANE_TEST_FLINK_WORK_DIR`, or the script's default for the
-//!   URL's port).
+//! - with `STATEPLANE_TEST_FLINK_REST_URL` set, that cluster is used for the version of
+//!   [`shared_cluster`] and nothing is started or stopped (its work dir is
+//!   `STATEPLANE_TEST_FLINK_WORK_DIR`, or the script's default for the URL's port); other versions
+//!   are still started.
 //!
 //! Nothing here needs an async runtime: it uses `std::process` and `std::thread` only, so it can be
 //! called from inside `#[tokio::test]`.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The Flink release tests run on unless `STATEPLANE_TEST_FLINK_VERSION` says otherwise.
+pub const DEFAULT_FLINK_VERSION: &str = "2.3.0";
+/// The Flink 1.x long-term-support release the 1.x tests run on.
+pub const FLINK_1_20: &str = "1.20.5";
 
 /// Task slots of the test cluster: room for several concurrent tests with parallelism 1-2.
 const TEST_SLOTS: u32 = 8;
@@ -38,6 +49,7 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// A running Flink session cluster shared by the tests of one test binary.
 #[derive(Debug)]
 pub struct TestCluster {
+    flink_version: String,
     rest_url: String,
     work_dir: PathBuf,
     repo_root: PathBuf,
@@ -48,20 +60,53 @@ pub struct TestCluster {
 }
 
 /// The cluster of this test binary, started on first use (blocking, ~5 s; longer the first time on a
-/// machine, when Flink gets installed).
+/// machine, when Flink gets installed). Its version is `STATEPLANE_TEST_FLINK_VERSION`, default
+/// [`DEFAULT_FLINK_VERSION`].
 ///
 /// # Panics
 /// When the cluster cannot be started; the message carries the script's log tail. Later calls panic
 /// with the same message instead of retrying.
 pub fn shared_cluster() -> &'static TestCluster {
-    static CLUSTER: OnceLock<Result<TestCluster, String>> = OnceLock::new();
-    match CLUSTER.get_or_init(TestCluster::start_or_attach) {
+    shared_cluster_of(&default_version())
+}
+
+/// The cluster of this test binary running Flink `version` (e.g. [`FLINK_1_20`]), started on first
+/// use; one per version, so a test can use two releases side by side. Clusters of different versions
+/// start in parallel.
+///
+/// # Panics
+/// As [`shared_cluster`].
+pub fn shared_cluster_of(version: &str) -> &'static TestCluster {
+    type Cell = OnceLock<Result<TestCluster, String>>;
+    static CLUSTERS: Mutex<Option<HashMap<String, &'static Cell>>> = Mutex::new(None);
+    let cell: &'static Cell = {
+        let mut guard = CLUSTERS.lock().unwrap_or_else(PoisonError::into_inner);
+        guard
+            .get_or_insert_with(HashMap::new)
+            .entry(version.to_owned())
+            // One small leak per version and test binary: the cluster lives as long as the process.
+            .or_insert_with(|| Box::leak(Box::new(Cell::new())))
+    };
+    match cell.get_or_init(|| TestCluster::start_or_attach(version)) {
         Ok(cluster) => cluster,
         Err(message) => panic!("{message}"),
     }
 }
 
+fn default_version() -> String {
+    std::env::var("STATEPLANE_TEST_FLINK_VERSION")
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_FLINK_VERSION.to_owned())
+}
+
 impl TestCluster {
+    /// The Flink release this cluster runs, e.g. `2.3.0`.
+    pub fn flink_version(&self) -> &str {
+        &self.flink_version
+    }
+
     /// Flink's REST URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
     pub fn rest_url(&self) -> &str {
         &self.rest_url
@@ -89,14 +134,15 @@ impl TestCluster {
             .collect()
     }
 
-    /// The example job `examples/stateful-counter` as a jar (built once per machine and source
-    /// version by `flink-local.sh example-jar`, cached by sha256 of the source).
+    /// The example job `examples/stateful-counter` as a jar compiled against this cluster's Flink
+    /// version (built once per machine, source and Flink version by `flink-local.sh example-jar`).
     ///
     /// # Panics
     /// When the jar cannot be built.
     pub fn example_jar(&self) -> PathBuf {
         let built = self.example_jar.get_or_init(|| {
-            let out = run_script(&self.repo_root, &["example-jar"], &[], None, BUILD_TIMEOUT)?;
+            let env = [("FLINK_VERSION", self.flink_version.clone())];
+            let out = run_script(&self.repo_root, &["example-jar"], &env, None, BUILD_TIMEOUT)?;
             let path = PathBuf::from(out.trim());
             if path.is_file() {
                 Ok(path)
@@ -113,9 +159,12 @@ impl TestCluster {
         }
     }
 
-    fn start_or_attach() -> Result<TestCluster, String> {
+    fn start_or_attach(version: &str) -> Result<TestCluster, String> {
         let repo_root = repo_root()?;
-        if let Ok(url) = std::env::var("STATEPLANE_TEST_FLINK_REST_URL") {
+        let external = std::env::var("STATEPLANE_TEST_FLINK_REST_URL")
+            .ok()
+            .filter(|_| version == default_version());
+        if let Some(url) = external {
             let rest_url = url.trim().trim_end_matches('/').to_owned();
             let work_dir = match std::env::var_os("STATEPLANE_TEST_FLINK_WORK_DIR") {
                 Some(dir) => PathBuf::from(dir),
@@ -126,6 +175,7 @@ impl TestCluster {
                 work_dir.display()
             );
             return Ok(TestCluster {
+                flink_version: version.to_owned(),
                 rest_url,
                 work_dir,
                 repo_root,
@@ -142,6 +192,7 @@ impl TestCluster {
                 .map_err(|e| format!("cannot create Flink work dir {}: {e}", work_dir.display()))?;
             let watchdog = spawn_watchdog(&repo_root, &work_dir, port)?;
             let env = [
+                ("FLINK_VERSION", version.to_owned()),
                 ("FLINK_REST_PORT", port.to_string()),
                 ("FLINK_WORK_DIR", work_dir.display().to_string()),
                 ("FLINK_SLOTS", TEST_SLOTS.to_string()),
@@ -160,11 +211,12 @@ impl TestCluster {
                         return Err(format!("flink-local.sh start printed '{out}', not a URL"));
                     }
                     eprintln!(
-                        "stateplane-testkit: Flink at {rest_url} started in {:.1}s (work dir {})",
+                        "stateplane-testkit: Flink {version} at {rest_url} started in {:.1}s (work dir {})",
                         started.elapsed().as_secs_f64(),
                         work_dir.display()
                     );
                     return Ok(TestCluster {
+                        flink_version: version.to_owned(),
                         rest_url,
                         work_dir,
                         repo_root,
@@ -176,7 +228,9 @@ impl TestCluster {
                 Err(e) => last_error = e,
             }
         }
-        Err(format!("cannot start a Flink test cluster: {last_error}"))
+        Err(format!(
+            "cannot start a Flink {version} test cluster: {last_error}"
+        ))
     }
 }
 
