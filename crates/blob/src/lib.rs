@@ -1,0 +1,40 @@
+//! Savepoint storage: where Flink snapshots live, and the few things stateplane does with them.
+//!
+//! One URI names a location on any storage a user would configure — `file:///…`, `s3://bucket/…`
+//! (endpoint, region and credentials from the standard `AWS_*` variables), `gs://bucket/…`,
+//! `az://container/…` — and [`BlobLocation`] reads and deletes there through `object_store` (local
+//! paths through the file system, see [`location`]). What stateplane needs:
+//!
+//! - **Validation** of a snapshot a user registers: it exists and holds a `_metadata` file whose header
+//!   is Flink's ([`BlobLocation::read_header`], [`header::parse_header`]), which also tells the
+//!   checkpoint id.
+//! - **Disposal** of a snapshot stateplane wrote, once nothing refers to it any more
+//!   ([`BlobLocation::delete_snapshot`]), which refuses anything that is not a snapshot directory.
+//!
+//! Errors ([`BlobError`]) tell apart "not there", "not a Flink snapshot" and "cannot reach or
+//! authenticate", because the API answers them differently (a 422 for the first two, an accepted but
+//! unverified registration for the last). No error ever carries a file's contents or a credential.
+//!
+//! Nothing here is durable state: the store holds what stateplane knows, storage holds the data.
+
+pub mod error;
+pub mod header;
+pub mod location;
+
+use std::time::Duration;
+
+pub use error::BlobError;
+pub use header::{SnapshotHeader, MAGIC};
+pub use location::{BlobLocation, Disposal, METADATA_FILE};
+
+/// Reads the snapshot header at `uri`, giving up after `timeout` (reported as unreachable).
+pub async fn inspect(uri: &str, timeout: Duration) -> Result<SnapshotHeader, BlobError> {
+    let loc = BlobLocation::parse(uri)?;
+    match tokio::time::timeout(timeout, loc.read_header()).await {
+        Ok(r) => r,
+        Err(_) => Err(BlobError::Unreachable {
+            location: loc.uri().to_string(),
+            reason: format!("no answer within {} s", timeout.as_secs()),
+        }),
+    }
+}
