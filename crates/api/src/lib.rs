@@ -156,8 +156,17 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_app(listener, router(state), shutdown).await
+}
+
+/// Like [`serve`], for the API's [`router`] merged with other routes (the server adds the web UI).
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let app = router(state).layer(axum::Extension(Draining(rx)));
+    let app = app.layer(axum::Extension(Draining(rx)));
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -76,7 +76,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "stateplane listening on http://{addr}");
-    let served = stateplane_api::serve(listener, state, shutdown_signal())
+    let app = stateplane_api::router(state).merge(stateplane_web::router());
+    let served = stateplane_api::serve_app(listener, app, shutdown_signal())
         .await
         .context("serving the API");
     cancel.cancel();
