@@ -1,9 +1,10 @@
 //! Persistence of stateplane's resources.
 //!
-//! One trait, [`Store`], composed of one small trait per resource, with an SQLite implementation (the
-//! embedded default: WAL, `synchronous=FULL`, migrations embedded and run at open) and, later, a
-//! PostgreSQL one. Both keep the same schema: each resource is stored whole as JSON next to the columns
-//! the API filters and sorts by.
+//! One trait, [`Store`], composed of one small trait per resource, with two implementations: SQLite
+//! ([`SqliteStore`], the embedded default: WAL, `synchronous=FULL`, migrations embedded and run at open)
+//! and PostgreSQL ([`PostgresStore`], for several replicas on one database, with [`LeaderLease`]
+//! choosing the one that runs the controller). Both keep the same schema: each resource is stored whole
+//! as JSON next to the columns the API filters and sorts by.
 //!
 //! Guarantees every implementation gives:
 //! - Updates are compare-and-swap on `metadata.resourceVersion`: an update succeeds only when the stored
@@ -11,8 +12,9 @@
 //!   A mismatch is [`StoreError::Conflict`], never a silent overwrite.
 //! - A write that returns `Ok` is durable (committed, fsynced for SQLite).
 //! - A write that returns `Err` changed nothing.
-//! - Every successful write is announced on [`Store::changes`] after it committed; the controller and
-//!   long-polls use it to react at once instead of at the next tick.
+//! - Every successful write is announced on [`Store::changes`] after it committed, before the call
+//!   returns; the controller and long-polls use it to react at once instead of at the next tick. With
+//!   PostgreSQL, writes made by other replicas are announced too, moments after they commit.
 //! - Lists of a namespace that does not exist are empty, not an error.
 //!
 //! [`conformance`] checks all of this against any implementation.
@@ -26,8 +28,10 @@ use stateplane_model::{
 use tokio::sync::broadcast;
 
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::{LeaderLease, PostgresStore};
 pub use sqlite::{SqliteSettings, SqliteStore};
 
 /// Errors of the store. Backend details stay in [`StoreError::Backend`] and are logged, never shown to
@@ -224,6 +228,9 @@ pub trait Store:
     + 'static
 {
     /// Subscribes to committed writes. A lagging receiver misses changes (`RecvError::Lagged`) and
-    /// should then re-read everything it watches.
+    /// should then re-read everything it watches. A store that may have missed changes itself (the
+    /// PostgreSQL store after its listening connection was replaced) makes its receivers lag on
+    /// purpose; a receiver may then also see changes with an empty namespace and id, which mean "anything
+    /// may have changed" (see [`postgres::notify`]).
     fn changes(&self) -> broadcast::Receiver<Change>;
 }

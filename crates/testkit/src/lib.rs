@@ -6,10 +6,13 @@
 //!
 //! - [`flink::shared_cluster`]: one Flink session cluster per test binary, killed when the test
 //!   process exits, however it exits.
+//! - [`postgres::shared_server`]: one PostgreSQL server per test binary (started from Debian's
+//!   package, or the one `STATEPLANE_TEST_DATABASE_URL` names), a fresh database per test.
 //! - [`free_port`]: a loopback port nobody listens on right now.
 //! - [`temp_dir`]: a directory deleted when the returned guard drops.
 
 pub mod flink;
+pub mod postgres;
 
 use std::collections::HashSet;
 use std::net::TcpListener;

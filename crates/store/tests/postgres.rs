@@ -1,0 +1,511 @@
+//! The PostgreSQL store against a real PostgreSQL: the whole conformance suite (a fresh database per
+//! case), plus what only PostgreSQL has: changes crossing from one store (replica) to another, the
+//! listener's recovery, concurrent migrations and the leader lease.
+//!
+//! The server is the one `STATEPLANE_TEST_DATABASE_URL` names, or a throwaway one started from Debian's
+//! `postgresql` package (see `stateplane_testkit::postgres`). Never skipped.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, PgConnection};
+use stateplane_model::{
+    Deployment, DeploymentTarget, Namespace, Savepoint, SavepointOrigin, SavepointState,
+    DEFAULT_NAMESPACE,
+};
+use stateplane_store::conformance::Fixture;
+use stateplane_store::postgres::notify::wildcard;
+use stateplane_store::{
+    Change, DeploymentStore, DeploymentTargetStore, EventStore, JarCacheStore, LeaderLease,
+    NamespaceStore, PostgresStore, ResourceKind, SavepointFilter, SavepointStore, Store,
+    StoreError,
+};
+use stateplane_testkit::postgres::{shared_server, TestDatabase};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
+use tokio_util::sync::CancellationToken;
+
+fn database() -> TestDatabase {
+    shared_server().create_database()
+}
+
+async fn fresh() -> Fixture {
+    let db = database();
+    let store = PostgresStore::connect(db.url()).await.expect("connect");
+    Fixture::new(store, db)
+}
+
+stateplane_store::store_conformance_tests!(fresh().await);
+
+fn spec() -> stateplane_model::DeploymentSpec {
+    serde_json::from_value(serde_json::json!({
+        "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///opt/jobs/job.jar"}}}
+    }))
+    .unwrap()
+}
+
+/// The next change, waiting up to 10 s; wildcards and lag are failures here.
+async fn next(rx: &mut Receiver<Change>) -> Change {
+    match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => panic!("expected a change, got {e:?}"),
+        Err(_) => panic!("no change within 10 s"),
+    }
+}
+
+/// Asserts that nothing arrives for a while (long enough for a notification to cross over).
+async fn quiet(rx: &mut Receiver<Change>) {
+    if let Ok(r) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+        panic!("expected no change, got {r:?}");
+    }
+}
+
+fn change(kind: ResourceKind, ns: &str, id: impl ToString, d: Option<&Deployment>) -> Change {
+    Change {
+        kind,
+        namespace: ns.into(),
+        id: id.to_string(),
+        deployment_id: d.map(|d| d.metadata.id),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_through_one_replica_reach_the_other_replicas_changes() {
+    use ResourceKind as K;
+    let db = database();
+    let a = PostgresStore::connect(db.url()).await.unwrap();
+    let b = PostgresStore::connect(db.url()).await.unwrap();
+    let mut on_a = a.changes();
+    let mut on_b = b.changes();
+    let ns = "team-a";
+
+    a.namespace_create(&Namespace::new(ns)).await.unwrap();
+    let expected = change(K::Namespace, ns, ns, None);
+    assert_eq!(next(&mut on_b).await, expected);
+    assert_eq!(next(&mut on_a).await, expected, "announced locally as well");
+
+    let d = Deployment::new(ns, "counter", spec());
+    a.deployment_create(&d).await.unwrap();
+    let d = b.deployment_update(&d).await.unwrap();
+    let dep = Some(&d);
+    for _ in 0..2 {
+        assert_eq!(
+            next(&mut on_b).await,
+            change(K::Deployment, ns, d.metadata.id, dep)
+        );
+        assert_eq!(
+            next(&mut on_a).await,
+            change(K::Deployment, ns, d.metadata.id, dep)
+        );
+    }
+    // What B read is what A wrote, with no cache in between.
+    assert_eq!(a.deployment_get(ns, d.metadata.id).await.unwrap(), d);
+
+    let s = Savepoint::new(
+        ns,
+        d.metadata.id,
+        SavepointOrigin::UserRequest,
+        SavepointState::Started,
+        None,
+    );
+    a.savepoint_create(&s).await.unwrap();
+    assert_eq!(
+        next(&mut on_b).await,
+        change(K::Savepoint, ns, s.metadata.id, dep)
+    );
+    a.savepoint_delete(ns, s.metadata.id).await.unwrap();
+    assert_eq!(
+        next(&mut on_b).await,
+        change(K::Savepoint, ns, s.metadata.id, dep),
+        "a delete names the deployment too"
+    );
+
+    a.target_create(&DeploymentTarget::new(
+        ns,
+        "session",
+        "http://127.0.0.1:8081",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next(&mut on_b).await,
+        change(K::DeploymentTarget, ns, "session", None)
+    );
+
+    // A failed write announces nothing anywhere; the next good one arrives in order.
+    assert!(matches!(
+        a.deployment_update(&d.clone()).await.map(|_| ()),
+        Ok(())
+    ));
+    assert!(matches!(
+        a.deployment_update(&d).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(
+        next(&mut on_b).await,
+        change(K::Deployment, ns, d.metadata.id, dep)
+    );
+    quiet(&mut on_b).await;
+
+    // Own writes are announced once: the listener skips what was already announced locally.
+    while on_a.try_recv().is_ok() {}
+    b.jar_put("http://x", "abc", "1_job.jar").await.unwrap();
+    let mut gone = a.deployment_get(ns, d.metadata.id).await.unwrap();
+    gone.spec.state = stateplane_model::DesiredState::Cancelled;
+    b.deployment_update(&gone).await.unwrap();
+    assert_eq!(
+        next(&mut on_b).await,
+        change(K::Deployment, ns, d.metadata.id, dep)
+    );
+    quiet(&mut on_b).await;
+    assert_eq!(
+        next(&mut on_a).await,
+        change(K::Deployment, ns, d.metadata.id, dep)
+    );
+    quiet(&mut on_a).await;
+
+    // A namespace delete: each deployment, then the namespace, in that order, on the other replica.
+    b.target_delete(ns, "session").await.unwrap();
+    assert_eq!(
+        next(&mut on_a).await,
+        change(K::DeploymentTarget, ns, "session", None)
+    );
+    a.namespace_delete(ns).await.unwrap();
+    assert_eq!(
+        next(&mut on_b).await,
+        change(K::DeploymentTarget, ns, "session", None)
+    );
+    assert_eq!(
+        next(&mut on_b).await,
+        change(K::Deployment, ns, d.metadata.id, dep)
+    );
+    assert_eq!(next(&mut on_b).await, change(K::Namespace, ns, ns, None));
+    quiet(&mut on_b).await;
+}
+
+/// The pid of the backend whose `application_name` is `app` in `db` (exactly one expected).
+async fn backend_pid(admin: &mut PgConnection, db: &str, app: &str) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pids: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
+        )
+        .bind(db)
+        .bind(app)
+        .fetch_all(&mut *admin)
+        .await
+        .unwrap();
+        if pids.len() == 1 {
+            return pids[0];
+        }
+        assert!(Instant::now() < deadline, "backends named {app}: {pids:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn terminate(admin: &mut PgConnection, pid: i32) {
+    let done: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(admin)
+        .await
+        .unwrap();
+    assert!(done, "backend {pid} terminated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_listener_reconnects_and_makes_subscribers_re_read() {
+    let db = database();
+    let b = PostgresStore::connect(db.url()).await.unwrap();
+    let mut rx = b.changes();
+    let mut admin = PgConnection::connect(db.url()).await.unwrap();
+    let listener = backend_pid(&mut admin, db.name(), "stateplane-listener").await;
+    terminate(&mut admin, listener).await;
+
+    // The subscriber learns that it may have missed changes...
+    match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+        Ok(Err(RecvError::Lagged(_))) => {}
+        other => panic!("expected Lagged, got {other:?}"),
+    }
+    let reconnected = backend_pid(&mut admin, db.name(), "stateplane-listener").await;
+    assert_ne!(reconnected, listener);
+    // ... and once it drained the wildcards, it gets other replicas' changes again.
+    let a = PostgresStore::connect(db.url()).await.unwrap();
+    a.namespace_create(&Namespace::new("after")).await.unwrap();
+    loop {
+        let c = next(&mut rx).await;
+        if c != wildcard() {
+            assert_eq!(c, change(ResourceKind::Namespace, "after", "after", None));
+            break;
+        }
+    }
+    a.close().await;
+    b.close().await;
+    admin.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_migrate_once() {
+    let db = database();
+    let url = db.url().to_string();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let url = url.clone();
+        tasks.spawn(async move { PostgresStore::connect(&url).await });
+    }
+    let mut stores = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        stores.push(r.unwrap().expect("every replica connects"));
+    }
+    let names: Vec<_> = stores[0]
+        .namespace_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.metadata.name)
+        .collect();
+    assert_eq!(names, [DEFAULT_NAMESPACE], "default is created once");
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    let (applied, failed): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT success) FROM _sqlx_migrations",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!((applied, failed), (files as i64, 0));
+    conn.close().await.unwrap();
+    for s in stores {
+        s.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_sort_bytewise_like_sqlite() {
+    let db = database();
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    for name in ["b", "a-z", "az", "a0"] {
+        store.namespace_create(&Namespace::new(name)).await.unwrap();
+    }
+    let names: Vec<_> = store
+        .namespace_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.metadata.name)
+        .collect();
+    // '-' < '0' < 'z' in bytes; a locale collation would ignore the '-'.
+    assert_eq!(names, ["a-z", "a0", "az", "b", "default"]);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_row_is_an_error_not_a_panic() {
+    let db = database();
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    let d = Deployment::new(DEFAULT_NAMESPACE, "counter", spec());
+    store.deployment_create(&d).await.unwrap();
+    let s = Savepoint::new(
+        DEFAULT_NAMESPACE,
+        d.metadata.id,
+        SavepointOrigin::Copied,
+        SavepointState::Completed,
+        None,
+    );
+    store.savepoint_create(&s).await.unwrap();
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query("UPDATE deployments SET body = '{\"not\": \"a deployment\"'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE savepoints SET body = 'garbage'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    assert!(matches!(
+        store.deployment_get(DEFAULT_NAMESPACE, d.metadata.id).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert!(matches!(
+        store.deployment_list(None).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert!(matches!(
+        store
+            .savepoint_list(DEFAULT_NAMESPACE, &SavepointFilter::default())
+            .await,
+        Err(StoreError::Backend(_))
+    ));
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_appended_during_a_namespace_delete_fail_cleanly() {
+    // The controller may append events while a namespace is deleted from another replica: each append
+    // either lands before the delete (and goes with it) or fails with NotFound, never a backend error.
+    let db = database();
+    let a = PostgresStore::connect(db.url()).await.unwrap();
+    let b = PostgresStore::connect(db.url()).await.unwrap();
+    a.namespace_create(&Namespace::new("doomed")).await.unwrap();
+    let d = Deployment::new("doomed", "counter", spec());
+    a.deployment_create(&d).await.unwrap();
+    let appender = tokio::spawn(async move {
+        let mut outcomes = Vec::new();
+        for i in 0..200 {
+            let e = stateplane_model::Event::new(
+                "doomed",
+                d.metadata.id,
+                stateplane_model::EventName::GeneralFailure,
+                format!("event {i}"),
+            );
+            outcomes.push(a.event_append(&e).await);
+        }
+        outcomes
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    b.namespace_delete("doomed").await.unwrap();
+    let outcomes = appender.await.unwrap();
+    let mut failed = false;
+    for o in outcomes {
+        match o {
+            Ok(()) => assert!(!failed, "nothing lands after the namespace is gone"),
+            Err(StoreError::NotFound { .. }) => failed = true,
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    b.close().await;
+}
+
+/// Records which lease leads when, for the lease tests.
+#[derive(Default)]
+struct Leadership {
+    active: AtomicUsize,
+    most_at_once: AtomicUsize,
+    log: Mutex<Vec<(usize, &'static str, Instant)>>,
+}
+
+impl Leadership {
+    fn run(
+        self: &Arc<Self>,
+        lease: LeaderLease,
+        who: usize,
+    ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        let shutdown = CancellationToken::new();
+        let me = self.clone();
+        let token = shutdown.clone();
+        let handle = tokio::spawn(async move {
+            lease
+                .run(token, move |cancel| {
+                    let me = me.clone();
+                    async move {
+                        let now = me.active.fetch_add(1, Ordering::SeqCst) + 1;
+                        me.most_at_once.fetch_max(now, Ordering::SeqCst);
+                        me.log.lock().unwrap().push((who, "start", Instant::now()));
+                        cancel.cancelled().await;
+                        me.log.lock().unwrap().push((who, "stop", Instant::now()));
+                        me.active.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+                .await
+        });
+        (shutdown, handle)
+    }
+
+    fn events(&self) -> Vec<(usize, &'static str)> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(w, e, _)| (*w, *e))
+            .collect()
+    }
+
+    async fn wait_for(&self, what: &[(usize, &'static str)], within: Duration) -> Instant {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.events() == what {
+                return self.log.lock().unwrap().last().unwrap().2;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {what:?}, got {:?}",
+                self.events()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_leader_at_a_time_and_a_quick_takeover() {
+    let db = database();
+    let seen = Arc::new(Leadership::default());
+    let (stop1, one) = seen.run(LeaderLease::new(db.url()).unwrap(), 1);
+    seen.wait_for(&[(1, "start")], Duration::from_secs(10))
+        .await;
+    let (stop2, two) = seen.run(LeaderLease::new(db.url()).unwrap(), 2);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(seen.events(), [(1, "start")], "the second waits");
+
+    // A clean shutdown hands over: the lock is released, the other takes over within seconds.
+    stop1.cancel();
+    one.await.unwrap();
+    let handed = Instant::now();
+    let started = seen
+        .wait_for(
+            &[(1, "start"), (1, "stop"), (2, "start")],
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        started - handed < Duration::from_secs(5),
+        "{:?}",
+        started - handed
+    );
+
+    // The server ends the leader's session: it stops before a new leader starts.
+    let (stop3, three) = seen.run(LeaderLease::new(db.url()).unwrap(), 3);
+    let mut admin = PgConnection::connect(db.url()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let holder: i32 = sqlx::query_scalar(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    terminate(&mut admin, holder).await;
+    let killed = Instant::now();
+    let started = seen
+        .wait_for(
+            &[
+                (1, "start"),
+                (1, "stop"),
+                (2, "start"),
+                (2, "stop"),
+                (3, "start"),
+            ],
+            Duration::from_secs(15),
+        )
+        .await;
+    assert!(
+        started - killed < Duration::from_secs(8),
+        "{:?}",
+        started - killed
+    );
+    assert_eq!(
+        seen.most_at_once.load(Ordering::SeqCst),
+        1,
+        "never two leaders"
+    );
+
+    stop2.cancel();
+    stop3.cancel();
+    two.await.unwrap();
+    three.await.unwrap();
+    assert_eq!(seen.active.load(Ordering::SeqCst), 0);
+    admin.close().await.unwrap();
+}
