@@ -1,0 +1,260 @@
+//! P1 and P2: stateplane against a real Flink, each compared with doing the same by hand on Flink's
+//! REST API, alternating runs, with the same client poll period for both.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::json;
+use stateplane_flink::{
+    ClaimMode, FlinkClient, FlinkJobId, RunJarRequest, SavepointFormat, SavepointStatus,
+    SavepointTrigger, StopWithSavepoint, TriggerId,
+};
+
+use crate::common::*;
+use crate::Ctx;
+
+/// How often both sides poll for completion.
+const POLL: Duration = Duration::from_millis(5);
+
+async fn running_deployment(
+    ctx: &Ctx,
+    server: &Server,
+    http: &Http,
+    name: &str,
+    sp_dir: &Path,
+) -> anyhow::Result<(String, FlinkJobId)> {
+    let api = server.api();
+    let d = http
+        .post(
+            &format!("{api}/deployments"),
+            &deployment(name, &ctx.jar, sp_dir, "RUNNING"),
+        )
+        .await?;
+    let id = d["metadata"]["id"].as_str().unwrap_or_default().to_string();
+    let d = http
+        .poll(
+            &format!("{api}/deployments/{name}"),
+            Duration::from_millis(20),
+            Duration::from_secs(120),
+            |d| d["status"]["state"] == "RUNNING",
+        )
+        .await?;
+    let job = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap_or_default()
+        .replace('-', "");
+    Ok((id, FlinkJobId::parse(&job)?))
+}
+
+async fn flink_savepoint(flink: &FlinkClient, job: &FlinkJobId, dir: &str) -> anyhow::Result<()> {
+    let trigger = TriggerId::random();
+    let t = SavepointTrigger {
+        target_directory: dir.into(),
+        format: SavepointFormat::Canonical,
+        trigger_id: trigger.clone(),
+        cancel_job: false,
+    };
+    flink.trigger_savepoint(job, &t).await?;
+    loop {
+        match flink.savepoint_status(job, &trigger).await? {
+            SavepointStatus::Completed { .. } => return Ok(()),
+            SavepointStatus::Failed { root_cause } => {
+                bail!("baseline savepoint failed: {root_cause}")
+            }
+            SavepointStatus::InProgress => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
+async fn stateplane_savepoint(http: &Http, api: &str, deployment: &str) -> anyhow::Result<()> {
+    let sp = http
+        .post(
+            &format!("{api}/savepoints"),
+            &json!({"metadata": {"deploymentId": deployment}}),
+        )
+        .await?;
+    let id = sp["metadata"]["id"].as_str().unwrap_or_default();
+    let sp = http
+        .poll(
+            &format!("{api}/savepoints/{id}"),
+            POLL,
+            Duration::from_secs(60),
+            |s| matches!(s["status"]["state"].as_str(), Some("COMPLETED" | "FAILED")),
+        )
+        .await?;
+    if sp["status"]["state"] != "COMPLETED" {
+        bail!("savepoint failed: {}", sp["status"]);
+    }
+    Ok(())
+}
+
+/// P1: a savepoint through stateplane (POST, poll the resource) vs on Flink directly (trigger, poll).
+pub async fn savepoint_overhead(ctx: &Ctx) -> anyhow::Result<Measure> {
+    let n = if ctx.quick { 5 } else { 30 };
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(&ctx.stateplane, None, &["--flink-rest-url", &ctx.flink_url])?;
+    let http = Http::new();
+    let flink = FlinkClient::new(&ctx.flink_url)?;
+    let (dep, job) = running_deployment(ctx, &server, &http, "p1", &dir.path().join("sp")).await?;
+    let base_dir = format!("file://{}", dir.path().join("baseline").display());
+    // Warm-up: the first savepoint of a job is slower on both paths.
+    stateplane_savepoint(&http, &server.api(), &dep).await?;
+    flink_savepoint(&flink, &job, &base_dir).await?;
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let t = Instant::now();
+        stateplane_savepoint(&http, &server.api(), &dep).await?;
+        ours.push(ms(t.elapsed()));
+        let t = Instant::now();
+        flink_savepoint(&flink, &job, &base_dir).await?;
+        base.push(ms(t.elapsed()));
+    }
+    http.patch(
+        &format!("{}/deployments/p1", server.api()),
+        &json!({"spec": {"state": "CANCELLED"}}),
+    )
+    .await?;
+    let _ = http
+        .poll(
+            &format!("{}/deployments/p1", server.api()),
+            Duration::from_millis(20),
+            Duration::from_secs(60),
+            |d| d["status"]["state"] == "CANCELLED",
+        )
+        .await;
+    let ratio = median(&ours) / median(&base);
+    let goal = 1.05;
+    Ok(Measure {
+        id: "P1",
+        name: "savepoint_overhead",
+        values: vec![
+            ("n".into(), n.to_string()),
+            ("poll_ms".into(), ms(POLL).to_string()),
+            ("median_ms".into(), f2(median(&ours))),
+            ("baseline_median_ms".into(), f2(median(&base))),
+            ("ratio".into(), f2(ratio)),
+        ],
+        baseline: "trigger on Flink's REST API and poll until COMPLETED".into(),
+        goal: format!("ratio ≤ {goal} (full run)"),
+        met: ratio <= goal,
+    })
+}
+
+/// P2: suspend + resume through stateplane vs stop-with-savepoint + run-from-savepoint by hand.
+pub async fn suspend_resume(ctx: &Ctx) -> anyhow::Result<Measure> {
+    let n = if ctx.quick { 3 } else { 10 };
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(&ctx.stateplane, None, &["--flink-rest-url", &ctx.flink_url])?;
+    let http = Http::new();
+    let flink = FlinkClient::new(&ctx.flink_url)?;
+    let api = server.api();
+    running_deployment(ctx, &server, &http, "p2", &dir.path().join("sp")).await?;
+
+    let jar = flink.upload_jar(&ctx.jar).await?;
+    let run = |savepoint: Option<String>| RunJarRequest {
+        entry_class: Some("io.stateplane.examples.StatefulCounter".into()),
+        program_args: vec!["20".into(), "--tag".into(), "p2-baseline".into()],
+        parallelism: Some(1),
+        claim_mode: savepoint.as_ref().map(|_| ClaimMode::NoClaim),
+        savepoint_path: savepoint,
+        ..Default::default()
+    };
+    let mut job = flink.run_jar(&jar, &run(None)).await?;
+    wait_all_running(&flink, &job).await?;
+    let base_dir = format!("file://{}", dir.path().join("baseline").display());
+
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let t = Instant::now();
+        let dep_url = format!("{api}/deployments/p2");
+        http.patch(&dep_url, &json!({"spec": {"state": "SUSPENDED"}}))
+            .await?;
+        http.poll(&dep_url, POLL, Duration::from_secs(60), |d| {
+            d["status"]["state"] == "SUSPENDED"
+        })
+        .await?;
+        http.patch(&dep_url, &json!({"spec": {"state": "RUNNING"}}))
+            .await?;
+        http.poll(&dep_url, POLL, Duration::from_secs(60), |d| {
+            d["status"]["state"] == "RUNNING"
+        })
+        .await?;
+        ours.push(ms(t.elapsed()));
+
+        let t = Instant::now();
+        let trigger = TriggerId::random();
+        let stop = StopWithSavepoint {
+            target_directory: base_dir.clone(),
+            format: SavepointFormat::Canonical,
+            trigger_id: trigger.clone(),
+            drain: false,
+        };
+        flink.stop_with_savepoint(&job, &stop).await?;
+        let location = loop {
+            match flink.savepoint_status(&job, &trigger).await? {
+                SavepointStatus::Completed { location } => break location,
+                SavepointStatus::Failed { root_cause } => {
+                    bail!("baseline stop failed: {root_cause}")
+                }
+                SavepointStatus::InProgress => tokio::time::sleep(POLL).await,
+            }
+        };
+        loop {
+            if flink
+                .job_status(&job)
+                .await?
+                .is_some_and(|s| s.is_globally_terminal())
+            {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        job = flink.run_jar(&jar, &run(Some(location))).await?;
+        wait_all_running(&flink, &job).await?;
+        base.push(ms(t.elapsed()));
+    }
+    let _ = flink.cancel(&job).await;
+    http.patch(
+        &format!("{api}/deployments/p2"),
+        &json!({"spec": {"state": "CANCELLED"}}),
+    )
+    .await?;
+    let _ = http
+        .poll(
+            &format!("{api}/deployments/p2"),
+            Duration::from_millis(20),
+            Duration::from_secs(60),
+            |d| d["status"]["state"] == "CANCELLED",
+        )
+        .await;
+    let ratio = median(&ours) / median(&base);
+    let goal = 1.10;
+    Ok(Measure {
+        id: "P2",
+        name: "suspend_resume",
+        values: vec![
+            ("n".into(), n.to_string()),
+            ("median_ms".into(), f2(median(&ours))),
+            ("baseline_median_ms".into(), f2(median(&base))),
+            ("ratio".into(), f2(ratio)),
+        ],
+        baseline: "stop-with-savepoint, wait FINISHED, run from the savepoint, wait all tasks RUNNING, on Flink's REST API".into(),
+        goal: format!("ratio ≤ {goal}"),
+        met: ratio <= goal,
+    })
+}
+
+async fn wait_all_running(flink: &FlinkClient, job: &FlinkJobId) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let jobs = flink.jobs_overview().await?;
+        if jobs.iter().any(|j| &j.id == job && j.all_tasks_running()) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(anyhow::anyhow!("job {job} never ran all its tasks")).context("baseline");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

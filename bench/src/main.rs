@@ -1,0 +1,158 @@
+//! `stateplane-bench`: measures stateplane against baselines taken in the same run and prints one line
+//! per measure (`<ID> <name> key=value ...`); `bench/run.sh` builds everything, starts a real Flink and
+//! writes the results table. See `bench/run.sh --help`.
+
+mod api;
+mod common;
+mod flink;
+mod reconcile;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    /// Fewer repetitions and 100 000 instead of 1 000 000 savepoints.
+    #[arg(long)]
+    quick: bool,
+    /// REST URL of a real Flink session cluster (P1, P2).
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    flink_url: String,
+    /// The example job's jar (P1, P2).
+    #[arg(long)]
+    jar: Option<PathBuf>,
+    /// The `stateplane` binary to measure (a release build).
+    #[arg(long, default_value = "target/release/stateplane")]
+    stateplane: PathBuf,
+    /// Only these measures, e.g. P1,P4.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Where to write the results table (Markdown).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Internal: the baseline server of P3 and P6.
+    #[command(hide = true)]
+    BaselineServer {
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+pub struct Ctx {
+    pub quick: bool,
+    pub flink_url: String,
+    pub jar: PathBuf,
+    pub stateplane: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if let Some(Cmd::BaselineServer { file }) = &args.command {
+        return rt.block_on(api::baseline_server(file));
+    }
+    let ctx = Ctx {
+        quick: args.quick,
+        flink_url: args.flink_url.clone(),
+        jar: args.jar.clone().unwrap_or_default(),
+        stateplane: args.stateplane.clone(),
+    };
+    let wanted =
+        |id: &str| args.only.is_empty() || args.only.iter().any(|o| o.eq_ignore_ascii_case(id));
+    let mut results = Vec::new();
+    let mut failed = false;
+    rt.block_on(async {
+        type Bench = for<'a> fn(
+            &'a Ctx,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = anyhow::Result<common::Measure>> + 'a>,
+        >;
+        let all: [(&str, Bench); 6] = [
+            ("P1", |c| Box::pin(flink::savepoint_overhead(c))),
+            ("P2", |c| Box::pin(flink::suspend_resume(c))),
+            ("P3", |c| Box::pin(api::api_throughput(c))),
+            ("P4", |c| Box::pin(api::scale(c))),
+            ("P5", |c| Box::pin(reconcile::reconcile_pass(c))),
+            ("P6", |c| Box::pin(api::footprint(c))),
+        ];
+        for (id, bench) in all {
+            if !wanted(id) {
+                continue;
+            }
+            match bench(&ctx).await {
+                Ok(m) => {
+                    println!("{}", m.line());
+                    results.push(m);
+                }
+                Err(e) => {
+                    println!("{id} error={:?}", format!("{e:#}"));
+                    failed = true;
+                }
+            }
+        }
+    });
+    if let Some(out) = &args.out {
+        std::fs::write(out, report(&results, args.quick))?;
+        eprintln!("wrote {}", out.display());
+    }
+    if failed {
+        anyhow::bail!("some measures could not be taken");
+    }
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    format!("{cores} cores ({cpu}), {mem:.0} GiB memory")
+}
+
+fn report(results: &[common::Measure], quick: bool) -> String {
+    let mut s = String::new();
+    s.push_str("# stateplane benchmarks\n\n");
+    s.push_str(&format!(
+        "- date: {}\n- machine: {}\n- mode: {}\n- every figure is measured against a baseline taken in the same run\n\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        machine(),
+        if quick { "quick (`bench/run.sh --quick`)" } else { "full (`bench/run.sh`)" }
+    ));
+    s.push_str("| id | measure | figures | baseline | goal | met |\n|---|---|---|---|---|---|\n");
+    for m in results {
+        let kv: Vec<String> = m.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            m.id,
+            m.name,
+            kv.join(" "),
+            m.baseline,
+            m.goal,
+            if m.met { "yes" } else { "**no**" }
+        ));
+    }
+    s
+}
