@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of stateplane on a fresh machine: installs what is missing (Java 17 for the local
-# Flink cluster, unzip), caches Flink 2.3 from PyPI, then runs the Rust test suite against real Flink
-# clusters and real SQLite files. Usage: scripts/test.sh [extra cargo test args]
+# Flink cluster, unzip, PostgreSQL), caches Flink 2.3 from PyPI, then runs the Rust test suite against
+# real Flink clusters, real SQLite files and a real PostgreSQL. Usage: scripts/test.sh [extra cargo test args]
+#
+# PostgreSQL: the tests start a throwaway server of their own from Debian's `postgresql` package
+# (installed below when missing). To use an existing server instead, set
+#   STATEPLANE_TEST_DATABASE_URL=postgres://user:password@host:5432/postgres
+# (the user must be allowed to CREATE DATABASE; each test creates and drops a `stateplane_test_*` one
+# with psql); then only the client is installed when psql is missing. The PostgreSQL tests never skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +28,11 @@ need=()
 command -v java >/dev/null && command -v javac >/dev/null && command -v jar >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v unzip >/dev/null || need+=(unzip)
 command -v curl >/dev/null || need+=(curl)
+if [ -z "${STATEPLANE_TEST_DATABASE_URL:-}" ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+else
+  command -v psql >/dev/null || need+=(postgresql-client)
+fi
 if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
 
 # Download and unpack Flink once (cached under $STATEPLANE_CACHE), and build the example job, so that
