@@ -159,6 +159,22 @@ async fn check_target(store: &dyn Store, ns: &str, spec: &DeploymentSpec) -> Api
     }
 }
 
+/// 422 when the job is built for another Flink release line (`artifact.flinkVersion`, major.minor)
+/// than the deployment target reports. Checked only while the target's version is known; the
+/// controller checks again before every start.
+async fn check_flink_version(store: &dyn Store, ns: &str, spec: &DeploymentSpec) -> ApiResult<()> {
+    let artifact = spec.template.spec.artifact.flink_version.as_deref();
+    if artifact.is_none() {
+        return Ok(());
+    }
+    let name = spec.deployment_target_name.as_deref().unwrap_or("default");
+    match store.target_get(ns, name).await {
+        Ok(t) => Ok(t.check_artifact_flink_version(artifact, t.reported_flink_version())?),
+        Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn sub_object<'a>(obj: &'a Map<String, Value>, key: &str) -> ApiResult<Option<&'a Value>> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
@@ -203,6 +219,7 @@ pub async fn create(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<Depl
         .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
     d.validate()?;
     check_target(store, ns, &d.spec).await?;
+    check_flink_version(store, ns, &d.spec).await?;
     store.deployment_create(&d).await.map_err(|e| match e {
         StoreError::AlreadyExists { .. } => ApiError::AlreadyExists {
             kind: "deployment",
@@ -411,6 +428,12 @@ pub async fn patch(
         check_savepoint_features(&current, &next, blob)?;
         if next.spec.deployment_target_name != current.spec.deployment_target_name {
             check_target(store, ns, &next.spec).await?;
+        }
+        if next.spec.deployment_target_name != current.spec.deployment_target_name
+            || next.spec.template.spec.artifact.flink_version
+                != current.spec.template.spec.artifact.flink_version
+        {
+            check_flink_version(store, ns, &next.spec).await?;
         }
         match store.deployment_update(&next).await {
             Ok(d) => return Ok(d),
