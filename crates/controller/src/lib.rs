@@ -18,6 +18,7 @@ mod execute;
 pub mod metrics;
 mod observe;
 mod retained;
+mod targets;
 mod worker;
 
 use std::collections::HashMap;

@@ -23,7 +23,8 @@ impl World {
 }
 
 /// Reads the deployment (None when it is gone), its jobs and savepoints, and asks Flink about the
-/// current job.
+/// current job. Without a current job, first applies the Flink version gate ([`crate::targets`]),
+/// which may mark the deployment FAILED before anything would be started.
 pub(crate) async fn observe(
     shared: &Shared,
     namespace: &str,
@@ -59,6 +60,11 @@ pub(crate) async fn observe(
         savepoints,
         flink: FlinkView::NotAsked,
     };
+    if world.current_job().is_none() {
+        if let Some(d) = crate::targets::gate_start(shared, &world.deployment).await? {
+            world.deployment = d;
+        }
+    }
     if let Some(job) = world.current_job() {
         world.flink = match client_for_job(shared, job).await {
             Ok(client) => flink_view(&client, job).await,

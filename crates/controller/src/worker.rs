@@ -60,6 +60,7 @@ impl Controller {
         let shared = self.shared;
         let mut changes = shared.store.changes();
         let mut workers: HashMap<DeploymentId, Worker> = HashMap::new();
+        let target_observer = tokio::spawn(crate::targets::run(shared.clone()));
         resync(&shared, &mut workers).await;
         info!(deployments = workers.len(), "controller started");
         let mut tick = tokio::time::interval(RESYNC_EVERY);
@@ -93,6 +94,8 @@ impl Controller {
         for (_, w) in workers {
             let _ = w.handle.await;
         }
+        target_observer.abort();
+        let _ = target_observer.await;
         info!("controller stopped");
     }
 }

@@ -1,6 +1,7 @@
 //! A whole stateplane (store + API + controller) in the test process, against the shared real Flink
-//! cluster of this test binary. Each test makes its own harness (own SQLite file, own port, own
-//! savepoint and checkpoint directories) and its own deployments.
+//! cluster of this test binary (or the one of a given Flink version, plus more targets on clusters
+//! of other versions). Each test makes its own harness (own SQLite file, own port, own savepoint and
+//! checkpoint directories) and its own deployments.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use stateplane_api::{ApiConfig, AppState};
 use stateplane_controller::{Controller, ControllerConfig};
 use stateplane_flink::{FlinkClient, FlinkJobId};
 use stateplane_store::{SqliteStore, Store};
+use stateplane_testkit::flink::TestCluster;
 use tokio_util::sync::CancellationToken;
 
 pub struct Harness {
@@ -36,7 +38,21 @@ impl Harness {
 
     /// A server (API + controller) with an optional blob storage base URI.
     pub async fn start_with(blob: Option<String>) -> Harness {
-        let cluster = stateplane_testkit::flink::shared_cluster();
+        Self::start_inner(stateplane_testkit::flink::shared_cluster(), blob, true).await
+    }
+
+    /// A server whose target "default" is this binary's cluster of Flink `version`; the controller
+    /// runs only when `controller` (else start it with [`Harness::start_controller`]).
+    pub async fn start_on(version: &str, controller: bool) -> Harness {
+        let cluster = stateplane_testkit::flink::shared_cluster_of(version);
+        Self::start_inner(cluster, None, controller).await
+    }
+
+    async fn start_inner(
+        cluster: &'static TestCluster,
+        blob: Option<String>,
+        controller: bool,
+    ) -> Harness {
         let dir = stateplane_testkit::temp_dir();
         let data_dir = dir.path().join("data");
         let store: Arc<dyn Store> =
@@ -67,7 +83,9 @@ impl Harness {
             server,
             jar: cluster.example_jar(),
         };
-        h.start_controller(blob);
+        if controller {
+            h.start_controller(blob);
+        }
         let (s, b) = h
             .post(
                 "deployment-targets",
@@ -76,6 +94,20 @@ impl Harness {
             .await;
         assert!(s.is_success(), "{s} {b}");
         h
+    }
+
+    /// Creates deployment target `name` on this binary's cluster of Flink `version` (started on first
+    /// use) and returns that cluster.
+    pub async fn add_target(&self, name: &str, version: &str) -> &'static TestCluster {
+        let cluster = stateplane_testkit::flink::shared_cluster_of(version);
+        let (s, b) = self
+            .post(
+                "deployment-targets",
+                json!({"metadata": {"name": name}, "spec": {"flinkSessionCluster": {"restUrl": cluster.rest_url()}}}),
+            )
+            .await;
+        assert!(s.is_success(), "{s} {b}");
+        cluster
     }
 
     pub fn start_controller(&mut self, blob: Option<String>) {
@@ -269,42 +301,52 @@ impl Harness {
     /// Flink's own view: the path the running job of this deployment restored from (None = no state).
     /// Polls past Flink's 3 s statistics cache.
     pub async fn flink_restored_path(&self, job_id: &str) -> Option<String> {
-        let flink_id = FlinkJobId::parse(&job_id.replace('-', "")).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let stats = self.flink.checkpoints(&flink_id).await;
-            if let Ok(stats) = &stats {
-                if let Some(r) = &stats.latest_restored {
-                    return r.external_path.clone();
-                }
-                // No restore recorded: only conclusive once a checkpoint completed in this job.
-                if stats.latest_completed.is_some() {
-                    return None;
-                }
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        restored_path_on(&self.flink, job_id).await
     }
 
     /// Waits until Flink reports a completed checkpoint for the job.
     pub async fn wait_checkpoint(&self, job_id: &str) {
-        let flink_id = FlinkJobId::parse(&job_id.replace('-', "")).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(s) = self.flink.checkpoints(&flink_id).await {
-                if s.latest_completed.is_some() {
-                    return;
-                }
+        wait_checkpoint_on(&self.flink, job_id).await
+    }
+}
+
+/// [`Harness::flink_restored_path`] on the cluster `flink` talks to.
+pub async fn restored_path_on(flink: &FlinkClient, job_id: &str) -> Option<String> {
+    let flink_id = FlinkJobId::parse(&job_id.replace('-', "")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats = flink.checkpoints(&flink_id).await;
+        if let Ok(stats) = &stats {
+            if let Some(r) = &stats.latest_restored {
+                return r.external_path.clone();
             }
-            assert!(
-                Instant::now() < deadline,
-                "no checkpoint completed for job {job_id}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // No restore recorded: only conclusive once a checkpoint completed in this job.
+            if stats.latest_completed.is_some() {
+                return None;
+            }
         }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// [`Harness::wait_checkpoint`] on the cluster `flink` talks to.
+pub async fn wait_checkpoint_on(flink: &FlinkClient, job_id: &str) {
+    let flink_id = FlinkJobId::parse(&job_id.replace('-', "")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(s) = flink.checkpoints(&flink_id).await {
+            if s.latest_completed.is_some() {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint completed for job {job_id}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
