@@ -342,6 +342,20 @@ impl Deployment {
         }
     }
 
+    /// Drops an attempts record that is about another desired state or spec version, so that after the
+    /// controller gave up (FAILED), changing the desired state and back starts afresh.
+    pub fn forget_stale_transition(&mut self) {
+        let current = (self.spec.state, self.spec_version());
+        if self
+            .status
+            .transition
+            .as_ref()
+            .is_some_and(|t| (t.desired, t.spec_version) != current)
+        {
+            self.status.transition = None;
+        }
+    }
+
     /// The current spec version (1 when the annotation is somehow missing).
     pub fn spec_version(&self) -> u64 {
         spec_version_of(&self.metadata.annotations).unwrap_or(1)

@@ -1,0 +1,161 @@
+//! Flink faults under a running deployment, on this test binary's own real cluster (which the test
+//! kills and restarts): a TaskManager lost during a savepoint, a JobManager lost with a job running.
+//! Expected: the savepoint fails with Flink's reason and nothing else moves; while Flink is down nothing
+//! changes; when Flink comes back without the job, the deployment goes FAILED with the event saying
+//! so, the job's last retained checkpoint is recorded, and the next start restores from it.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+fn origin(sp: &serde_json::Value) -> &str {
+    sp["metadata"]["origin"].as_str().unwrap_or("")
+}
+
+fn kill9(pid: u32) {
+    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+}
+
+/// Starts the test cluster again on the same port and work dir (after its JVMs died).
+fn restart_cluster() {
+    let cluster = stateplane_testkit::flink::shared_cluster();
+    let port = cluster.rest_url().rsplit(':').next().unwrap().to_string();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/flink-local.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("start")
+        .env("FLINK_VERSION", cluster.flink_version())
+        .env("FLINK_REST_PORT", port)
+        .env("FLINK_WORK_DIR", cluster.work_dir())
+        .env("FLINK_SLOTS", "8")
+        .output()
+        .expect("run flink-local.sh");
+    assert!(
+        out.status.success(),
+        "restart failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_taskmanager_and_jobmanager() {
+    let h = Harness::start().await;
+    let d = h.create_deployment("faulty", json!({})).await;
+    let dep_id = d["metadata"]["id"].as_str().unwrap().to_string();
+    let d = h.wait_state("faulty", "RUNNING", T).await;
+    let job = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.wait_checkpoint(&job).await;
+    let cluster = stateplane_testkit::flink::shared_cluster();
+    let pids = cluster.jvm_pids();
+    assert_eq!(pids.len(), 2, "JobManager and TaskManager pids");
+
+    // The TaskManager dies; a savepoint asked for now fails with Flink's reason, and the deployment
+    // keeps its job (Flink's restart strategy is at work, not stateplane's).
+    kill9(pids[1]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (s, sp) = h
+        .post("savepoints", json!({"metadata": {"deploymentId": dep_id}}))
+        .await;
+    assert!(s.is_success(), "{s} {sp}");
+    let sp = h
+        .wait_savepoint(
+            sp["metadata"]["id"].as_str().unwrap(),
+            &["COMPLETED", "FAILED"],
+            T,
+        )
+        .await;
+    assert_eq!(sp["status"]["state"], "FAILED", "{sp}");
+    assert!(!sp["status"]["failure"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .is_empty());
+    let d = h.deployment("faulty").await;
+    assert_eq!(
+        d["status"]["running"]["jobId"],
+        job.as_str(),
+        "no new job: {}",
+        d["status"]
+    );
+    assert_eq!(h.job(&job).await["status"]["state"], "STARTED");
+
+    // The JobManager dies too: Flink is unreachable, and stateplane changes nothing meanwhile.
+    kill9(pids[0]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let d = h.deployment("faulty").await;
+    assert_eq!(
+        d["status"]["state"], "RUNNING",
+        "an unreachable Flink is not a failed job: {}",
+        d["status"]
+    );
+
+    // Flink comes back without HA: the job is gone. The deployment says so and keeps the state.
+    let t = Instant::now();
+    restart_cluster();
+    let d = h.wait_state("faulty", "FAILED", T).await;
+    eprintln!(
+        "noticed the vanished job {:?} after the restart began",
+        t.elapsed()
+    );
+    assert_eq!(
+        d["status"]["failure"]["reason"], "JOB_VANISHED",
+        "{}",
+        d["status"]
+    );
+    assert_eq!(h.job(&job).await["status"]["state"], "FAILED");
+    let events = h.events("faulty").await.join("\n");
+    assert!(
+        events.contains("TRANSITIONING_TO_FAILED_STATE_BECAUSE_OF_A_MISSING_JOB"),
+        "{events}"
+    );
+    let sps = h.savepoints(&dep_id).await;
+    let retained: Vec<_> = sps
+        .iter()
+        .filter(|s| origin(s) == "RETAINED_CHECKPOINT")
+        .collect();
+    assert_eq!(
+        retained.len(),
+        1,
+        "the lost job's checkpoint is recorded: {sps:?}"
+    );
+    let retained_loc = retained[0]["spec"]["savepointLocation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(has_metadata(&retained_loc));
+
+    // No surprise restart; asking again restores the recorded checkpoint (in Flink's own view).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(h.deployment("faulty").await["status"]["state"], "FAILED");
+    h.patch(
+        "deployments/faulty",
+        json!({"spec": {"state": "CANCELLED"}}),
+    )
+    .await;
+    h.wait_state("faulty", "CANCELLED", T).await;
+    h.patch("deployments/faulty", json!({"spec": {"state": "RUNNING"}}))
+        .await;
+    let d = h.wait_state("faulty", "RUNNING", T).await;
+    let job2 = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let restored = h.flink_restored_path(&job2).await.expect("restored");
+    assert!(
+        same_location(&restored, &retained_loc),
+        "{restored} vs {retained_loc}"
+    );
+    h.patch(
+        "deployments/faulty",
+        json!({"spec": {"state": "CANCELLED"}}),
+    )
+    .await;
+    h.wait_state("faulty", "CANCELLED", T).await;
+}
