@@ -124,6 +124,10 @@ pub fn router(state: AppState) -> Router {
             &ns("/savepoints/{savepointId}"),
             get(savepoints::savepoint_get).delete(savepoints::savepoint_delete),
         )
+        .route(
+            &ns("/savepoints/{savepointId}/copy"),
+            axum::routing::post(savepoints::savepoint_copy),
+        )
         .route(&ns("/jobs"), get(jobs::job_list))
         .route(&ns("/jobs/{jobId}"), get(jobs::job_get))
         .route(&ns("/events"), get(events::event_list))

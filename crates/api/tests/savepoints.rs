@@ -14,6 +14,18 @@ use stateplane_model::{
 
 const SAVEPOINTS: &str = "/api/v1/namespaces/default/savepoints";
 
+/// A directory holding a `_metadata` with Flink's header, as a `file://` URI: registration checks it.
+fn snapshot(base: &std::path::Path, name: &str) -> String {
+    let dir = base.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("_metadata"),
+        stateplane_blob::header::encode_header(6, 1),
+    )
+    .unwrap();
+    format!("file://{}", dir.display())
+}
+
 /// The body of Ververica's "Manually Adding a Savepoint Resource", verbatim (placeholders filled in).
 fn seed_yaml(deployment_id: &str, spec_version: &str, location: &str) -> String {
     format!(
@@ -27,6 +39,8 @@ fn seed_yaml(deployment_id: &str, spec_version: &str, location: &str) -> String 
 #[tokio::test]
 async fn the_seed_body_registers_a_snapshot_in_yaml_and_json() {
     let s = start().await;
+    let snapshots = tempfile::tempdir().unwrap();
+    let seed_location = snapshot(snapshots.path(), "savepoint-1a2b3c-0123456789ab");
     let d = s
         .create_deployment(
             "default",
@@ -44,11 +58,7 @@ async fn the_seed_body_registers_a_snapshot_in_yaml_and_json() {
     let r = s
         .post_yaml(
             SAVEPOINTS,
-            &seed_yaml(
-                &dep_id,
-                &spec_version,
-                "file:///tmp/savepoints/savepoint-1a2b3c-0123456789ab",
-            ),
+            &seed_yaml(&dep_id, &spec_version, &seed_location),
         )
         .await;
     let sp = r.ok(201).clone();
@@ -62,10 +72,7 @@ async fn the_seed_body_registers_a_snapshot_in_yaml_and_json() {
         got["metadata"]["annotations"][SPEC_VERSION_ANNOTATION],
         spec_version.as_str()
     );
-    assert_eq!(
-        got["spec"]["savepointLocation"],
-        "file:///tmp/savepoints/savepoint-1a2b3c-0123456789ab"
-    );
+    assert_eq!(got["spec"]["savepointLocation"], seed_location.as_str());
     assert_eq!(
         got["spec"]["flinkSavepointId"],
         "00000000-0000-0000-0000-000000000000"
@@ -76,7 +83,7 @@ async fn the_seed_body_registers_a_snapshot_in_yaml_and_json() {
         .post(SAVEPOINTS, &json!({
             "metadata": {"deploymentId": dep_id, "origin": "USER_REQUEST",
                          "annotations": {SPEC_VERSION_ANNOTATION: spec_version}},
-            "spec": {"savepointLocation": "s3://bucket/sp/savepoint-2", "flinkSavepointId": "00000000-0000-0000-0000-000000000000"},
+            "spec": {"savepointLocation": snapshot(snapshots.path(), "savepoint-2"), "flinkSavepointId": "00000000-0000-0000-0000-000000000000"},
             "status": {"state": "COMPLETED"}
         }))
         .await;
@@ -91,7 +98,7 @@ async fn the_seed_body_registers_a_snapshot_in_yaml_and_json() {
             SAVEPOINTS,
             &json!({
                 "metadata": {"deploymentId": dep_id},
-                "spec": {"savepointLocation": "file:///tmp/savepoints/unannotated"},
+                "spec": {"savepointLocation": snapshot(snapshots.path(), "unannotated")},
                 "status": {"state": "completed"}
             }),
         )

@@ -32,6 +32,8 @@ use tracing::{debug, info, warn};
 use crate::observe::{self, flink_job_id, World};
 use crate::{artifacts, metrics, retained, Shared};
 
+mod storage;
+
 /// What the worker should do after a pass.
 #[derive(Debug)]
 pub(crate) enum Outcome {
@@ -112,6 +114,8 @@ pub(crate) async fn reconcile_once(
             x.fail_orphaned_savepoint(savepoint, &reason).await
         }
         Action::DisposeSavepoint { savepoint } => x.dispose_savepoint(savepoint).await,
+        Action::ExpireSavepoints { expired } => x.expire_savepoints(expired).await,
+        Action::TriggerPeriodicSavepoint { job } => x.trigger_periodic_savepoint(job).await,
     }
 }
 
@@ -121,6 +125,8 @@ fn action_name(a: &Action) -> &'static str {
         Action::Wait { .. } => "wait",
         Action::Backoff { .. } => "backoff",
         Action::DisposeSavepoint { .. } => "dispose_savepoint",
+        Action::ExpireSavepoints { .. } => "expire_savepoints",
+        Action::TriggerPeriodicSavepoint { .. } => "trigger_periodic_savepoint",
         Action::FailSavepoint { .. } => "fail_savepoint",
         Action::StartJob { .. } => "start_job",
         Action::RefuseStart { .. } => "refuse_start",
@@ -1193,80 +1199,4 @@ impl Exec<'_> {
         .await?;
         Ok(Outcome::Progressed)
     }
-
-    // ---- deletion ----------------------------------------------------------------------------------
-
-    /// Disposes of a savepoint's data when it is the last resource pointing to it, then forgets it.
-    async fn dispose_savepoint(&self, id: SavepointId) -> R<Outcome> {
-        let Some(sp) = self.savepoint(id) else {
-            return Ok(Outcome::Progressed);
-        };
-        let store = &self.shared.store;
-        if sp.status.state == SavepointState::PendingDeletion
-            && !self
-                .update_savepoint(sp, SavepointState::PendingDeletion, |s| {
-                    s.status.state = SavepointState::Deleting
-                })
-                .await?
-        {
-            return Ok(Outcome::Progressed);
-        }
-        let sp = store
-            .savepoint_get(&sp.metadata.namespace, sp.metadata.id)
-            .await?;
-        let shared_location = match sp.location_key() {
-            Some(k) => store.savepoint_count_by_location(&k).await? > 1,
-            None => false,
-        };
-        let result = match (&sp.spec.savepoint_location, shared_location) {
-            (Some(loc), false) => dispose_data(loc).await,
-            _ => Ok(()),
-        };
-        match result {
-            Ok(()) => {
-                store
-                    .savepoint_delete(&sp.metadata.namespace, sp.metadata.id)
-                    .await?;
-                info!(savepoint = %sp.metadata.id, "savepoint deleted");
-                Ok(Outcome::Progressed)
-            }
-            Err(reason) => {
-                self.update_savepoint(&sp, SavepointState::Deleting, |s| {
-                    s.status.state = SavepointState::FailedDeletion;
-                    s.status.failure = Some(Failure::new("DISPOSAL_FAILED", reason.clone()));
-                })
-                .await?;
-                Ok(Outcome::Progressed)
-            }
-        }
-    }
-}
-
-/// Removes a snapshot's data. Local directories are removed from the file system (with the per-savepoint
-/// target directory around them when it is left empty); other schemes need blob storage support.
-async fn dispose_data(location: &str) -> Result<(), String> {
-    let Some(path) = stateplane_model::local_path(location) else {
-        return Err(format!(
-            "disposing of {location} needs blob storage access, which this server does not have"
-        ));
-    };
-    match tokio::fs::remove_dir_all(&path).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot remove {}: {e}", path.display())),
-    }
-    if let Some(parent) = path.parent() {
-        // The per-savepoint target directory, named after the savepoint id; removed only when empty.
-        if uuid::Uuid::parse_str(
-            &parent
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default(),
-        )
-        .is_ok()
-        {
-            let _ = tokio::fs::remove_dir(parent).await;
-        }
-    }
-    Ok(())
 }

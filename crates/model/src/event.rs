@@ -64,6 +64,13 @@ string_enum! {
         JobFailed => "JOB_FAILED",
         /// After a restart stateplane found an operation under way and resumed it.
         ResumedAnOperationAfterRestart => "RESUMED_AN_OPERATION_AFTER_RESTART",
+        /// A deleted savepoint resource is gone; the message says whether its data was disposed of or
+        /// kept, and why.
+        SavepointDeleted => "SAVEPOINT_DELETED",
+        /// Disposing of a deleted savepoint's data failed; the savepoint is FAILED_DELETION.
+        SavepointDeletionFailed => "SAVEPOINT_DELETION_FAILED",
+        /// Retention (`spec.savepointRetention`) marked a savepoint for deletion.
+        SavepointExpired => "SAVEPOINT_EXPIRED",
     }
 }
 

@@ -19,7 +19,9 @@ pub mod namespace;
 pub mod paths;
 pub mod plan;
 pub mod restore;
+pub mod retention;
 pub mod savepoint;
+pub mod storage;
 pub mod target;
 
 pub use deployment::*;

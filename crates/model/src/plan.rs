@@ -8,15 +8,18 @@
 //! against Flink's view to decide whether to repeat, collect or give up.
 //!
 //! Order of concerns in one pass:
-//! 1. savepoints waiting for disposal;
-//! 2. the current job (the one non-terminal Job row), against Flink: adopt, collect a savepoint,
-//!    notice an end, stop or upgrade it;
-//! 3. without a current job: fail orphaned savepoint requests, start a job (restore selection) or
-//!    settle the status.
+//! 1. the current job (the one non-terminal Job row), against Flink: adopt, collect a savepoint,
+//!    notice an end, stop or upgrade it, or take a periodic savepoint when one is due;
+//! 2. without a current job: fail orphaned savepoint requests, start a job (restore selection) or
+//!    settle the status;
+//! 3. housekeeping, only when 1–2 have nothing urgent (steady, waiting for Flink, backing off):
+//!    savepoints waiting for disposal, then retention. Disposal never needs Flink, so it proceeds while
+//!    Flink is unreachable; and no deletion, however slow the storage, delays a suspend or a start.
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::restore::{self, RestoreDecision};
+use crate::retention::{self, Expired};
 use crate::{
     Deployment, DeploymentState, DesiredState, Job, JobId, JobState, RestoreStrategyKind,
     Savepoint, SavepointId, SavepointOrigin, SavepointState, UpgradeStrategyKind,
@@ -103,6 +106,12 @@ pub enum Action {
     Backoff { until: DateTime<Utc> },
     /// Dispose of the data of a savepoint marked for deletion (or just forget it), then delete the row.
     DisposeSavepoint { savepoint: SavepointId },
+    /// Retention expires these COMPLETED savepoints: mark them PENDING_DELETION (then disposal as for a
+    /// DELETE).
+    ExpireSavepoints { expired: Vec<Expired> },
+    /// The deployment's periodic savepoint is due: record a STARTED USER_REQUEST savepoint of the job
+    /// (annotated as periodic); the next pass triggers it.
+    TriggerPeriodicSavepoint { job: JobId },
     /// A savepoint request that can no longer be served (its job is gone).
     FailSavepoint {
         savepoint: SavepointId,
@@ -156,21 +165,37 @@ fn status_is(d: &Deployment, state: DeploymentState, job: Option<JobId>) -> bool
 
 /// Decides the next action for one deployment.
 pub fn plan(o: &Observed<'_>) -> Action {
-    if let Some(s) = o.savepoints.iter().find(|s| {
-        matches!(
-            s.status.state,
-            SavepointState::PendingDeletion | SavepointState::Deleting
-        )
-    }) {
-        return Action::DisposeSavepoint {
-            savepoint: s.metadata.id,
-        };
-    }
-
-    match o.current_job {
+    let action = match o.current_job {
         Some(job) => plan_with_job(o, job),
         None => plan_without_job(o),
+    };
+    match action {
+        Action::Steady | Action::Wait { .. } | Action::Backoff { .. } => {
+            housekeeping(o).unwrap_or(action)
+        }
+        urgent => urgent,
     }
+}
+
+/// Deletions under way first (oldest first), then what retention expires.
+fn housekeeping(o: &Observed<'_>) -> Option<Action> {
+    if let Some(s) = o
+        .savepoints
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.status.state,
+                SavepointState::PendingDeletion | SavepointState::Deleting
+            )
+        })
+        .min_by_key(|s| (s.metadata.modified_at, s.metadata.id))
+    {
+        return Some(Action::DisposeSavepoint {
+            savepoint: s.metadata.id,
+        });
+    }
+    let expired = retention::expired(o.deployment, o.savepoints, o.current_job, o.now);
+    (!expired.is_empty()).then_some(Action::ExpireSavepoints { expired })
 }
 
 fn plan_with_job(o: &Observed<'_>, job: &Job) -> Action {
@@ -271,6 +296,12 @@ fn plan_with_job(o: &Observed<'_>, job: &Job) -> Action {
                             Action::SetStatus {
                                 state: DeploymentState::Running,
                             }
+                        }
+                        _ if o.savepoints_configured
+                            && job.status.state == JobState::Started
+                            && retention::periodic_due(d, job, o.savepoints, o.now) =>
+                        {
+                            Action::TriggerPeriodicSavepoint { job: id }
                         }
                         _ => Action::Steady,
                     }

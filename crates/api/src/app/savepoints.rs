@@ -1,22 +1,47 @@
-//! Savepoints: register existing snapshots, request new ones, delete them.
+//! Savepoints: register existing snapshots, request new ones, copy them to deployments, delete them.
 //!
 //! - Register (`spec.savepointLocation` + `status.state: COMPLETED`, the body of Ververica's "Manually
-//!   Adding a Savepoint Resource"): stored at once as COMPLETED with origin COPIED, whatever `origin` the
-//!   client sent; its annotations (the spec version) and `flinkSavepointId` are kept. The location is not
-//!   checked here: as Ververica documents, a bad location shows only when a job restores from it.
+//!   Adding a Savepoint Resource"): stored as COMPLETED with origin COPIED, whatever `origin` the client
+//!   sent; its annotations (the spec version) and `flinkSavepointId` are kept. Unlike Ververica, where a
+//!   bad location shows only when a job fails to restore from it, the location is checked first through
+//!   `stateplane_blob`: the scheme must be supported, something must exist there, and it must hold a
+//!   `_metadata` file with Flink's header — else 422 naming `spec.savepointLocation` and what is wrong.
+//!   The checkpoint id read from the header is recorded
+//!   ([`stateplane_model::storage::CHECKPOINT_ID_ANNOTATION`]). Where the storage cannot be reached
+//!   (no credentials here, network), the snapshot is accepted with
+//!   [`stateplane_model::UNVERIFIED_LOCATION_ANNOTATION`] saying why: Flink may well reach what this
+//!   server cannot. This read of storage is the API's one exception to "the API writes intent only": a
+//!   registration is a claim about storage, and checking it at the door is what makes it safe.
 //! - Request (`{metadata: {deploymentId}}` alone): the intent is stored as STARTED with its final
 //!   location already chosen (`<savepoint dir>/<savepoint id>`); the controller, woken by the store's
 //!   change feed, has Flink take it and writes COMPLETED or FAILED. Refused without a savepoint
 //!   directory or without a running job.
-//! - Delete: a snapshot stateplane wrote (or a retained checkpoint in the checkpoint directory it
-//!   derived) that no other resource points to is disposed by the controller: the resource goes to
-//!   PENDING_DELETION (202). Any other resource is removed at once (200), its data left alone.
+//! - Copy (`POST …/savepoints/{id}/copy` with `{metadata: {deploymentId}}`): a new COPIED resource at
+//!   the same location for the same or another deployment of the namespace, annotated with the target
+//!   deployment's current spec version, so that deployment's next start can restore it ("fork a
+//!   deployment from a snapshot"). Only COMPLETED savepoints can be copied.
+//! - Delete: what [`stateplane_model::storage::disposal`] says touches data (a snapshot stateplane wrote,
+//!   or a retained checkpoint in the checkpoint directory it derived, that no other resource points to)
+//!   is disposed by the controller: the resource goes to PENDING_DELETION (202). Any other resource is
+//!   removed at once (200), its data left alone. STARTED savepoints cannot be deleted; FAILED_DELETION
+//!   ones are retried.
+//!
+//! Annotations that only the server sets (checkpoint id, unverified, periodic, copied-from) are dropped
+//! from client input, so they are always true.
 
+use std::time::Duration;
+
+use serde::Deserialize;
 use serde_json::Value;
-use stateplane_model::paths::{derived_checkpoint_dir, savepoint_base_dir, savepoint_target_dir};
+use stateplane_blob::BlobError;
+use stateplane_model::paths::{savepoint_base_dir, savepoint_target_dir};
+use stateplane_model::storage::{
+    self, CHECKPOINT_ID_ANNOTATION, COPIED_FROM_ANNOTATION, PERIODIC_ANNOTATION,
+};
 use stateplane_model::{
-    normalize_location, DeploymentId, DeploymentState, JobId, Savepoint, SavepointCreate,
-    SavepointFormat, SavepointId, SavepointOrigin, SavepointState, SPEC_VERSION_ANNOTATION,
+    DeploymentId, DeploymentState, JobId, Savepoint, SavepointCreate, SavepointFormat, SavepointId,
+    SavepointOrigin, SavepointState, StringMap, SPEC_VERSION_ANNOTATION,
+    UNVERIFIED_LOCATION_ANNOTATION,
 };
 use stateplane_store::{ResourceKind, SavepointFilter, Store, StoreError};
 
@@ -86,6 +111,42 @@ async fn deployment_of(
     }
 }
 
+/// How long a registration waits for storage before accepting the location unverified.
+const VALIDATION_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Annotations only the server writes.
+const SERVER_ANNOTATIONS: [&str; 4] = [
+    CHECKPOINT_ID_ANNOTATION,
+    UNVERIFIED_LOCATION_ANNOTATION,
+    PERIODIC_ANNOTATION,
+    COPIED_FROM_ANNOTATION,
+];
+
+fn client_annotations(mut a: StringMap) -> StringMap {
+    for k in SERVER_ANNOTATIONS {
+        a.remove(k);
+    }
+    a
+}
+
+/// Checks a location to be registered; the annotations to record on success (the checkpoint id, or
+/// why it could not be checked). 422 naming `spec.savepointLocation` when it is no Flink snapshot.
+async fn verify_location(location: &str) -> ApiResult<(&'static str, String)> {
+    const FIELD: &str = "spec.savepointLocation";
+    match stateplane_blob::inspect(location, VALIDATION_TIMEOUT).await {
+        Ok(h) => Ok((CHECKPOINT_ID_ANNOTATION, h.checkpoint_id.to_string())),
+        Err(e) if e.is_unreachable() => {
+            tracing::info!(%location, error = %e, "registering a snapshot unverified");
+            Ok((UNVERIFIED_LOCATION_ANNOTATION, e.to_string()))
+        }
+        Err(e @ BlobError::NotFound { .. }) => Err(ApiError::invalid(
+            FIELD,
+            format!("{e}: register the directory of an existing savepoint or retained checkpoint"),
+        )),
+        Err(e) => Err(ApiError::invalid(FIELD, e.to_string())),
+    }
+}
+
 /// Registers a snapshot or requests a savepoint, as the body's shape says.
 pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Savepoint> {
     let store = state.store.as_ref();
@@ -103,6 +164,7 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
             flink_savepoint_id,
         } => {
             deployment_of(store, ns, deployment_id).await?;
+            let (key, value) = verify_location(&location).await?;
             let mut sp = Savepoint::new(
                 ns,
                 deployment_id,
@@ -110,7 +172,8 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
                 SavepointState::Completed,
                 Some(location),
             );
-            sp.metadata.annotations = annotations;
+            sp.metadata.annotations = client_annotations(annotations);
+            sp.metadata.annotations.insert(key.into(), value);
             sp.spec.flink_savepoint_id = flink_savepoint_id;
             sp
         }
@@ -159,7 +222,7 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
             sp.spec.savepoint_location = savepoint_target_dir(&d, blob, sp.metadata.id);
             sp.spec.format_type = Some(format.unwrap_or(SavepointFormat::Canonical));
             sp.metadata.job_id = Some(job_id);
-            sp.metadata.annotations = annotations;
+            sp.metadata.annotations = client_annotations(annotations);
             sp.metadata
                 .annotations
                 .insert(SPEC_VERSION_ANNOTATION.into(), spec_version);
@@ -186,29 +249,24 @@ pub enum Deletion {
     Pending(Savepoint),
 }
 
-/// Whether deleting `sp` must also dispose its data: stateplane wrote it and nothing else points to it.
+/// Whether deleting `sp` must also dispose its data: stateplane wrote it and nothing else points to it
+/// (the rule is [`storage::disposal`], which the controller applies again before disposing).
 async fn must_dispose(state: &AppState, sp: &Savepoint) -> ApiResult<bool> {
     let store = state.store.as_ref();
     let Some(key) = sp.location_key() else {
         return Ok(false);
     };
-    let ours = match sp.metadata.origin {
-        o if o.is_triggered_by_us() => true,
-        SavepointOrigin::RetainedCheckpoint => {
-            match store
-                .deployment_get(&sp.metadata.namespace, sp.metadata.deployment_id)
-                .await
-            {
-                Ok(d) => derived_checkpoint_dir(&d, state.config.blob_storage_uri.as_deref())
-                    .map(|dir| key.starts_with(&format!("{}/", normalize_location(&dir))))
-                    .unwrap_or(false),
-                Err(StoreError::NotFound { .. }) => false,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        _ => false,
+    let deployment = match store
+        .deployment_get(&sp.metadata.namespace, sp.metadata.deployment_id)
+        .await
+    {
+        Ok(d) => Some(d),
+        Err(StoreError::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
     };
-    Ok(ours && store.savepoint_count_by_location(&key).await? == 1)
+    let references = store.savepoint_count_by_location(&key).await?;
+    let blob = state.config.blob_storage_uri.as_deref();
+    Ok(storage::disposal(sp, deployment.as_ref(), blob, references).touches_data())
 }
 
 pub async fn delete(state: &AppState, ns: &str, id: SavepointId) -> ApiResult<Deletion> {
@@ -246,4 +304,81 @@ pub async fn delete(state: &AppState, ns: &str, id: SavepointId) -> ApiResult<De
         return Ok(Deletion::Deleted(sp));
     }
     Err(busy("savepoint", &id.to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CopyBody {
+    metadata: CopyMetadata,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CopyMetadata {
+    deployment_id: DeploymentId,
+}
+
+/// Copies a COMPLETED savepoint to a deployment of the same namespace (the same one or another): a new
+/// COPIED resource at the same location, created now and annotated with the target's current spec
+/// version, so that it is what the target's next start restores (under LATEST_SAVEPOINT and
+/// LATEST_STATE alike) — also when copying an older snapshot to its own deployment to go back to it. The data is shared, never duplicated; deleting either resource keeps it while
+/// the other exists.
+pub async fn copy(
+    state: &AppState,
+    ns: &str,
+    id: SavepointId,
+    body: Value,
+) -> ApiResult<Savepoint> {
+    let store = state.store.as_ref();
+    let b: CopyBody = stateplane_model::error::from_value(body, "")?;
+    ensure_namespace(store, ns).await?;
+    let source = store
+        .savepoint_get(ns, id)
+        .await
+        .map_err(or_not_found("savepoint", id, ns))?;
+    let target = deployment_of(store, ns, b.metadata.deployment_id).await?;
+    let location = match (&source.status.state, &source.spec.savepoint_location) {
+        (SavepointState::Completed, Some(l)) => l.clone(),
+        (SavepointState::Started, _) => {
+            return Err(ApiError::SavepointInProgress(format!(
+                "savepoint {id} is still being taken (STARTED); copy it once it is COMPLETED \
+                 (GET it with ?waitFor=COMPLETED,FAILED)"
+            )))
+        }
+        (state, _) => {
+            return Err(ApiError::Refused(format!(
+                "savepoint {id} is {state}: only a COMPLETED savepoint can be copied"
+            )))
+        }
+    };
+    let mut sp = Savepoint::new(
+        ns,
+        target.metadata.id,
+        SavepointOrigin::Copied,
+        SavepointState::Completed,
+        Some(location),
+    );
+    // What is known about the data travels with it; what was about the source's job does not.
+    for key in [CHECKPOINT_ID_ANNOTATION, UNVERIFIED_LOCATION_ANNOTATION] {
+        if let Some(v) = source.metadata.annotations.get(key) {
+            sp.metadata.annotations.insert(key.into(), v.clone());
+        }
+    }
+    sp.metadata.annotations.insert(
+        SPEC_VERSION_ANNOTATION.into(),
+        target.spec_version().to_string(),
+    );
+    sp.metadata
+        .annotations
+        .insert(COPIED_FROM_ANNOTATION.into(), id.to_string());
+    sp.spec.flink_savepoint_id = source.spec.flink_savepoint_id;
+    store.savepoint_create(&sp).await.map_err(or_not_found(
+        "deployment",
+        target.metadata.id,
+        ns,
+    ))?;
+    store
+        .savepoint_get(ns, sp.metadata.id)
+        .await
+        .map_err(or_not_found("savepoint", sp.metadata.id, ns))
 }

@@ -80,3 +80,37 @@ pub async fn savepoint_delete(
         Deletion::Pending(sp) => Reply::with_status(StatusCode::ACCEPTED, &sp),
     }
 }
+
+/// Copies a COMPLETED savepoint to a deployment of the namespace (`{metadata: {deploymentId}}`, the
+/// same deployment or another): a new COPIED savepoint at the same location, annotated with the target
+/// deployment's current spec version, so the target's next start restores it. The data is shared, not
+/// duplicated, and kept as long as any savepoint resource points to it.
+#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/savepoints/{savepointId}/copy", tag = "savepoints",
+    params(("namespace" = String, Path, description = "Namespace name"),
+        ("savepointId" = String, Path, description = "Savepoint id (UUID) to copy", format = Uuid)),
+    request_body = SavepointCopyBody,
+    responses((status = 201, description = "The copy (origin COPIED)", body = Savepoint),
+        (status = 404, description = "No such savepoint or target deployment in this namespace", body = ErrorBody),
+        (status = 409, description = "SAVEPOINT_IN_PROGRESS or REFUSED: only COMPLETED savepoints are copied", body = ErrorBody)))]
+pub async fn savepoint_copy(
+    State(s): State<AppState>,
+    ApiPath((ns, id)): ApiPath<(String, String)>,
+    Input(body): Input,
+) -> ApiResult<Reply> {
+    let id: SavepointId = parse_id("savepointId", &id)?;
+    Reply::created(&app::copy(&s, &ns, id, body).await?)
+}
+
+/// Body of `POST …/savepoints/{savepointId}/copy`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct SavepointCopyBody {
+    pub metadata: SavepointCopyMetadata,
+}
+
+/// The deployment that gets the copy.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SavepointCopyMetadata {
+    #[schema(value_type = String, format = Uuid)]
+    pub deployment_id: uuid::Uuid,
+}

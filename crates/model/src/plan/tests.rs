@@ -502,3 +502,177 @@ fn backoff_doubles_and_is_capped() {
     assert_eq!(backoff(3), Duration::milliseconds(2000));
     assert_eq!(backoff(40), Duration::milliseconds(30_000));
 }
+
+#[test]
+fn deletions_wait_for_urgent_job_work_but_not_for_flink() {
+    let d = deployment(D::Running, U::Stateful, 1);
+    let deleting = savepoint(
+        &d,
+        None,
+        SavepointOrigin::UserRequest,
+        SavepointState::Deleting,
+    );
+    // a start comes before a disposal
+    assert!(matches!(
+        run(
+            &d,
+            None,
+            FlinkView::NotAsked,
+            std::slice::from_ref(&deleting)
+        ),
+        Action::StartJob { .. }
+    ));
+    // Flink not answering does not hold disposal up
+    let j = job(&d, JobState::Started, 1);
+    assert_eq!(
+        run(
+            &d,
+            Some(&j),
+            FlinkView::Unreachable {
+                error: "refused".into()
+            },
+            std::slice::from_ref(&deleting)
+        ),
+        Action::DisposeSavepoint {
+            savepoint: deleting.metadata.id
+        }
+    );
+}
+
+#[test]
+fn retention_expires_through_deletion_and_never_the_restore_candidate() {
+    let mut d = deployment(D::Suspended, U::Stateful, 1);
+    d.status.state = DeploymentState::Suspended;
+    d.spec.savepoint_retention = Some(crate::SavepointRetention {
+        max_count: Some(1),
+        max_age: None,
+    });
+    let mut old = savepoint(
+        &d,
+        None,
+        SavepointOrigin::UserRequest,
+        SavepointState::Completed,
+    );
+    old.metadata.created_at = crate::now() - Duration::hours(2);
+    let newest = savepoint(
+        &d,
+        None,
+        SavepointOrigin::Suspend,
+        SavepointState::Completed,
+    );
+    let sps = vec![newest.clone(), old.clone()];
+    match run(&d, None, FlinkView::NotAsked, &sps) {
+        Action::ExpireSavepoints { expired } => {
+            assert_eq!(expired.len(), 1);
+            assert_eq!(expired[0].savepoint_id, old.metadata.id);
+        }
+        a => panic!("{a:?}"),
+    }
+    // a deletion under way is finished first
+    let mut pending = old.clone();
+    pending.status.state = SavepointState::PendingDeletion;
+    assert_eq!(
+        run(&d, None, FlinkView::NotAsked, &[newest.clone(), pending]),
+        Action::DisposeSavepoint {
+            savepoint: old.metadata.id
+        }
+    );
+    // the newest alone is the restore candidate: nothing to do
+    assert_eq!(
+        run(&d, None, FlinkView::NotAsked, std::slice::from_ref(&newest)),
+        Action::Steady
+    );
+}
+
+#[test]
+fn periodic_savepoints_are_taken_while_running_and_one_at_a_time() {
+    let mut d = deployment(D::Running, U::Stateful, 1);
+    d.spec.periodic_savepoint_interval = Some("30m".into());
+    let mut j = job(&d, JobState::Started, 1);
+    j.metadata.created_at = crate::now() - Duration::hours(1);
+    mark_running(&mut d, &j);
+    assert_eq!(
+        run(&d, Some(&j), running(), &[]),
+        Action::TriggerPeriodicSavepoint { job: j.metadata.id }
+    );
+    // a recent savepoint of the job postpones it
+    let recent = savepoint(
+        &d,
+        Some(&j),
+        SavepointOrigin::UserRequest,
+        SavepointState::Completed,
+    );
+    assert_eq!(
+        run(&d, Some(&j), running(), std::slice::from_ref(&recent)),
+        Action::Steady
+    );
+    // another savepoint of the job in flight: that one is advanced, no new one
+    let mut in_flight = recent.clone();
+    in_flight.status.state = SavepointState::Started;
+    in_flight.metadata.created_at = crate::now() - Duration::hours(1);
+    assert_eq!(
+        run(&d, Some(&j), running(), std::slice::from_ref(&in_flight)),
+        Action::AdvanceSavepoint {
+            savepoint: in_flight.metadata.id
+        }
+    );
+    // not without a savepoint directory, not while the job is only starting, not while suspending
+    assert_eq!(
+        plan(&Observed {
+            deployment: &d,
+            current_job: Some(&j),
+            last_job: Some(&j),
+            flink: running(),
+            savepoints: &[],
+            savepoints_configured: false,
+            now: crate::now(),
+        }),
+        Action::Steady
+    );
+    let mut starting = j.clone();
+    starting.status.state = JobState::Starting;
+    assert_eq!(
+        run(&d, Some(&starting), running(), &[]),
+        Action::MarkJobStarted {
+            job: starting.metadata.id
+        }
+    );
+    d.spec.state = D::Suspended;
+    assert!(matches!(
+        run(&d, Some(&j), running(), &[]),
+        Action::StopWithSavepoint {
+            origin: SavepointOrigin::Suspend,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_stale_attempts_record_is_forgotten_on_the_next_status_write() {
+    let mut d = deployment(D::Cancelled, U::Stateful, 1);
+    d.status.state = DeploymentState::Failed;
+    d.status.transition = Some(Transition {
+        desired: D::Running,
+        spec_version: 1,
+        job_attempts: 0,
+        savepoint_attempts: 0,
+        last_attempt_at: None,
+        gave_up: true,
+    });
+    // Cancelling a FAILED deployment writes its status, which drops the record about RUNNING ...
+    assert_eq!(
+        run(&d, None, FlinkView::NotAsked, &[]),
+        Action::SetStatus {
+            state: DeploymentState::Cancelled
+        }
+    );
+    d.forget_stale_transition();
+    d.status.state = DeploymentState::Cancelled;
+    assert_eq!(d.status.transition, None);
+    // ... so running it again is a fresh attempt.
+    d.spec.state = D::Running;
+    assert!(matches!(
+        run(&d, None, FlinkView::NotAsked, &[]),
+        Action::StartJob { .. }
+    ));
+}
