@@ -4,6 +4,12 @@
 //!
 //! Durable state is the SQLite database in `--data-dir` only; the process can be killed at any point
 //! and restarted on the same directory (every acknowledged write is committed and fsynced).
+//!
+//! With `--database-url postgres://…` the state is in that PostgreSQL database instead, and several
+//! replicas may serve the API on it; exactly one of them runs the controller at a time (see
+//! `backend`).
+
+mod backend;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,9 +17,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use stateplane_api::{ApiConfig, AppState};
-use stateplane_controller::{Controller, ControllerConfig};
+use stateplane_controller::ControllerConfig;
 use stateplane_model::{DeploymentTarget, DEFAULT_NAMESPACE};
-use stateplane_store::{SqliteStore, Store, StoreError};
+use stateplane_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 /// Name of the deployment target created from `--flink-rest-url`.
@@ -27,6 +33,11 @@ pub struct ServerArgs {
     /// Directory of the database.
     #[arg(long, env = "STATEPLANE_DATA_DIR", default_value = "./stateplane-data")]
     pub data_dir: PathBuf,
+    /// PostgreSQL database to keep the state in instead of SQLite in --data-dir, e.g.
+    /// postgres://stateplane:secret@db:5432/stateplane. Several replicas may share it; one at a time
+    /// runs the controller.
+    #[arg(long, env = "STATEPLANE_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Universal Blob Storage base URI (e.g. file:///data/stateplane or s3://bucket/stateplane):
     /// savepoint and checkpoint directories are derived from it per namespace and deployment.
     #[arg(long, env = "STATEPLANE_BLOB_STORAGE_URI")]
@@ -44,10 +55,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             "--blob-storage-uri must be a URI such as file:///data/stateplane or s3://bucket/stateplane, got '{uri}'"
         );
     }
-    let sqlite = SqliteStore::open(&args.data_dir)
-        .await
-        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let backend = backend::Backend::open(&args).await?;
+    let store = backend.store();
     if let Some(url) = &args.flink_rest_url {
         ensure_default_target(store.as_ref(), url).await?;
     }
@@ -62,7 +71,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         blob_storage_uri: args.blob_storage_uri.clone(),
         ..Default::default()
     };
-    let controller = tokio::spawn(Controller::new(store.clone(), config, cancel.clone()).run());
+    let controller = tokio::spawn(backend.controller(config, cancel.clone()));
 
     let state = AppState::new(
         store.clone(),
@@ -75,7 +84,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, data_dir = %args.data_dir.display(), "stateplane listening on http://{addr}");
+    tracing::info!(%addr, store = %backend.describe(&args), "stateplane listening on http://{addr}");
     let app = stateplane_api::router(state).merge(stateplane_web::router());
     let served = stateplane_api::serve_app(listener, app, shutdown_signal())
         .await
@@ -86,40 +95,46 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     served?;
     tracing::info!("stopped serving; closing the store");
-    sqlite.close().await;
+    backend.close().await;
     Ok(())
 }
 
-/// Creates the `default` target of the `default` namespace, or points it at `url`.
+/// Creates the `default` target of the `default` namespace, or points it at `url`. Replicas starting
+/// together race here: a lost race (the target created or changed meanwhile) reads it again.
 async fn ensure_default_target(store: &dyn Store, url: &str) -> anyhow::Result<()> {
     let wanted = DeploymentTarget::new(DEFAULT_NAMESPACE, DEFAULT_TARGET, url.trim());
     wanted
         .validate()
         .map_err(|e| anyhow::anyhow!("--flink-rest-url: {}", e.message()))?;
-    match store.target_get(DEFAULT_NAMESPACE, DEFAULT_TARGET).await {
-        Ok(existing) if existing.spec == wanted.spec => Ok(()),
-        Ok(mut existing) => {
-            existing.spec = wanted.spec;
-            store
-                .target_update(&existing)
-                .await
-                .context("updating the default deployment target")?;
-            tracing::info!(
-                rest_url = url,
-                "deployment target 'default' now points at the given Flink cluster"
-            );
-            Ok(())
+    for _ in 0..3 {
+        match store.target_get(DEFAULT_NAMESPACE, DEFAULT_TARGET).await {
+            Ok(existing) if existing.spec == wanted.spec => return Ok(()),
+            Ok(mut existing) => {
+                existing.spec = wanted.spec.clone();
+                match store.target_update(&existing).await {
+                    Ok(_) => {
+                        tracing::info!(
+                            rest_url = url,
+                            "deployment target 'default' now points at the given Flink cluster"
+                        );
+                        return Ok(());
+                    }
+                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(e) => return Err(e).context("updating the default deployment target"),
+                }
+            }
+            Err(StoreError::NotFound { .. }) => match store.target_create(&wanted).await {
+                Ok(()) => {
+                    tracing::info!(rest_url = url, "created deployment target 'default'");
+                    return Ok(());
+                }
+                Err(StoreError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(e).context("creating the default deployment target"),
+            },
+            Err(e) => return Err(e).context("reading the default deployment target"),
         }
-        Err(StoreError::NotFound { .. }) => {
-            store
-                .target_create(&wanted)
-                .await
-                .context("creating the default deployment target")?;
-            tracing::info!(rest_url = url, "created deployment target 'default'");
-            Ok(())
-        }
-        Err(e) => Err(e).context("reading the default deployment target"),
     }
+    anyhow::bail!("the default deployment target kept changing while it was set; start again")
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -211,6 +211,19 @@ impl PostgresStore {
     }
 }
 
+/// `host:port/database` of a database URL, for logs: never the user or the password.
+pub fn describe_url(url: &str) -> String {
+    match PgConnectOptions::from_str(url) {
+        Ok(o) => format!(
+            "{}:{}/{}",
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or_default()
+        ),
+        Err(_) => "an invalid database URL".to_string(),
+    }
+}
+
 impl Store for PostgresStore {
     fn changes(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
