@@ -35,6 +35,14 @@ else
 fi
 if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
 
+# schemathesis (PyPI) fuzzes the API from its own OpenAPI document (crates/cli/tests/api_fuzz.rs).
+if ! command -v schemathesis >/dev/null; then
+  log "installing schemathesis from PyPI"
+  python3 -m pip install -q 'schemathesis==4.32.5' 2>&1 | grep -v "Running pip as the 'root' user" >&2 || true
+  command -v schemathesis >/dev/null || { hash -r; command -v schemathesis >/dev/null; } \
+    || { log "schemathesis did not install"; exit 1; }
+fi
+
 # Download and unpack Flink once (cached under $STATEPLANE_CACHE), and build the example job, so that
 # test binaries starting clusters in parallel never race on the first install.
 log "preparing Flink and the example job"
