@@ -28,6 +28,8 @@ need=()
 command -v java >/dev/null && command -v javac >/dev/null && command -v jar >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v unzip >/dev/null || need+=(unzip)
 command -v curl >/dev/null || need+=(curl)
+# the web UI test drives a real headless Chromium through chromedriver
+command -v chromium >/dev/null && command -v chromedriver >/dev/null || need+=(chromium chromium-driver)
 if [ -z "${STATEPLANE_TEST_DATABASE_URL:-}" ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 else
@@ -39,8 +41,9 @@ if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
 if ! command -v schemathesis >/dev/null; then
   log "installing schemathesis from PyPI"
   python3 -m pip install -q 'schemathesis==4.32.5' 2>&1 | grep -v "Running pip as the 'root' user" >&2 || true
-  command -v schemathesis >/dev/null || { hash -r; command -v schemathesis >/dev/null; } \
-    || { log "schemathesis did not install"; exit 1; }
+  if command -v pyenv >/dev/null; then pyenv rehash; fi
+  hash -r
+  command -v schemathesis >/dev/null || { log "schemathesis did not install"; exit 1; }
 fi
 
 # Download and unpack Flink once (cached under $STATEPLANE_CACHE), and build the example job, so that
