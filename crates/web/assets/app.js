@@ -365,20 +365,20 @@ function renderSnapshots(tools, wrap, d, savepoints, preview) {
     const isNext = preview.savepointId === s.metadata.id;
     const ann = s.metadata.annotations || {};
     const restoreCell = isNext
-      ? h('td', {}, h('span', {class: 'badge-next'}, 'next start restores from here'), h('span', {class: 'why'}, preview.reason))
-      : h('td', {}, h('span', {class: 'skip'}, skipped.has(s.metadata.id) ? `skipped: ${skipped.get(s.metadata.id)}` : ''));
+      ? h('td', {class: 'restore'}, h('span', {class: 'badge-next'}, 'next start restores from here'), h('span', {class: 'why'}, preview.reason))
+      : h('td', {class: 'restore'}, h('span', {class: 'skip'}, skipped.has(s.metadata.id) ? `skipped: ${skipped.get(s.metadata.id)}` : ''));
     const canFork = s.status.state === 'COMPLETED' && s.spec.savepointLocation;
     const canDelete = !['STARTED', 'PENDING_DELETION', 'DELETING'].includes(s.status.state);
     return h('tr', {'data-savepoint-id': s.metadata.id, 'data-state': s.status.state, 'data-origin': s.metadata.origin,
       'data-next-restore': isNext ? 'true' : null},
-      restoreCell,
-      h('td', {class: 'mono', title: s.metadata.id}, short(s.metadata.id)),
-      h('td', {}, s.metadata.origin),
+      h('td', {class: 'nowrap'}, h('span', {class: 'mono', title: s.metadata.id}, short(s.metadata.id)),
+        h('span', {class: 'sub'}, s.metadata.origin)),
       h('td', {}, pill(s.status.state), s.status.failure ? h('span', {class: 'sub failure'}, s.status.failure.message) : null),
       timeCell(s.metadata.createdAt),
       h('td', {class: 'loc'}, s.spec.savepointLocation || '—'),
       h('td', {}, ann[SPEC_VERSION] || h('span', {class: 'muted', title: 'no spec-version annotation: never restored'}, 'none')),
       h('td', {class: 'mono', title: s.metadata.jobId || ''}, s.metadata.jobId ? short(s.metadata.jobId) : '—'),
+      restoreCell,
       h('td', {class: 'row-actions'},
         h('button', {type: 'button', class: 'small', 'data-action': 'fork', disabled: !canFork,
           title: 'Create a new deployment that starts from this snapshot', onclick: () => openFork(s)}, 'Fork'),
@@ -387,7 +387,7 @@ function renderSnapshots(tools, wrap, d, savepoints, preview) {
     );
   });
   wrap.replaceChildren(h('table', {id: 'snapshots'},
-    h('thead', {}, h('tr', {}, ['Restore', 'Id', 'Origin', 'State', 'Created', 'Location', 'Spec version', 'Job', ''].map((t) => h('th', {}, t)))),
+    h('thead', {}, h('tr', {}, ['Snapshot', 'State', 'Created', 'Location', 'Spec', 'Job', 'Restore', ''].map((t) => h('th', {}, t)))),
     h('tbody', {}, rows)));
 }
 
