@@ -50,6 +50,7 @@ fi
 # test binaries starting clusters in parallel never race on the first install.
 log "preparing Flink and the example job"
 scripts/flink-local.sh example-jar >/dev/null
+FLINK_VERSION=1.20.5 scripts/flink-local.sh example-jar >/dev/null
 
 log "cargo test --workspace"
 cargo test --workspace --no-fail-fast "$@" 2>&1
