@@ -21,7 +21,7 @@ use stateplane_model::{
     SPEC_VERSION_ANNOTATION,
 };
 
-use super::output::{self, age, fields, or_dash, short, table, time, Col, Cut};
+use super::output::{self, age, fields, or_dash, short, table_or, time, Col, Cut};
 use super::savepoint::{copy_to, RestorePreview};
 use super::wait::{self, parse_timeout};
 use super::{items, typed, CliError, Client, Output, Result};
@@ -86,7 +86,7 @@ pub async fn run(c: &Client, out: Output, cmd: DeploymentCmd) -> Result<()> {
             let raw = c.get(&["deployments"], &[]).await?;
             if !out.print_raw(&raw)? {
                 let list: Vec<Deployment> = items(&raw, "deployment list")?;
-                print!("{}", list_table(&list));
+                print!("{}", list_table(&list, &c.namespace));
             }
             Ok(())
         }
@@ -207,7 +207,7 @@ async fn apply(c: &Client, out: Output, file: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-pub fn list_table(list: &[Deployment]) -> String {
+pub fn list_table(list: &[Deployment], namespace: &str) -> String {
     let cols = [
         Col::flex("NAME", Cut::End),
         Col::new("ID", output::SHORT_ID),
@@ -231,7 +231,11 @@ pub fn list_table(list: &[Deployment]) -> String {
             ]
         })
         .collect();
-    table(&cols, &rows)
+    table_or(
+        &cols,
+        &rows,
+        &format!("No deployments in namespace '{namespace}'."),
+    )
 }
 
 /// The `get` view: the deployment, its running job and the snapshot the next start would use.

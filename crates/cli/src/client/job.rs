@@ -10,7 +10,7 @@ use clap::Subcommand;
 use serde_json::Value;
 use stateplane_model::{Event, EventId, Job};
 
-use super::output::{age, or_dash, short, table, Col, Cut};
+use super::output::{age, or_dash, short, table, table_or, Col, Cut};
 use super::{items, typed, Client, Output, Result};
 
 #[derive(Subcommand, Debug)]
@@ -65,7 +65,14 @@ pub async fn run(c: &Client, out: Output, cmd: JobCmd) -> Result<()> {
             ]
         })
         .collect();
-    print!("{}", table(&cols, &rows));
+    print!(
+        "{}",
+        table_or(
+            &cols,
+            &rows,
+            "No jobs yet: a job is created when the deployment starts."
+        )
+    );
     Ok(())
 }
 
@@ -92,7 +99,7 @@ pub async fn events(c: &Client, out: Output, deployment: &str, follow: bool) -> 
         if !out.print_raw(&raw)? {
             let evs: Vec<Event> = items(&raw, "event list")?;
             let rows: Vec<Vec<String>> = evs.iter().map(event_row).collect();
-            print!("{}", table(&EVENT_COLS, &rows));
+            print!("{}", table_or(&EVENT_COLS, &rows, "No events yet."));
         }
         return Ok(());
     }

@@ -153,6 +153,15 @@ pub fn table(cols: &[Col], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// [`table`], or `empty` (one line) when there are no rows.
+pub fn table_or(cols: &[Col], rows: &[Vec<String>], empty: &str) -> String {
+    if rows.is_empty() {
+        format!("{empty}\n")
+    } else {
+        table(cols, rows)
+    }
+}
+
 /// `s` within `width` characters, cut with `…` as `cut` says.
 pub fn fit(s: &str, width: usize, cut: Cut) -> String {
     let n = s.chars().count();

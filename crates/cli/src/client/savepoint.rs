@@ -15,7 +15,7 @@ use stateplane_model::{
     SPEC_VERSION_ANNOTATION,
 };
 
-use super::output::{age, fields, or_dash, short, table, time, Col, Cut};
+use super::output::{age, fields, or_dash, short, table, table_or, time, Col, Cut};
 use super::wait::{self, parse_timeout};
 use super::{items, typed, CliError, Client, Output, Result};
 
@@ -316,7 +316,10 @@ async fn list(c: &Client, out: Output, deployment: Option<&str>) -> Result<()> {
                     r
                 })
                 .collect();
-            print!("{}", table(&cols, &rows));
+            print!(
+                "{}",
+                table_or(&cols, &rows, "No savepoints for this deployment.")
+            );
             if preview.savepoint_id.is_some() {
                 println!("* the next start restores from this savepoint");
             }
@@ -344,7 +347,8 @@ async fn list(c: &Client, out: Output, deployment: Option<&str>) -> Result<()> {
                     r
                 })
                 .collect();
-            print!("{}", table(&cols, &rows));
+            let empty = format!("No savepoints in namespace '{}'.", c.namespace);
+            print!("{}", table_or(&cols, &rows, &empty));
         }
     }
     Ok(())
