@@ -228,9 +228,9 @@ pub trait Store:
     + 'static
 {
     /// Subscribes to committed writes. A lagging receiver misses changes (`RecvError::Lagged`) and
-    /// should then re-read everything it watches. A store that may have missed changes itself (the
-    /// PostgreSQL store after its listening connection was replaced) makes its receivers lag on
-    /// purpose; a receiver may then also see changes with an empty namespace and id, which mean "anything
-    /// may have changed" (see [`postgres::notify`]).
+    /// should then re-read everything it watches. A store that may itself have missed changes (the
+    /// PostgreSQL store, while its listening connection was being replaced) announces again, as
+    /// ordinary changes, the resources subscribers watch (see [`postgres::notify`]); a change may
+    /// therefore arrive more than once, or for a resource that did not change.
     fn changes(&self) -> broadcast::Receiver<Change>;
 }

@@ -15,14 +15,12 @@ use stateplane_model::{
     DEFAULT_NAMESPACE,
 };
 use stateplane_store::conformance::Fixture;
-use stateplane_store::postgres::notify::wildcard;
 use stateplane_store::{
     Change, DeploymentStore, DeploymentTargetStore, EventStore, JarCacheStore, LeaderLease,
     NamespaceStore, PostgresStore, ResourceKind, SavepointFilter, SavepointStore, Store,
     StoreError,
 };
 use stateplane_testkit::postgres::{shared_server, TestDatabase};
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 use tokio_util::sync::CancellationToken;
 
@@ -45,7 +43,7 @@ fn spec() -> stateplane_model::DeploymentSpec {
     .unwrap()
 }
 
-/// The next change, waiting up to 10 s; wildcards and lag are failures here.
+/// The next change, waiting up to 10 s; lag is a failure here.
 async fn next(rx: &mut Receiver<Change>) -> Change {
     match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
         Ok(Ok(c)) => c,
@@ -214,31 +212,76 @@ async fn terminate(admin: &mut PgConnection, pid: i32) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_listener_reconnects_and_makes_subscribers_re_read() {
+async fn a_lost_listener_reconnects_and_re_announces_what_subscribers_watch() {
+    use ResourceKind as K;
     let db = database();
     let b = PostgresStore::connect(db.url()).await.unwrap();
+    let d = Deployment::new(DEFAULT_NAMESPACE, "counter", spec());
+    b.deployment_create(&d).await.unwrap();
+    let in_flight = Savepoint::new(
+        DEFAULT_NAMESPACE,
+        d.metadata.id,
+        SavepointOrigin::UserRequest,
+        SavepointState::Started,
+        None,
+    );
+    b.savepoint_create(&in_flight).await.unwrap();
+    let done = Savepoint::new(
+        DEFAULT_NAMESPACE,
+        d.metadata.id,
+        SavepointOrigin::UserRequest,
+        SavepointState::Completed,
+        None,
+    );
+    b.savepoint_create(&done).await.unwrap();
+    b.target_create(&DeploymentTarget::new(
+        DEFAULT_NAMESPACE,
+        "session",
+        "http://x:1",
+    ))
+    .await
+    .unwrap();
+
+    // A subscriber waiting in recv, like the controller and long-polls.
     let mut rx = b.changes();
+    let waiting = tokio::spawn(async move {
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(next(&mut rx).await);
+        }
+        (got, rx)
+    });
     let mut admin = PgConnection::connect(db.url()).await.unwrap();
     let listener = backend_pid(&mut admin, db.name(), "stateplane-listener").await;
     terminate(&mut admin, listener).await;
 
-    // The subscriber learns that it may have missed changes...
-    match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-        Ok(Err(RecvError::Lagged(_))) => {}
-        other => panic!("expected Lagged, got {other:?}"),
-    }
+    // Once listening again, the store announces every deployment and target and the savepoints in
+    // flight: what a subscriber may have missed.
+    let (mut got, mut rx) = waiting.await.unwrap();
+    got.sort_by_key(|c| c.id.clone());
+    let mut expected = vec![
+        change(K::Deployment, DEFAULT_NAMESPACE, d.metadata.id, Some(&d)),
+        change(K::DeploymentTarget, DEFAULT_NAMESPACE, "session", None),
+        change(
+            K::Savepoint,
+            DEFAULT_NAMESPACE,
+            in_flight.metadata.id,
+            Some(&d),
+        ),
+    ];
+    expected.sort_by_key(|c| c.id.clone());
+    assert_eq!(got, expected);
+    quiet(&mut rx).await;
     let reconnected = backend_pid(&mut admin, db.name(), "stateplane-listener").await;
     assert_ne!(reconnected, listener);
-    // ... and once it drained the wildcards, it gets other replicas' changes again.
+
+    // And other replicas' changes arrive again.
     let a = PostgresStore::connect(db.url()).await.unwrap();
     a.namespace_create(&Namespace::new("after")).await.unwrap();
-    loop {
-        let c = next(&mut rx).await;
-        if c != wildcard() {
-            assert_eq!(c, change(ResourceKind::Namespace, "after", "after", None));
-            break;
-        }
-    }
+    assert_eq!(
+        next(&mut rx).await,
+        change(K::Namespace, "after", "after", None)
+    );
     a.close().await;
     b.close().await;
     admin.close().await.unwrap();

@@ -75,7 +75,7 @@ pub const POOL_CONNECTIONS: u32 = 8;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Capacity of the change channel; a receiver further behind than this gets `Lagged` and re-reads.
-pub(crate) const CHANGE_CAPACITY: usize = 1024;
+const CHANGE_CAPACITY: usize = 1024;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
