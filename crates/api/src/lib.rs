@@ -23,6 +23,7 @@ use axum::Router;
 use stateplane_store::Store;
 
 pub mod app;
+pub mod cache;
 pub mod error;
 mod format;
 pub mod openapi;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Renders recorded metrics for `GET /metrics`; without it only the store-derived gauges are served.
     pub metrics: Option<MetricsRender>,
+    /// Rendered GET answers, valid until the next write (single-process stores only; see `cache`).
+    pub cache: Option<cache::ResponseCache>,
 }
 
 impl AppState {
@@ -58,7 +61,15 @@ impl AppState {
             store,
             config,
             metrics: None,
+            cache: None,
         }
+    }
+
+    /// Caches rendered GET answers until the store announces the next write. Only for a store whose
+    /// change feed sees every write as it commits (one process: SQLite).
+    pub fn with_response_cache(mut self) -> Self {
+        self.cache = Some(cache::ResponseCache::new(&self.store));
+        self
     }
 
     /// Serves these recorded metrics on `GET /metrics` as well.
@@ -75,7 +86,7 @@ const NS: &str = "/api/v1/namespaces/{namespace}";
 pub fn router(state: AppState) -> Router {
     use routes::*;
     let ns = |p: &str| format!("{NS}{p}");
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
@@ -136,9 +147,14 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             fallback::panic_response,
         ))
-        .layer(axum::middleware::from_fn(format::render))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(axum::middleware::from_fn(format::render));
+    // The cache sits outside rendering (it keeps rendered bytes); anything that decides who may see
+    // what must sit outside the cache.
+    let router = match state.cache.clone() {
+        Some(cache) => router.layer(axum::middleware::from_fn_with_state(cache, cache::middleware)),
+        None => router,
+    };
+    router.layer(tower_http::trace::TraceLayer::new_for_http()).with_state(state)
 }
 
 /// Tells long-polls that the server is shutting down, so they answer at once instead of holding the

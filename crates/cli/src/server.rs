@@ -80,6 +80,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         },
     )
     .with_metrics(Arc::new(move || metrics.render()));
+    // One process owns a SQLite store, so its change feed sees every write and rendered answers can be
+    // kept until the next one; replicas on PostgreSQL hear of each other's writes a moment later.
+    let state = match backend {
+        backend::Backend::Sqlite(_) => state.with_response_cache(),
+        _ => state,
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

@@ -70,7 +70,9 @@ pub async fn start_with(config: ApiConfig) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(store.clone(), config);
+    // As `stateplane server` runs on SQLite: with the response cache, so every test also checks that
+    // reads see the writes before them.
+    let state = AppState::new(store.clone(), config).with_response_cache();
     tokio::spawn(async move {
         stateplane_api::serve(listener, state, async move {
             let _ = rx.await;
