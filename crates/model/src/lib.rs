@@ -8,6 +8,7 @@
 #[macro_use]
 mod macros;
 
+pub mod api_token;
 pub mod deployment;
 pub mod error;
 pub mod event;
@@ -24,6 +25,7 @@ pub mod savepoint;
 pub mod storage;
 pub mod target;
 
+pub use api_token::{ApiToken, Role};
 pub use deployment::*;
 pub use error::{FieldError, ValidationError};
 pub use event::*;

@@ -12,6 +12,7 @@
 //!
 //! Compiled always (not only under `cfg(test)`), so that a backend in another crate can use it.
 
+mod api_token;
 mod changes;
 mod deployment;
 mod event;
@@ -32,6 +33,7 @@ use stateplane_model::{
 
 use crate::Store;
 
+pub use api_token::*;
 pub use changes::*;
 pub use deployment::*;
 pub use event::*;
@@ -89,6 +91,10 @@ macro_rules! store_conformance_tests {
             jobs_active_across_namespaces,
             event_append_and_list_with_filters,
             jar_cache_get_put_forget,
+            api_token_create_get_list_delete,
+            api_token_refusals,
+            api_token_find_by_token_id,
+            api_tokens_go_with_their_namespace,
             changes_announce_committed_writes,
             failed_writes_announce_nothing,
         );

@@ -14,7 +14,8 @@
 //! - A write that returns `Err` changed nothing.
 //! - Every successful write is announced on [`Store::changes`] after it committed, before the call
 //!   returns; the controller and long-polls use it to react at once instead of at the next tick. With
-//!   PostgreSQL, writes made by other replicas are announced too, moments after they commit.
+//!   PostgreSQL, writes made by other replicas are announced too, moments after they commit. (API
+//!   tokens and the jar cache are not resources and are not announced.)
 //! - Lists of a namespace that does not exist are empty, not an error.
 //!
 //! [`conformance`] checks all of this against any implementation.
@@ -22,8 +23,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use stateplane_model::{
-    Deployment, DeploymentDefaults, DeploymentId, DeploymentTarget, Event, Job, JobId, Namespace,
-    Savepoint, SavepointId, SavepointState,
+    ApiToken, Deployment, DeploymentDefaults, DeploymentId, DeploymentTarget, Event, Job, JobId,
+    Namespace, Savepoint, SavepointId, SavepointState,
 };
 use tokio::sync::broadcast;
 
@@ -214,6 +215,23 @@ pub trait JarCacheStore {
     async fn jar_forget(&self, rest_url: &str, sha256: &str) -> Result<()>;
 }
 
+/// API tokens (access control). Only hashes are stored (see [`ApiToken`]). Not a versioned resource:
+/// no `resourceVersion`, no change notifications (nothing watches tokens; every request reads the
+/// store, so a token created or deleted through one replica counts on every replica at once). A
+/// namespace's tokens are deleted with it.
+#[async_trait]
+pub trait ApiTokenStore {
+    /// [`StoreError::AlreadyExists`] when the name is taken in the namespace (or, never in practice,
+    /// the random `token_id` anywhere); [`StoreError::NotFound`] when the namespace does not exist.
+    async fn api_token_create(&self, t: &ApiToken) -> Result<()>;
+    async fn api_token_get(&self, namespace: &str, name: &str) -> Result<ApiToken>;
+    /// Tokens of a namespace, by name (empty for a namespace that does not exist).
+    async fn api_token_list(&self, namespace: &str) -> Result<Vec<ApiToken>>;
+    async fn api_token_delete(&self, namespace: &str, name: &str) -> Result<()>;
+    /// The token whose secret carries this `token_id`, of any namespace; `None` when there is none.
+    async fn api_token_find(&self, token_id: &str) -> Result<Option<ApiToken>>;
+}
+
 /// The whole store.
 pub trait Store:
     NamespaceStore
@@ -223,6 +241,7 @@ pub trait Store:
     + JobStore
     + EventStore
     + JarCacheStore
+    + ApiTokenStore
     + Send
     + Sync
     + 'static

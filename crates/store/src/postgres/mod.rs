@@ -38,6 +38,7 @@
 //!
 //! One resource per file below; this module holds connecting and the shared helpers.
 
+mod api_token;
 mod deployment;
 mod event;
 mod jar_cache;

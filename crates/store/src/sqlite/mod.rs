@@ -33,6 +33,7 @@
 //!
 //! One resource per file below; this module holds opening, the pools and the shared helpers.
 
+mod api_token;
 mod deployment;
 mod event;
 mod jar_cache;
