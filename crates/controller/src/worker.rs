@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stateplane_model::DeploymentId;
+use stateplane_model::{Deployment, DeploymentId};
 use stateplane_store::{ResourceKind, Store, StoreError};
 use tokio::sync::{broadcast::error::RecvError, Notify};
 use tokio::task::JoinHandle;
@@ -34,8 +34,44 @@ pub struct Controller {
 }
 
 struct Worker {
-    nudge: Arc<Notify>,
+    wake: Arc<Wake>,
     handle: JoinHandle<()>,
+}
+
+impl Worker {
+    fn alive(&self) -> bool {
+        !self.handle.is_finished() && *self.wake.alive.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How the dispatcher wakes a worker, and how an idle worker retires without losing a wake-up: both
+/// sides decide under one lock, so a nudge either reaches a worker that will plan again or finds it
+/// retired (and the dispatcher starts a new one). Never two workers for one deployment.
+struct Wake {
+    notify: Notify,
+    alive: std::sync::Mutex<bool>,
+}
+
+impl Wake {
+    /// Wakes the worker; false when it has retired.
+    fn nudge(&self) -> bool {
+        let alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
+        if *alive {
+            self.notify.notify_one();
+        }
+        *alive
+    }
+
+    /// Retires the worker unless a nudge is waiting; true when it retired.
+    fn try_retire(&self) -> bool {
+        use futures::FutureExt;
+        let mut alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
+        if self.notify.notified().now_or_never().is_some() {
+            return false;
+        }
+        *alive = false;
+        true
+    }
 }
 
 impl Controller {
@@ -71,20 +107,24 @@ impl Controller {
                 change = changes.recv() => match change {
                     Ok(c) => match (c.deployment_id, c.kind) {
                         (Some(id), _) => {
-                            if !workers.contains_key(&id) && c.kind == ResourceKind::Deployment {
+                            if !workers.get(&id).is_some_and(|w| w.wake.nudge()) {
                                 spawn_worker(&shared, &mut workers, c.namespace.clone(), id);
                             }
-                            if let Some(w) = workers.get(&id) {
-                                w.nudge.notify_one();
-                            }
                         }
-                        (None, ResourceKind::DeploymentTarget) => workers.values().for_each(|w| w.nudge.notify_one()),
+                        (None, ResourceKind::DeploymentTarget) => {
+                            resync(&shared, &mut workers).await;
+                            workers.values().for_each(|w| {
+                                w.wake.nudge();
+                            });
+                        }
                         _ => {}
                     },
                     Err(RecvError::Lagged(n)) => {
                         debug!(missed = n, "change feed lagged; re-reading every deployment");
                         resync(&shared, &mut workers).await;
-                        workers.values().for_each(|w| w.nudge.notify_one());
+                        workers.values().for_each(|w| {
+                            w.wake.nudge();
+                        });
                     }
                     Err(RecvError::Closed) => break,
                 },
@@ -100,12 +140,24 @@ impl Controller {
     }
 }
 
+/// Whether a deployment needs no attention until something about it changes: it is where it was asked
+/// to be with no job to watch, or the controller gave up on it. Such deployments get no worker (an idle
+/// worker costs memory: thousands of them add up); any change to one starts its worker again.
+fn settled(d: &Deployment) -> bool {
+    use stateplane_model::{DeploymentState as S, DesiredState as D};
+    match (d.spec.state, d.status.state) {
+        (D::Cancelled, S::Cancelled) | (D::Suspended, S::Suspended) => d.status.failure.is_none(),
+        (D::Running, S::Failed | S::Finished) => d.transition().gave_up,
+        _ => false,
+    }
+}
+
 async fn resync(shared: &Arc<Shared>, workers: &mut HashMap<DeploymentId, Worker>) {
-    workers.retain(|_, w| !w.handle.is_finished());
+    workers.retain(|_, w| w.alive());
     match shared.store.deployment_list(None).await {
         Ok(all) => {
             for d in all {
-                if !workers.contains_key(&d.metadata.id) {
+                if !settled(&d) && !workers.contains_key(&d.metadata.id) {
                     spawn_worker(shared, workers, d.metadata.namespace.clone(), d.metadata.id);
                 }
             }
@@ -120,14 +172,17 @@ fn spawn_worker(
     namespace: String,
     id: DeploymentId,
 ) {
-    let nudge = Arc::new(Notify::new());
+    let wake = Arc::new(Wake {
+        notify: Notify::new(),
+        alive: std::sync::Mutex::new(true),
+    });
     let span = tracing::info_span!("deployment", namespace = %namespace, deployment = %id);
-    let handle = tokio::spawn(work(shared.clone(), namespace, id, nudge.clone()).instrument(span));
-    workers.insert(id, Worker { nudge, handle });
+    let handle = tokio::spawn(work(shared.clone(), namespace, id, wake.clone()).instrument(span));
+    workers.insert(id, Worker { wake, handle });
 }
 
 /// One deployment's loop: reconcile, then sleep until nudged or until the outcome's wait is over.
-async fn work(shared: Arc<Shared>, namespace: String, id: DeploymentId, nudge: Arc<Notify>) {
+async fn work(shared: Arc<Shared>, namespace: String, id: DeploymentId, wake: Arc<Wake>) {
     let mut fast = FAST_POLL_MIN;
     let mut waiting_since: Option<std::time::Instant> = None;
     let mut errors = 0u32;
@@ -157,15 +212,19 @@ async fn work(shared: Arc<Shared>, namespace: String, id: DeploymentId, nudge: A
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .min(Duration::from_secs(60)),
-            Ok(Outcome::Steady { job_running }) => {
+            Ok(Outcome::Steady { job_running: false }) => {
+                // Nothing to watch: retire (the dispatcher starts a worker again when the deployment,
+                // one of its savepoints or jobs, or a deployment target changes) unless nudged meanwhile.
+                if wake.try_retire() {
+                    return;
+                }
+                continue;
+            }
+            Ok(Outcome::Steady { job_running: true }) => {
                 fast = FAST_POLL_MIN;
                 waiting_since = None;
                 errors = 0;
-                if job_running {
-                    shared.config.resync_interval
-                } else {
-                    Duration::from_secs(300)
-                }
+                shared.config.resync_interval
             }
             Err(e) => {
                 errors += 1;
@@ -181,7 +240,7 @@ async fn work(shared: Arc<Shared>, namespace: String, id: DeploymentId, nudge: A
         };
         tokio::select! {
             _ = shared.cancel.cancelled() => return,
-            _ = nudge.notified() => {}
+            _ = wake.notify.notified() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }
