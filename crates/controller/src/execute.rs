@@ -185,6 +185,7 @@ impl Exec<'_> {
     async fn update_deployment(&self, f: impl Fn(&mut Deployment)) -> R<Deployment> {
         let mut d = self.d().clone();
         for _ in 0..8 {
+            d.forget_stale_transition();
             f(&mut d);
             match self.shared.store.deployment_update(&d).await {
                 Ok(stored) => return Ok(stored),
