@@ -37,6 +37,13 @@ else
 fi
 if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
 
+# moto's S3-compatible server (PyPI) lets the blob crate's tests exercise s3:// on loopback.
+if ! python3 -c 'import moto.server' 2>/dev/null; then
+  log "installing moto[server] from PyPI"
+  python3 -m pip install -q 'moto[server]==5.2.1' 2>&1 | grep -v "Running pip as the 'root' user" >&2 || true
+  if command -v pyenv >/dev/null; then pyenv rehash; fi
+fi
+
 # schemathesis (PyPI) fuzzes the API from its own OpenAPI document (crates/cli/tests/api_fuzz.rs).
 if ! command -v schemathesis >/dev/null; then
   log "installing schemathesis from PyPI"
