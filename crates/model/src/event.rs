@@ -62,8 +62,6 @@ string_enum! {
         NoSnapshotToRestoreFrom => "NO_SNAPSHOT_TO_RESTORE_FROM",
         /// Flink reported the job FAILED.
         JobFailed => "JOB_FAILED",
-        /// After a restart stateplane found an operation under way and resumed it.
-        ResumedAnOperationAfterRestart => "RESUMED_AN_OPERATION_AFTER_RESTART",
         /// A deleted savepoint resource is gone; the message says whether its data was disposed of or
         /// kept, and why.
         SavepointDeleted => "SAVEPOINT_DELETED",
