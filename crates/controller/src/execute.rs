@@ -703,18 +703,67 @@ impl Exec<'_> {
         };
         let flink_id = flink_job_id(job);
         let trigger = TriggerId::from_uuid(sp.metadata.id.uuid());
-        match client.savepoint_status(&flink_id, &trigger).await {
-            Ok(SavepointStatus::InProgress) => Ok(Outcome::Waiting),
+        // A savepoint this process has not triggered yet, of a job Flink runs: trigger at once (the
+        // trigger id makes a repeat the same operation, so this is safe after a crash too) instead of
+        // asking about it first.
+        let fresh = !self.shared.triggered(sp.metadata.id)
+            && matches!(
+                self.world.flink,
+                FlinkView::Job {
+                    state: FlinkJobState::Running,
+                    ..
+                }
+            );
+        let status = if fresh {
+            Err(FlinkError::NotFound {
+                resource: "not triggered by this process yet".into(),
+            })
+        } else {
+            client.savepoint_status(&flink_id, &trigger).await
+        };
+        match status {
+            Ok(SavepointStatus::InProgress) => self.await_savepoint(&client, sp, job).await,
             Ok(SavepointStatus::Completed { location }) => {
                 self.complete_savepoint(sp, job, location).await
             }
             Ok(SavepointStatus::Failed { root_cause }) => self.fail_savepoint(sp, root_cause).await,
-            Err(FlinkError::NotFound { .. }) => self.trigger_savepoint(&client, sp, job).await,
+            Err(FlinkError::NotFound { .. }) => {
+                let outcome = self.trigger_savepoint(&client, sp, job).await?;
+                match outcome {
+                    Outcome::Waiting if self.shared.triggered(sp.metadata.id) => {
+                        self.await_savepoint(&client, sp, job).await
+                    }
+                    other => Ok(other),
+                }
+            }
             Err(e) => {
                 debug!(error = %e, "cannot ask Flink about savepoint {}", sp.metadata.id);
                 Ok(Outcome::Waiting)
             }
         }
+    }
+
+    /// Polls a savepoint Flink is taking every 5 ms for a short while, asking only about the savepoint
+    /// (a whole pass would also re-read the store and the job): Flink takes one in ~100 ms, and each
+    /// poll of a pass would add its own cost to that. Longer savepoints go back to the worker's polling.
+    async fn await_savepoint(&self, client: &FlinkClient, sp: &Savepoint, job: &Job) -> R<Outcome> {
+        let flink_id = flink_job_id(job);
+        let trigger = TriggerId::from_uuid(sp.metadata.id.uuid());
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+        while std::time::Instant::now() < until && !self.shared.cancel.is_cancelled() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            match client.savepoint_status(&flink_id, &trigger).await {
+                Ok(SavepointStatus::InProgress) => continue,
+                Ok(SavepointStatus::Completed { location }) => {
+                    return self.complete_savepoint(sp, job, location).await
+                }
+                Ok(SavepointStatus::Failed { root_cause }) => {
+                    return self.fail_savepoint(sp, root_cause).await
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(Outcome::Waiting)
     }
 
     async fn trigger_savepoint(
@@ -794,6 +843,7 @@ impl Exec<'_> {
         match result {
             Ok(_) => {
                 debug!(savepoint = %sp.metadata.id, "savepoint triggered");
+                self.shared.mark_triggered(sp.metadata.id);
                 Ok(Outcome::Waiting)
             }
             Err(e) if e.is_retryable() => {

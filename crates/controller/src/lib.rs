@@ -60,9 +60,27 @@ pub(crate) struct Shared {
     pub clients: Mutex<HashMap<String, FlinkClient>>,
     pub http: reqwest::Client,
     pub cancel: CancellationToken,
+    /// Savepoints this process has triggered in Flink (so they are polled, not triggered again).
+    pub triggered: Mutex<std::collections::HashSet<stateplane_model::SavepointId>>,
 }
 
 impl Shared {
+    pub fn triggered(&self, id: stateplane_model::SavepointId) -> bool {
+        self.triggered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id)
+    }
+
+    pub fn mark_triggered(&self, id: stateplane_model::SavepointId) {
+        let mut set = self.triggered.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: old entries only save a status request after they are dropped.
+        if set.len() > 10_000 {
+            set.clear();
+        }
+        set.insert(id);
+    }
+
     /// A Flink client for a REST URL (one per URL, reused).
     pub fn flink(&self, rest_url: &str) -> Result<FlinkClient, FlinkError> {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());

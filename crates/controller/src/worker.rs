@@ -85,6 +85,7 @@ impl Controller {
                 store,
                 config,
                 clients: Mutex::new(HashMap::new()),
+                triggered: Mutex::default(),
                 http,
                 cancel,
             }),
