@@ -107,10 +107,9 @@ impl Controller {
                 _ = shared.cancel.cancelled() => break,
                 change = changes.recv() => match change {
                     Ok(c) => match (c.deployment_id, c.kind) {
-                        (Some(id), _) => {
-                            if !workers.get(&id).is_some_and(|w| w.wake.nudge()) {
-                                spawn_worker(&shared, &mut workers, c.namespace.clone(), id);
-                            }
+                        // A retired (or missing) worker gets a successor.
+                        (Some(id), _) if !workers.get(&id).is_some_and(|w| w.wake.nudge()) => {
+                            spawn_worker(&shared, &mut workers, c.namespace.clone(), id);
                         }
                         (None, ResourceKind::DeploymentTarget) => {
                             resync(&shared, &mut workers).await;
