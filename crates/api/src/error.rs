@@ -41,6 +41,14 @@ pub enum ApiError {
     /// A path or query parameter is malformed (400 `INVALID_PARAMETER`).
     #[error("{name}: {message}")]
     InvalidParameter { name: String, message: String },
+    /// No credentials, or ones that belong to nobody (401 `UNAUTHENTICATED`, with
+    /// `WWW-Authenticate: Bearer`).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The credentials are valid but do not allow this request: a role too small, or a namespace that is
+    /// not the token's (403 `FORBIDDEN`).
+    #[error("{0}")]
+    Forbidden(String),
     /// The resource does not exist, or not in this namespace (404 `NOT_FOUND`).
     #[error("{kind} '{id}' not found")]
     NotFound {
@@ -127,6 +135,8 @@ impl ApiError {
             Self::MalformedField { .. } => (S::UNPROCESSABLE_ENTITY, "MALFORMED_FIELD"),
             Self::InvalidField { .. } => (S::UNPROCESSABLE_ENTITY, "INVALID_FIELD"),
             Self::InvalidParameter { .. } => (S::BAD_REQUEST, "INVALID_PARAMETER"),
+            Self::Unauthenticated(_) => (S::UNAUTHORIZED, "UNAUTHENTICATED"),
+            Self::Forbidden(_) => (S::FORBIDDEN, "FORBIDDEN"),
             Self::NotFound { .. } => (S::NOT_FOUND, "NOT_FOUND"),
             Self::RouteNotFound(_) => (S::NOT_FOUND, "ROUTE_NOT_FOUND"),
             Self::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
@@ -202,7 +212,14 @@ impl IntoResponse for ApiError {
             _ => tracing::debug!(code, error = %self, "request refused"),
         }
         let body = serde_json::to_value(self.body()).unwrap_or_default();
-        Payload::response(status, body)
+        let mut r = Payload::response(status, body);
+        if status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"stateplane\""),
+            );
+        }
+        r
     }
 }
 

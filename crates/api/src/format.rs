@@ -144,7 +144,14 @@ impl Format {
 pub(crate) async fn render(req: Request, next: Next) -> Response {
     let format = Format::preferred(req.headers());
     let route = format!("{} {}", req.method(), req.uri().path());
-    let mut resp = next.run(req).await;
+    let resp = next.run(req).await;
+    finish(format, route, resp)
+}
+
+/// What [`render`] does to a response, for responses made outside it (by layers around it, such as
+/// access control): encodes its [`Payload`] in `format`, or gives an error without one the JSON error
+/// shape. `route` (`METHOD /path`) names the request in those errors.
+pub(crate) fn finish(format: Format, route: String, mut resp: Response) -> Response {
     let payload = match resp.extensions_mut().remove::<Payload>() {
         Some(p) => p,
         None if resp.status().is_client_error() || resp.status().is_server_error() => {

@@ -8,6 +8,10 @@
 //!   request) and the controller, woken by the store's change feed, makes it true.
 //! - [`error::ApiError`]: every way a request can fail, mapped to an HTTP status and a stable machine
 //!   `code` in one place. Store errors never reach a client as text.
+//! - [`auth`]: access control (off unless the server enables it): who is calling (the admin token or
+//!   a namespace's API token) and whether the one table in [`auth::policy`] lets them; audit of
+//!   writes; the UI's login. Outermost after tracing, so nothing (not even the response cache) answers
+//!   before it decided.
 //! - `format`: content negotiation. Bodies in as JSON or YAML (1 MiB at most), out as JSON or YAML per
 //!   `Accept`. Every response body, errors included, is rendered in one middleware, which also turns any
 //!   response axum builds on its own (unknown route, wrong method, a panic) into the JSON error shape.
@@ -23,6 +27,7 @@ use axum::Router;
 use stateplane_store::Store;
 
 pub mod app;
+pub mod auth;
 pub mod cache;
 pub mod error;
 mod format;
@@ -53,6 +58,8 @@ pub struct AppState {
     pub metrics: Option<MetricsRender>,
     /// Rendered GET answers, valid until the next write (single-process stores only; see `cache`).
     pub cache: Option<cache::ResponseCache>,
+    /// Access control; `None`: every request is allowed (see [`auth`]).
+    pub auth: Option<auth::Auth>,
 }
 
 impl AppState {
@@ -62,7 +69,14 @@ impl AppState {
             config,
             metrics: None,
             cache: None,
+            auth: None,
         }
+    }
+
+    /// Requires credentials on every request but the open ones (see [`auth`]).
+    pub fn with_auth(mut self, auth: auth::Auth) -> Self {
+        self.auth = Some(auth);
+        self
     }
 
     /// Caches rendered GET answers until the store announces the next write. Only for a store whose
@@ -142,6 +156,14 @@ pub fn router(state: AppState) -> Router {
         .route(&ns("/jobs"), get(jobs::job_list))
         .route(&ns("/jobs/{jobId}"), get(jobs::job_get))
         .route(&ns("/events"), get(events::event_list))
+        .route(
+            "/apitokens/v1/namespaces/{namespace}/apitokens",
+            get(api_tokens::api_token_list).post(api_tokens::api_token_create),
+        )
+        .route(
+            "/apitokens/v1/namespaces/{namespace}/apitokens/{apiTokenName}",
+            get(api_tokens::api_token_get).delete(api_tokens::api_token_delete),
+        )
         .fallback(fallback::route_not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -154,7 +176,13 @@ pub fn router(state: AppState) -> Router {
         Some(cache) => router.layer(axum::middleware::from_fn_with_state(cache, cache::middleware)),
         None => router,
     };
-    router.layer(tower_http::trace::TraceLayer::new_for_http()).with_state(state)
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::middleware,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
 }
 
 /// Tells long-polls that the server is shutting down, so they answer at once instead of holding the

@@ -10,6 +10,7 @@ use stateplane_store::{Store, StoreError};
 
 use crate::error::{ApiError, ApiResult};
 
+pub mod api_tokens;
 pub mod defaults;
 pub mod deployments;
 pub mod events;

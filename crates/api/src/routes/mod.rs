@@ -4,6 +4,7 @@
 //! Error responses common to all operations (400, 404, 413, 415, 422, 503) are added to the document
 //! there, so only the operation-specific ones are listed here.
 
+pub mod api_tokens;
 pub mod deployment_defaults;
 pub mod deployment_targets;
 pub mod deployments;

@@ -1,0 +1,371 @@
+//! The web UI behind access control: a login page that turns a token into a session cookie, and a
+//! gate in front of every UI page.
+//!
+//! - Every UI route (the pages of `stateplane-web`, merged by [`super::ui`]) requires valid
+//!   credentials, as a session cookie or `Authorization: Bearer`. Without them it answers 401 with the
+//!   login page itself (no redirect to follow, nothing of the UI shown); after logging in the browser
+//!   goes back to the page it asked for.
+//! - `POST /ui/login` (a plain HTML form: no script) checks the token and sets it as the cookie
+//!   [`super::COOKIE`]: `HttpOnly` (page scripts cannot read it), `SameSite=Strict` (no other site's
+//!   page can send it, so it cannot be used for cross-site requests), `Path=/` (the UI's `fetch` calls
+//!   to `/api/v1` carry it with no change to the UI), `Secure` when the request came over HTTPS through
+//!   a proxy (`X-Forwarded-Proto: https`). The API accepts the cookie like a bearer token, and checks
+//!   it on every request, so deleting the token ends every session using it.
+//! - `/ui/logout` clears the cookie.
+//!
+//! The login page carries its own strict Content-Security-Policy: no script at all, inline style only.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{authenticate, presented, Principal, COOKIE};
+use crate::AppState;
+
+/// Where a successful login goes when the page asked for is unknown or not a UI page.
+const HOME: &str = "/ui/";
+
+/// The largest login form read.
+const FORM_LIMIT: usize = 16 * 1024;
+
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+                   form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// In front of every UI page: the page when the caller has valid credentials (and, for a page of a
+/// namespace, the namespace is the token's), else the login page (401) or a refusal (403). Without
+/// access control, every page.
+pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.auth.is_none() {
+        return next.run(req).await;
+    }
+    let wanted = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let principal = match check(&state, req.headers()).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return page(StatusCode::UNAUTHORIZED, &wanted, None),
+        Err(()) => return unavailable(),
+    };
+    let (mut parts, body) = req.into_parts();
+    if let (Principal::Token { namespace: own, .. }, Some(ns)) =
+        (&principal, super::path_namespace(&mut parts).await)
+    {
+        if ns != *own {
+            return page(
+                StatusCode::FORBIDDEN,
+                &home_of(&principal),
+                Some(&format!(
+                    "This token belongs to namespace '{own}' and has no access to namespace '{ns}'. \
+                     Log in with another token, or go to {}.",
+                    home_of(&principal)
+                )),
+            );
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The UI page a principal starts on: its own namespace's deployments (the default namespace's for
+/// the admin).
+fn home_of(principal: &Principal) -> String {
+    match principal {
+        Principal::Admin => HOME.to_string(),
+        Principal::Token { namespace, .. } => format!("/ui/namespaces/{namespace}/deployments"),
+    }
+}
+
+/// The principal of the request's credentials; `Err` when the store cannot say.
+async fn check(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, ()> {
+    let Ok(Some(secret)) = presented(headers) else {
+        return Ok(None);
+    };
+    authenticate(state, &secret).await.map_err(|_| ())
+}
+
+/// `GET /ui/login`: the form (or the UI, when access control is off).
+pub(crate) async fn login_page(State(state): State<AppState>, req: Request) -> Response {
+    if state.auth.is_none() {
+        return see_other(HOME, None);
+    }
+    let next = req
+        .uri()
+        .query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "next").map(|(_, v)| v))
+        .unwrap_or_default();
+    page(StatusCode::OK, &next, None)
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /ui/login` with the form fields `token` and `next`.
+pub(crate) async fn login(State(state): State<AppState>, req: Request) -> Response {
+    if state.auth.is_none() {
+        return see_other(HOME, None);
+    }
+    if !same_origin(req.headers()) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "",
+            Some("This login form was sent from another site; open the login page of this server."),
+        );
+    }
+    let secure = behind_https(req.headers());
+    let body = match axum::body::to_bytes(req.into_body(), FORM_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            return page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "",
+                Some("The form is too large."),
+            )
+        }
+    };
+    let form: LoginForm = match serde_urlencoded::from_bytes(&body) {
+        Ok(f) => f,
+        Err(_) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "",
+                Some("The form could not be read."),
+            )
+        }
+    };
+    let token = form.token.trim();
+    let principal = match authenticate(&state, token).await {
+        Ok(p) => p,
+        Err(_) => return unavailable(),
+    };
+    let Some(principal) = principal else {
+        tracing::info!(target: "stateplane::audit", "UI login refused: the token is not valid");
+        return page(
+            StatusCode::UNAUTHORIZED,
+            &form.next,
+            Some("That token is not valid. Check for a typo, or ask an owner of your namespace for a new one."),
+        );
+    };
+    tracing::info!(target: "stateplane::audit", who = %principal.who(), "UI login");
+    let mut cookie = format!(
+        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+        hex::encode(token.as_bytes())
+    );
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    let next = match safe_next(&form.next) {
+        n if n == HOME => home_of(&principal),
+        n => n,
+    };
+    see_other(&next, Some(cookie))
+}
+
+/// `/ui/logout`: clears the cookie and shows the login page.
+pub(crate) async fn logout() -> Response {
+    see_other(
+        "/ui/login",
+        Some(format!(
+            "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        )),
+    )
+}
+
+/// Whether a form post comes from a page of this server: its `Origin` (sent by browsers with every
+/// POST), when present, names the host the request was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+fn behind_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
+
+/// `next` when it is a page of the UI (a local path under `/ui/`), else the UI's home: a login never
+/// sends anyone to another site.
+fn safe_next(next: &str) -> String {
+    let ok = next.starts_with("/ui/")
+        && !next.contains("//")
+        && !next.contains('\\')
+        && next
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'<' | b'>' | b'\''));
+    if ok {
+        next.to_string()
+    } else {
+        HOME.to_string()
+    }
+}
+
+fn see_other(location: &str, cookie: Option<String>) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn unavailable() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "",
+        Some("The server cannot check tokens right now (its store is unavailable); try again shortly."),
+    )
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The login page with `status`, going to `next` after login, with an optional message.
+fn page(status: StatusCode, next: &str, message: Option<&str>) -> Response {
+    let next = escape(&safe_next(next));
+    let message = message
+        .map(|m| format!(r#"<p class="error" role="alert">{}</p>"#, escape(m)))
+        .unwrap_or_default();
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Log in · stateplane</title>
+<style>
+body {{ font: 15px/1.5 system-ui, sans-serif; background: #f4f5f7; color: #1f2328; margin: 0; }}
+main {{ max-width: 26rem; margin: 12vh auto; background: #fff; padding: 2rem; border-radius: 8px;
+       box-shadow: 0 1px 3px rgba(0,0,0,.12); }}
+h1 {{ font-size: 1.3rem; margin: 0 0 1rem; }}
+label {{ display: block; font-weight: 600; margin-bottom: .3rem; }}
+input[type=password] {{ width: 100%; box-sizing: border-box; padding: .5rem; font: inherit;
+       border: 1px solid #c9ced6; border-radius: 4px; }}
+button {{ margin-top: 1rem; padding: .5rem 1.2rem; font: inherit; border: 0; border-radius: 4px;
+       background: #1f6feb; color: #fff; cursor: pointer; }}
+.hint {{ color: #57606a; font-size: .9rem; }}
+.error {{ color: #b42318; background: #fef3f2; padding: .5rem .75rem; border-radius: 4px; }}
+</style>
+</head>
+<body>
+<main>
+<h1>stateplane</h1>
+{message}
+<form method="post" action="/ui/login" id="login-form">
+<label for="token">API token</label>
+<input type="password" name="token" id="token" required autocomplete="off" autofocus>
+<input type="hidden" name="next" value="{next}">
+<button type="submit" id="login-submit">Log in</button>
+</form>
+<p class="hint">This server requires an API token: a token of your namespace (ask one of its owners,
+or run <code>stateplane token create</code>) or the admin token. It is kept in an HttpOnly cookie for
+this browser session.</p>
+</main>
+</body>
+</html>
+"#
+    );
+    let mut r = (status, Body::from(html)).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"stateplane\""),
+        );
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_only_leads_to_ui_pages() {
+        assert_eq!(
+            safe_next("/ui/namespaces/a/deployments"),
+            "/ui/namespaces/a/deployments"
+        );
+        assert_eq!(
+            safe_next("/ui/namespaces/a/deployments?x=1"),
+            "/ui/namespaces/a/deployments?x=1"
+        );
+        for bad in [
+            "",
+            "/",
+            "//evil.example/ui/",
+            "https://evil.example/",
+            "/ui//evil",
+            "/ui/\"><script>",
+            "/api/v1/namespaces",
+            "/ui/\\evil",
+        ] {
+            assert_eq!(safe_next(bad), HOME, "{bad}");
+        }
+    }
+
+    #[test]
+    fn origin_must_be_this_host() {
+        let h = |origin: Option<&str>| {
+            let mut m = HeaderMap::new();
+            m.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+            if let Some(o) = origin {
+                m.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+            }
+            same_origin(&m)
+        };
+        assert!(h(None));
+        assert!(h(Some("http://127.0.0.1:8080")));
+        assert!(!h(Some("http://evil.example")));
+        assert!(!h(Some("null")));
+    }
+}
