@@ -2,114 +2,13 @@
 //! and a start, and restarted on the same data dir: no completed savepoint lost, none duplicated, never
 //! a second job for the deployment.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod support;
 
-use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data: &Path, flink: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stateplane"))
-            .args([
-                "server",
-                "--listen",
-                "127.0.0.1:0",
-                "--flink-rest-url",
-                flink,
-                "--data-dir",
-            ])
-            .arg(data)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the binary");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr: String = rest
-                        .chars()
-                        .take_while(|c| !c.is_whitespace() && *c != '"')
-                        .collect();
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server logs its address");
-        Server {
-            child,
-            base: format!("http://{addr}/api/v1/namespaces/default"),
-        }
-    }
-
-    /// SIGKILL: no destructor, no graceful shutdown, nothing flushed that was not already durable.
-    fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Api {
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn call(&self, m: reqwest::Method, url: String, body: Option<Value>) -> Value {
-        let mut r = self.http.request(m, url);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().await.unwrap();
-        let status = resp.status();
-        let v: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{status} {v}");
-        v
-    }
-
-    async fn wait(&self, url: String, what: &str, f: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = self.http.get(&url).send().await {
-                if let Ok(v) = r.json::<Value>().await {
-                    if f(&v) {
-                        return v;
-                    }
-                    assert!(Instant::now() < deadline, "{what} did not happen: {v}");
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-fn origin_count(sps: &Value, origin: &str) -> usize {
-    sps["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["metadata"]["origin"] == origin)
-        .count()
-}
+use serde_json::json;
+use support::{origin_count, Api, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_operation_loses_nothing_and_starts_no_second_job() {

@@ -30,7 +30,7 @@ use stateplane_store::{SavepointFilter, StoreError};
 use tracing::{debug, info, warn};
 
 use crate::observe::{self, flink_job_id, World};
-use crate::{artifacts, metrics, retained, Shared};
+use crate::{artifacts, crash, metrics, retained, Shared};
 
 mod storage;
 
@@ -401,6 +401,7 @@ impl Exec<'_> {
             .insert(SPEC_VERSION_ANNOTATION.into(), d.spec_version().to_string());
         // Write-ahead: the row (and so the Flink job id) exists before Flink hears of it.
         self.shared.store.job_create(&job).await?;
+        crash::point("start.after_job_row");
         let restore_words = match (&restore.savepoint_id, &restore.savepoint_location) {
             (Some(id), Some(loc)) => format!(
                 "restoring from savepoint {id} at {loc} ({})",
@@ -485,6 +486,7 @@ impl Exec<'_> {
         };
         match result {
             Ok(()) => {
+                crash::point("start.after_submit");
                 let flink_id = flink_job_id(job).to_string();
                 self.update_job(job, |j| {
                     j.status.started = Some(JobStatusStarted {
@@ -662,6 +664,7 @@ impl Exec<'_> {
             .insert(SPEC_VERSION_ANNOTATION.into(), spec_version.to_string());
         // Write-ahead: the savepoint (whose id is the trigger id) and the job's new state first.
         self.shared.store.savepoint_create(&sp).await?;
+        crash::point("stop.after_savepoint_row");
         self.update_job(job, |j| {
             j.status.state = JobState::Terminating;
             j.metadata.annotations.remove(STOP_REASON_ANNOTATION);
@@ -669,6 +672,7 @@ impl Exec<'_> {
         .await?;
         self.update_deployment(|d| d.status.state = DeploymentState::Transitioning)
             .await?;
+        crash::point("stop.after_intent");
         let (name, msg) = match origin {
             SavepointOrigin::Suspend => (
                 EventName::CreatingASavepointBeforeSuspension,
@@ -844,6 +848,7 @@ impl Exec<'_> {
             Ok(_) => {
                 debug!(savepoint = %sp.metadata.id, "savepoint triggered");
                 self.shared.mark_triggered(sp.metadata.id);
+                crash::point("savepoint.after_trigger");
                 Ok(Outcome::Waiting)
             }
             Err(e) if e.is_retryable() => {
@@ -866,6 +871,7 @@ impl Exec<'_> {
             })
             .await?;
         if done {
+            crash::point("savepoint.after_completed");
             let took = (now() - sp.metadata.created_at).num_milliseconds();
             metrics::savepoint_finished(
                 sp.metadata.origin.as_str(),
@@ -1037,6 +1043,7 @@ impl Exec<'_> {
             Ok(c) => c,
             Err(_) => return Ok(Outcome::Waiting),
         };
+        crash::point("cancel.before_flink");
         match client.cancel(&flink_job_id(job)).await {
             Ok(()) | Err(FlinkError::AlreadyTerminal { .. }) | Err(FlinkError::NotFound { .. }) => {
                 Ok(Outcome::Waiting)
@@ -1103,6 +1110,7 @@ impl Exec<'_> {
                 .insert(SPEC_VERSION_ANNOTATION.into(), v.to_string());
         }
         self.shared.store.savepoint_create(&sp).await?;
+        crash::point("end.after_retained_recorded");
         self.event(
             EventName::RecordedARetainedCheckpoint,
             format!(
@@ -1162,6 +1170,7 @@ impl Exec<'_> {
             }
         })
         .await?;
+        crash::point("end.after_job_terminal");
         let id = job.metadata.id;
         let desired = self.d().spec.state;
         let new_state = match (job_state, desired) {

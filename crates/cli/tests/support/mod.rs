@@ -1,0 +1,156 @@
+//! The real binary as a process on a data dir and a real Flink, killed or crashed and restarted by the
+//! reliability tests, and a small JSON client with polling.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Server {
+    pub child: Child,
+    /// `http://addr/api/v1/namespaces/default`
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(data: &Path, flink: &str) -> Server {
+        Self::start_with(data, flink, &[])
+    }
+
+    pub fn start_with(data: &Path, flink: &str, env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stateplane"));
+        cmd.args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--flink-rest-url",
+            flink,
+            "--data-dir",
+        ])
+        .arg(data)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start the binary");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr: String = rest
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs its address");
+        Server {
+            child,
+            base: format!("http://{addr}/api/v1/namespaces/default"),
+        }
+    }
+
+    /// SIGKILL: no destructor, no graceful shutdown, nothing flushed that was not already durable.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to end by itself (a crash point); panics if it does not within `timeout`.
+    pub fn wait_crash(mut self, timeout: Duration, what: &str) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(
+                    !status.success(),
+                    "{what}: the server exited normally instead of crashing"
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: the crash point was never reached"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Api {
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new() -> Self {
+        Api {
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn call(&self, m: reqwest::Method, url: String, body: Option<Value>) -> Value {
+        let mut r = self.http.request(m, url);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{status} {v}");
+        v
+    }
+
+    pub async fn get(&self, url: String) -> Value {
+        self.call(reqwest::Method::GET, url, None).await
+    }
+
+    pub async fn post(&self, url: String, body: Value) -> Value {
+        self.call(reqwest::Method::POST, url, Some(body)).await
+    }
+
+    pub async fn patch(&self, url: String, body: Value) -> Value {
+        self.call(reqwest::Method::PATCH, url, Some(body)).await
+    }
+
+    pub async fn wait(&self, url: String, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self.http.get(&url).send().await {
+                if let Ok(v) = r.json::<Value>().await {
+                    if f(&v) {
+                        return v;
+                    }
+                    assert!(Instant::now() < deadline, "{what} did not happen: {v}");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+pub fn origin_count(sps: &Value, origin: &str) -> usize {
+    sps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metadata"]["origin"] == origin)
+        .count()
+}
