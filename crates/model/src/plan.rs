@@ -252,15 +252,35 @@ fn plan_with_job(o: &Observed<'_>, job: &Job) -> Action {
             Some(sp) => Action::AdvanceSavepoint {
                 savepoint: sp.metadata.id,
             },
-            None => {
-                let reason = job
-                    .metadata
-                    .annotations
-                    .get(STOP_REASON_ANNOTATION)
-                    .and_then(|r| r.parse().ok())
-                    .unwrap_or(StopReason::Cancel);
-                Action::Cancel { job: id, reason }
-            }
+            // A cancel under way carries its reason: send it again until Flink reports the end.
+            None => match job
+                .metadata
+                .annotations
+                .get(STOP_REASON_ANNOTATION)
+                .and_then(|r| r.parse().ok())
+            {
+                Some(reason) => Action::Cancel { job: id, reason },
+                None => {
+                    let last_stop = o
+                        .savepoints
+                        .iter()
+                        .filter(|s| {
+                            s.metadata.job_id == Some(id)
+                                && s.metadata.origin != SavepointOrigin::UserRequest
+                        })
+                        .max_by_key(|s| (s.metadata.created_at, s.metadata.id));
+                    match last_stop.map(|s| s.status.state) {
+                        // The stop's savepoint failed (and a crash kept the job from being marked
+                        // STARTED again): Flink keeps such a job running; take it back.
+                        Some(SavepointState::Failed) => Action::MarkJobStarted { job: id },
+                        // The stop's savepoint completed: Flink is finishing the job. Never cancel it
+                        // (that would race the savepoint it just wrote).
+                        _ => Action::Wait {
+                            reason: format!("the stop-with-savepoint completed; job is {state} in Flink, finishing"),
+                        },
+                    }
+                }
+            },
         },
         _ => {
             if let Some(sp) = in_flight {

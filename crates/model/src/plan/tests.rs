@@ -676,3 +676,36 @@ fn a_stale_attempts_record_is_forgotten_on_the_next_status_write() {
         Action::StartJob { .. }
     ));
 }
+
+#[test]
+fn a_job_finishing_after_its_stop_savepoint_is_never_cancelled() {
+    let d = deployment(D::Suspended, U::Stateful, 1);
+    let j = job(&d, JobState::Terminating, 1);
+    let done = savepoint(
+        &d,
+        Some(&j),
+        SavepointOrigin::Suspend,
+        SavepointState::Completed,
+    );
+    // Flink still reports RUNNING for a moment after the stop-with-savepoint completed.
+    assert!(matches!(
+        run(&d, Some(&j), running(), std::slice::from_ref(&done)),
+        Action::Wait { .. }
+    ));
+}
+
+#[test]
+fn a_job_left_terminating_by_a_failed_stop_is_taken_back() {
+    let d = deployment(D::Suspended, U::Stateful, 1);
+    let j = job(&d, JobState::Terminating, 1);
+    let failed = savepoint(
+        &d,
+        Some(&j),
+        SavepointOrigin::Suspend,
+        SavepointState::Failed,
+    );
+    assert_eq!(
+        run(&d, Some(&j), running(), std::slice::from_ref(&failed)),
+        Action::MarkJobStarted { job: j.metadata.id }
+    );
+}
