@@ -1,6 +1,6 @@
 //! `stateplane`: the one binary. `stateplane server` runs the control plane (API, controller and web
-//! UI); the client verbs (`deployment`, `savepoint`, `restore-preview`, `events`, `job`) drive a server
-//! through its public API.
+//! UI); the client verbs (`deployment`, `savepoint`, `restore-preview`, `events`, `job`, `token`)
+//! drive a server through its public API.
 //!
 //! A client verb that fails prints one line on stderr (`error: <message>`) and exits 1; clap's usage
 //! errors exit 2.
@@ -55,6 +55,9 @@ enum Command {
     /// A deployment's Flink jobs.
     #[command(subcommand)]
     Job(JobCmd),
+    /// Create, list and delete the namespace's API tokens (with `server --auth`).
+    #[command(subcommand)]
+    Token(client::token::TokenCmd),
 }
 
 fn main() -> std::process::ExitCode {
@@ -110,5 +113,6 @@ async fn run_client(global: &GlobalArgs, command: Command) -> client::Result<()>
             client::job::events(&c, out, &deployment, follow).await
         }
         Command::Job(cmd) => client::job::run(&c, out, cmd).await,
+        Command::Token(cmd) => client::token::run(&c, out, cmd).await,
     }
 }

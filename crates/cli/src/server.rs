@@ -8,7 +8,11 @@
 //! With `--database-url postgres://…` the state is in that PostgreSQL database instead, and several
 //! replicas may serve the API on it; exactly one of them runs the controller at a time (see
 //! `backend`).
+//!
+//! With `--auth` every request needs an API token; without it the server listens on loopback only
+//! unless `--insecure-listen-anywhere` (see `access`).
 
+mod access;
 mod backend;
 
 use std::path::PathBuf;
@@ -16,6 +20,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use stateplane_api::auth::Auth;
 use stateplane_api::{ApiConfig, AppState};
 use stateplane_controller::ControllerConfig;
 use stateplane_model::{DeploymentTarget, DEFAULT_NAMESPACE};
@@ -46,6 +51,17 @@ pub struct ServerArgs {
     /// `default` (created, or updated when it points elsewhere).
     #[arg(long, env = "STATEPLANE_FLINK_REST_URL")]
     pub flink_rest_url: Option<String>,
+    /// Require an API token on every request (except /healthz, /metrics and /api/v1/openapi.json).
+    /// The admin token comes from STATEPLANE_ADMIN_TOKEN or --admin-token-file; with neither (SQLite
+    /// only) it is generated into <data-dir>/admin-token.
+    #[arg(long, env = "STATEPLANE_AUTH")]
+    pub auth: bool,
+    /// File holding the admin token (with --auth); instead of STATEPLANE_ADMIN_TOKEN.
+    #[arg(long, env = "STATEPLANE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Listen on a non-loopback address without --auth (only behind something that restricts access).
+    #[arg(long)]
+    pub insecure_listen_anywhere: bool,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -55,7 +71,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             "--blob-storage-uri must be a URI such as file:///data/stateplane or s3://bucket/stateplane, got '{uri}'"
         );
     }
+    access::check_listen(&args).await?;
     let backend = backend::Backend::open(&args).await?;
+    let admin = access::admin_secret(&args, &backend)?;
     let store = backend.store();
     if let Some(url) = &args.flink_rest_url {
         ensure_default_target(store.as_ref(), url).await?;
@@ -86,12 +104,17 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         backend::Backend::Sqlite(_) => state.with_response_cache(),
         _ => state,
     };
+    let state = match &admin {
+        Some(secret) => state.with_auth(Auth::new(secret)),
+        None => state,
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, store = %backend.describe(&args), "stateplane listening on http://{addr}");
-    let app = stateplane_api::router(state).merge(stateplane_web::router());
+    let app = stateplane_api::router(state.clone())
+        .merge(stateplane_api::auth::ui(state, stateplane_web::router()));
     let served = stateplane_api::serve_app(listener, app, shutdown_signal())
         .await
         .context("serving the API");

@@ -69,7 +69,7 @@ pub async fn api_token_create(
 
 #[utoipa::path(get, path = "/apitokens/v1/namespaces/{namespace}/apitokens/{apiTokenName}", tag = "api-tokens",
     params(("namespace" = String, Path, description = "Namespace name"),
-        ("apiTokenName" = String, Path, description = "The token's name")),
+        ("apiTokenName" = String, Path, description = "The token's name (a DNS label)", pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The token, without its secret", body = ApiTokenResponse)))]
 pub async fn api_token_get(
     State(s): State<AppState>,
@@ -83,7 +83,7 @@ pub async fn api_token_get(
 /// Deletes a token: requests with its secret are refused from now on.
 #[utoipa::path(delete, path = "/apitokens/v1/namespaces/{namespace}/apitokens/{apiTokenName}", tag = "api-tokens",
     params(("namespace" = String, Path, description = "Namespace name"),
-        ("apiTokenName" = String, Path, description = "The token's name")),
+        ("apiTokenName" = String, Path, description = "The token's name (a DNS label)", pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "Deleted", body = ApiTokenDeleteResponse)))]
 pub async fn api_token_delete(
     State(s): State<AppState>,
