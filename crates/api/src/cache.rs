@@ -27,10 +27,11 @@ use axum::response::Response;
 use stateplane_store::{Change, Store};
 use tokio::sync::broadcast::{self, error::TryRecvError};
 
-/// Entries kept at most; the cache is emptied when full (answers are cheap to render again).
-const MAX_ENTRIES: usize = 4096;
+/// Bytes of rendered answers kept at most; the cache is emptied when a new answer would not fit
+/// (answers are cheap to render again, and memory stays bounded whatever the clients ask for).
+const MAX_BYTES: usize = 8 << 20;
 /// Larger answers are not kept.
-const MAX_BODY: usize = 1 << 20;
+const MAX_BODY: usize = 256 << 10;
 
 struct Entry {
     generation: u64,
@@ -43,6 +44,8 @@ struct Inner {
     changes: broadcast::Receiver<Change>,
     generation: u64,
     entries: HashMap<String, Entry>,
+    /// Bytes held by `entries` (keys and bodies).
+    bytes: usize,
 }
 
 impl Inner {
@@ -56,6 +59,7 @@ impl Inner {
                     // No more announcements can come: nothing may be served from memory any more.
                     self.generation += 1;
                     self.entries.clear();
+                    self.bytes = 0;
                     return self.generation;
                 }
             }
@@ -76,6 +80,7 @@ impl ResponseCache {
             changes: store.changes(),
             generation: 0,
             entries: HashMap::new(),
+            bytes: 0,
         };
         Self {
             inner: Arc::new(Mutex::new(inner)),
@@ -154,18 +159,21 @@ pub async fn middleware(State(cache): State<ResponseCache>, req: Request, next: 
     };
     if bytes.len() <= MAX_BODY {
         let mut inner = cache.lock();
-        if inner.entries.len() >= MAX_ENTRIES {
+        let size = key.len() + bytes.len();
+        if inner.bytes + size > MAX_BYTES {
             inner.entries.clear();
+            inner.bytes = 0;
         }
-        inner.entries.insert(
-            key,
-            Entry {
-                generation,
-                status: parts.status,
-                content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
-                body: bytes.clone(),
-            },
-        );
+        let entry = Entry {
+            generation,
+            status: parts.status,
+            content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
+            body: bytes.clone(),
+        };
+        if let Some(old) = inner.entries.insert(key.clone(), entry) {
+            inner.bytes -= key.len() + old.body.len();
+        }
+        inner.bytes += size;
     }
     Response::from_parts(parts, Body::from(bytes))
 }
