@@ -199,9 +199,14 @@ pub struct SavepointCreateBody {
         routes::savepoints::savepoint_create,
         routes::savepoints::savepoint_get,
         routes::savepoints::savepoint_delete,
+        routes::savepoints::savepoint_copy,
         routes::jobs::job_list,
         routes::jobs::job_get,
         routes::events::event_list,
+        routes::api_tokens::api_token_list,
+        routes::api_tokens::api_token_create,
+        routes::api_tokens::api_token_get,
+        routes::api_tokens::api_token_delete,
         openapi_json,
     ),
     components(schemas(ErrorBody))
@@ -224,7 +229,7 @@ fn error_response(description: &str) -> RefOr<Response> {
     RefOr::T(r)
 }
 
-fn complete(op: &mut Operation) {
+fn complete(op: &mut Operation, open: bool) {
     let has_body = op.request_body.is_some();
     if let Some(body) = op.request_body.as_mut() {
         if let Some(json) = body.content.get(JSON).cloned() {
@@ -243,6 +248,12 @@ fn complete(op: &mut Operation) {
         ("404", "NOT_FOUND: the namespace or resource does not exist"),
         ("503", "STORE_UNAVAILABLE: the store failed; retry"),
     ];
+    if !open {
+        common.extend([
+            ("401", "UNAUTHENTICATED: the server requires an API token (`Authorization: Bearer <token>`) and none or an invalid one was sent"),
+            ("403", "FORBIDDEN: the token's role does not allow this, or the namespace is not the token's"),
+        ]);
+    }
     if has_body {
         common.extend([
             ("413", "PAYLOAD_TOO_LARGE: the body exceeds 1 MiB"),
@@ -261,7 +272,9 @@ fn complete(op: &mut Operation) {
 /// The OpenAPI document.
 pub fn document() -> OpenApiDoc {
     let mut doc = ApiDoc::openapi();
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let open = crate::auth::policy::need(&axum::http::Method::GET, Some(path))
+            == crate::auth::Need::Open;
         for op in [
             &mut item.get,
             &mut item.post,
@@ -272,7 +285,7 @@ pub fn document() -> OpenApiDoc {
         .into_iter()
         .flatten()
         {
-            complete(op);
+            complete(op, open);
         }
     }
     doc

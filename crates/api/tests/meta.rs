@@ -69,9 +69,21 @@ async fn openapi_describes_every_route() {
             format!("{ns}/savepoints/{{savepointId}}"),
             vec!["get", "delete"],
         ),
+        (
+            format!("{ns}/savepoints/{{savepointId}}/copy"),
+            vec!["post"],
+        ),
         (format!("{ns}/jobs"), vec!["get"]),
         (format!("{ns}/jobs/{{jobId}}"), vec!["get"]),
         (format!("{ns}/events"), vec!["get"]),
+        (
+            "/apitokens/v1/namespaces/{namespace}/apitokens".to_string(),
+            vec!["get", "post"],
+        ),
+        (
+            "/apitokens/v1/namespaces/{namespace}/apitokens/{apiTokenName}".to_string(),
+            vec!["get", "delete"],
+        ),
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(
