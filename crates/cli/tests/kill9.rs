@@ -46,7 +46,13 @@ async fn sigkill_mid_operation_loses_nothing_and_starts_no_second_job() {
     let mut s = s;
 
     // A savepoint, killed at several moments after the request was acknowledged.
-    for delay in [0u64, 10, 40] {
+    // STATEPLANE_RELIABILITY_LONG=1: kill at every millisecond offset from 0 to 60 instead of three.
+    let delays: Vec<u64> = if std::env::var_os("STATEPLANE_RELIABILITY_LONG").is_some() {
+        (0..=60).collect()
+    } else {
+        vec![0, 10, 40]
+    };
+    for delay in delays {
         let sp = api
             .call(
                 reqwest::Method::POST,
