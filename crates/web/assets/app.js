@@ -6,7 +6,6 @@
 const API = '/api/v1';
 const SPEC_VERSION = 'com.dataartisans.appmanager.controller.deployment.spec.version';
 const REFRESH_MS = 2000;
-const TOKEN_KEY = 'stateplane.token';
 
 // ---- small helpers ------------------------------------------------------------------------------
 
@@ -54,12 +53,11 @@ class ApiError extends Error {
   constructor(message, status, code) { super(message); this.status = status; this.code = code; }
 }
 
-/** The one way this UI talks to the server: the public API, with the token when one is set. */
+/** The one way this UI talks to the server: the public API. With access control on, the session
+ *  cookie set by the login page carries the token (HttpOnly: this script never sees it). */
 async function call(method, path, body) {
   const headers = {Accept: 'application/json'};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const token = localStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = `Bearer ${token}`;
   let resp;
   try {
     resp = await fetch(API + path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
@@ -69,7 +67,7 @@ async function call(method, path, body) {
   let data = null;
   try { data = await resp.json(); } catch (_) { /* not JSON */ }
   if (!resp.ok) {
-    if (resp.status === 401) askForToken();
+    if (resp.status === 401) toLogin();
     const msg = data && data.message
       ? data.message + (data.field ? ` (${data.field})` : '')
       : `${method} ${path}: ${resp.status} ${resp.statusText}`;
@@ -84,11 +82,9 @@ const api = {
   del: (p) => call('DELETE', p),
 };
 
-function askForToken() {
-  if (sessionStorage.getItem('stateplane.asked')) return;
-  sessionStorage.setItem('stateplane.asked', '1');
-  const t = window.prompt('This stateplane server requires an API token. Token:');
-  if (t) { localStorage.setItem(TOKEN_KEY, t.trim()); location.reload(); }
+/** The session expired or the token was deleted: back to the login page, then here again. */
+function toLogin() {
+  location.href = '/ui/login?next=' + encodeURIComponent(location.pathname + location.search);
 }
 
 // ---- page state, routing, banners ---------------------------------------------------------------
