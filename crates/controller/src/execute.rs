@@ -477,6 +477,12 @@ impl Exec<'_> {
                 Ok(_) => break Ok(()),
                 // The cluster lost the jar (e.g. it restarted): upload it again, once.
                 Err(FlinkError::NotFound { .. }) if !stale => stale = true,
+                // Flink already has a job with this id: an earlier submission (before a crash) got
+                // through while Flink did not list the job yet. That job is this row's: adopt it.
+                Err(e) if e.is_duplicate_submission() => {
+                    info!(job = %job.metadata.id, "Flink already has this job (submitted before a restart); adopting it");
+                    break Ok(());
+                }
                 Err(e) if e.is_retryable() => {
                     warn!(error = %e, "job submission did not get an answer; checking Flink again");
                     return Ok(Outcome::Waiting);

@@ -111,6 +111,12 @@ impl FlinkError {
         }
     }
 
+    /// Whether Flink refused a submission because it already has a job with the requested id: the
+    /// repeat of an earlier submission that got through ("... has already been submitted.").
+    pub fn is_duplicate_submission(&self) -> bool {
+        matches!(self, FlinkError::Api { root_cause, .. } if root_cause.contains("already been submitted"))
+    }
+
     /// Whether this is [`FlinkError::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, FlinkError::NotFound { .. })

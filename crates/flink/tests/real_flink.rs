@@ -525,6 +525,10 @@ async fn fixed_job_id_is_submitted_at_most_once() {
         ),
         "{err:?}"
     );
+    assert!(
+        err.is_duplicate_submission(),
+        "the controller adopts on this: {err}"
+    );
     eprintln!("duplicate submission refused: {err}");
     let running = wait_all_running(&c, &id).await;
     assert_eq!(running.state, JobState::Running);
