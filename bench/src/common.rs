@@ -59,9 +59,15 @@ impl Server {
             .args(["server", "--listen", &addr, "--data-dir"])
             .arg(&data)
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(match std::env::var_os("BENCH_SERVER_LOG_FILE") {
+                Some(f) => Stdio::from(std::fs::File::create(f)?),
+                None => Stdio::null(),
+            })
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let base = format!("http://{addr}");
@@ -225,16 +231,27 @@ impl Http {
 }
 
 /// A deployment body of the example job.
-pub fn deployment(name: &str, jar: &Path, savepoint_dir: &Path, state: &str) -> Value {
+/// A deployment of the example job; `main_args` after the rate (e.g. `--state-kib 16384`).
+pub fn deployment(
+    name: &str,
+    jar: &Path,
+    savepoint_dir: &Path,
+    state: &str,
+    main_args: &str,
+) -> Value {
     serde_json::json!({"metadata": {"name": name}, "spec": {
         "state": state,
         "deploymentTargetName": "default",
         "restoreStrategy": {"kind": "LATEST_SAVEPOINT"},
         "template": {"spec": {
             "artifact": {"kind": "JAR", "jarUri": format!("file://{}", jar.display()),
-                         "entryClass": "io.stateplane.examples.StatefulCounter", "mainArgs": format!("20 --tag {name}")},
+                         "entryClass": "io.stateplane.examples.StatefulCounter", "mainArgs": format!("20 --tag {name} {main_args}").trim_end()},
             "parallelism": 1,
-            "flinkConfiguration": {"execution.checkpointing.savepoint-dir": format!("file://{}", savepoint_dir.display())}
+            "flinkConfiguration": {
+                "execution.checkpointing.savepoint-dir": format!("file://{}", savepoint_dir.display()),
+                // Snapshots go to files, not through the JobManager's memory (which caps them at 5 MiB).
+                "execution.checkpointing.dir": format!("file://{}-checkpoints", savepoint_dir.display())
+            }
         }}
     }})
 }

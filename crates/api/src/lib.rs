@@ -173,7 +173,10 @@ pub fn router(state: AppState) -> Router {
     // The cache sits outside rendering (it keeps rendered bytes); anything that decides who may see
     // what must sit outside the cache.
     let router = match state.cache.clone() {
-        Some(cache) => router.layer(axum::middleware::from_fn_with_state(cache, cache::middleware)),
+        Some(cache) => router.layer(axum::middleware::from_fn_with_state(
+            cache,
+            cache::middleware,
+        )),
         None => router,
     };
     router
@@ -181,7 +184,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::middleware,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().on_response(
+                tower_http::trace::DefaultOnResponse::new()
+                    .latency_unit(tower_http::LatencyUnit::Micros),
+            ),
+        )
         .with_state(state)
 }
 

@@ -147,6 +147,24 @@ struct Exec<'a> {
     world: &'a World,
 }
 
+/// How often and how long [`Exec::await_savepoint`] asks Flink about a savepoint it is taking.
+const SAVEPOINT_POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
+const SAVEPOINT_POLL_FOR: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Flink's trigger request for a savepoint row (its id is the trigger id); None without a target
+/// directory.
+pub(crate) fn savepoint_trigger(sp: &Savepoint, cancel_job: bool) -> Option<SavepointTrigger> {
+    Some(SavepointTrigger {
+        target_directory: sp.spec.savepoint_location.clone()?,
+        format: match sp.spec.format_type {
+            Some(SavepointFormat::Native) => stateplane_flink::SavepointFormat::Native,
+            _ => stateplane_flink::SavepointFormat::Canonical,
+        },
+        trigger_id: TriggerId::from_uuid(sp.metadata.id.uuid()),
+        cancel_job,
+    })
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -696,7 +714,7 @@ impl Exec<'_> {
         };
         self.event(name, msg, Some(job.metadata.id), Some(sp.metadata.id))
             .await?;
-        Ok(Outcome::Progressed)
+        self.trigger_written(&sp, job).await
     }
 
     /// Asks Flink about a STARTED savepoint, triggering it first when Flink does not know its trigger.
@@ -753,15 +771,19 @@ impl Exec<'_> {
         }
     }
 
-    /// Polls a savepoint Flink is taking every 5 ms for a short while, asking only about the savepoint
-    /// (a whole pass would also re-read the store and the job): Flink takes one in ~100 ms, and each
-    /// poll of a pass would add its own cost to that. Longer savepoints go back to the worker's polling.
+    /// Polls a savepoint Flink is taking for a short while, asking only about the savepoint (a whole
+    /// pass would also re-read the store and the job): Flink takes one in ~100 ms, and each poll of a
+    /// pass would add its own cost to that. One question at a time, at most one every
+    /// [`SAVEPOINT_POLL_EVERY`] (overlapping questions were measured to slow Flink's savepoint down
+    /// more than they gain on two cores). Longer savepoints go back to the worker's polling.
     async fn await_savepoint(&self, client: &FlinkClient, sp: &Savepoint, job: &Job) -> R<Outcome> {
         let flink_id = flink_job_id(job);
         let trigger = TriggerId::from_uuid(sp.metadata.id.uuid());
-        let until = std::time::Instant::now() + std::time::Duration::from_millis(1500);
-        while std::time::Instant::now() < until && !self.shared.cancel.is_cancelled() {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let until = tokio::time::Instant::now() + SAVEPOINT_POLL_FOR;
+        let mut tick = tokio::time::interval(SAVEPOINT_POLL_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while tokio::time::Instant::now() < until && !self.shared.cancel.is_cancelled() {
+            tick.tick().await;
             match client.savepoint_status(&flink_id, &trigger).await {
                 Ok(SavepointStatus::InProgress) => continue,
                 Ok(SavepointStatus::Completed { location }) => {
@@ -776,6 +798,21 @@ impl Exec<'_> {
         Ok(Outcome::Waiting)
     }
 
+    /// Triggers a savepoint whose row this pass has just written (the pass saw the job RUNNING in
+    /// Flink), then polls it: no second observation between the intent and Flink.
+    async fn trigger_written(&self, sp: &Savepoint, job: &Job) -> R<Outcome> {
+        let client = match observe::client_for_job(self.shared, job).await {
+            Ok(c) => c,
+            Err(_) => return Ok(Outcome::Progressed),
+        };
+        match self.trigger_savepoint(&client, sp, job).await? {
+            Outcome::Waiting if self.shared.triggered(sp.metadata.id) => {
+                self.await_savepoint(&client, sp, job).await
+            }
+            other => Ok(other),
+        }
+    }
+
     async fn trigger_savepoint(
         &self,
         client: &FlinkClient,
@@ -783,20 +820,23 @@ impl Exec<'_> {
         job: &Job,
     ) -> R<Outcome> {
         let flink_id = flink_job_id(job);
-        let trigger = TriggerId::from_uuid(sp.metadata.id.uuid());
-        let Some(target) = sp.spec.savepoint_location.clone() else {
+        let stop = sp.metadata.origin != SavepointOrigin::UserRequest;
+        let Some(request) = savepoint_trigger(sp, false) else {
             return self
                 .fail_savepoint(sp, "it has no target directory".into())
                 .await;
         };
-        let format = match sp.spec.format_type {
-            Some(SavepointFormat::Native) => stateplane_flink::SavepointFormat::Native,
-            _ => stateplane_flink::SavepointFormat::Canonical,
-        };
-        let stop = sp.metadata.origin != SavepointOrigin::UserRequest;
+        let seen_running = matches!(
+            self.world.flink,
+            FlinkView::Job {
+                state: FlinkJobState::Running,
+                ..
+            }
+        );
         // A stop-with-savepoint whose result Flink forgot (restart, expiry) may have finished the job:
         // Flink's checkpoint statistics then name the savepoint it wrote into our target directory.
-        if stop {
+        // (Not when this pass saw the job running: then it has not finished.)
+        if stop && !seen_running {
             if let Ok(Some(state)) = client.job_status(&flink_id).await {
                 if state.is_globally_terminal() {
                     let written = client
@@ -806,8 +846,9 @@ impl Exec<'_> {
                         .and_then(|c| c.latest_savepoint)
                         .and_then(|s| s.external_path)
                         .filter(|p| {
-                            stateplane_model::normalize_location(p)
-                                .starts_with(&stateplane_model::normalize_location(&target))
+                            stateplane_model::normalize_location(p).starts_with(
+                                &stateplane_model::normalize_location(&request.target_directory),
+                            )
                         });
                     return match written {
                         Some(location) => self.complete_savepoint(sp, job, location).await,
@@ -830,25 +871,15 @@ impl Exec<'_> {
                 .stop_with_savepoint(
                     &flink_id,
                     &StopWithSavepoint {
-                        target_directory: target,
-                        format,
-                        trigger_id: trigger,
+                        target_directory: request.target_directory,
+                        format: request.format,
+                        trigger_id: request.trigger_id,
                         drain: false,
                     },
                 )
                 .await
         } else {
-            client
-                .trigger_savepoint(
-                    &flink_id,
-                    &SavepointTrigger {
-                        target_directory: target,
-                        format,
-                        trigger_id: trigger,
-                        cancel_job: false,
-                    },
-                )
-                .await
+            client.trigger_savepoint(&flink_id, &request).await
         };
         match result {
             Ok(_) => {

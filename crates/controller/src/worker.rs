@@ -19,10 +19,11 @@ use tracing::{debug, info, warn, Instrument};
 use crate::execute::Outcome;
 use crate::{ControllerConfig, Shared};
 
-/// While Flink works on something of ours, poll every 5 ms for the first 1.5 s (Flink takes a savepoint
-/// in ~100 ms; a doubling period would add half of that again), then back off by half each time up to
-/// 1 s for long operations.
-const FAST_POLL_MIN: Duration = Duration::from_millis(5);
+/// While Flink works on something of ours, poll every 2 ms for the first 1.5 s (a job starts and a
+/// savepoint completes in ~100 ms here; a doubling period would add half of that again, and a pass
+/// itself takes a few ms, so this is about one pass after another), then back off by half each time up
+/// to 1 s for long operations.
+const FAST_POLL_MIN: Duration = Duration::from_millis(2);
 const FAST_POLL_FOR: Duration = Duration::from_millis(1500);
 const FAST_POLL_MAX: Duration = Duration::from_secs(1);
 /// How often the dispatcher re-lists deployments in case a change notification was missed.

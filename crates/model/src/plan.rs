@@ -151,7 +151,9 @@ pub fn backoff(attempts: u32) -> Duration {
     Duration::milliseconds(ms.min(30_000))
 }
 
-fn oldest_started(sps: &[Savepoint], job: Option<JobId>) -> Option<&Savepoint> {
+/// The savepoint the controller works on next: the oldest STARTED one (of `job`, when given). Savepoints
+/// of a deployment are taken one at a time, in the order they were asked for.
+pub fn oldest_started(sps: &[Savepoint], job: Option<JobId>) -> Option<&Savepoint> {
     sps.iter()
         .filter(|s| {
             s.status.state == SavepointState::Started && (job.is_none() || s.metadata.job_id == job)

@@ -106,7 +106,11 @@ async fn deployment_of(
 ) -> ApiResult<stateplane_model::Deployment> {
     match store.deployment_get(ns, id).await {
         Ok(d) if d.metadata.namespace == ns => Ok(d),
-        Ok(_) | Err(StoreError::NotFound { .. }) => Err(ApiError::not_found("deployment", id, ns)),
+        Ok(_) | Err(StoreError::NotFound { .. }) => {
+            // Name the namespace when it is the namespace that is missing.
+            ensure_namespace(store, ns).await?;
+            Err(ApiError::not_found("deployment", id, ns))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -155,7 +159,6 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
         o.retain(|_, v| !v.is_null());
     }
     let intent = SavepointCreate::from_body(body)?;
-    ensure_namespace(store, ns).await?;
     let sp = match intent {
         SavepointCreate::Register {
             deployment_id,
@@ -234,10 +237,8 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
         sp.metadata.deployment_id,
         ns,
     ))?;
-    store
-        .savepoint_get(ns, sp.metadata.id)
-        .await
-        .map_err(or_not_found("savepoint", sp.metadata.id, ns))
+    // The row is `sp` as written (the store keeps the body whole).
+    Ok(sp)
 }
 
 /// What a DELETE did.

@@ -20,7 +20,7 @@ import org.apache.flink.util.Collector;
  * savepoint or retained checkpoint the counts carry on from where they were, which is what the
  * tests check. Every operator has a stable {@code uid} so state maps back after a restart.
  *
- * <p>Arguments: {@code [RATE] [--tag NAME] [--fail-after N]}
+ * <p>Arguments: {@code [RATE] [--tag NAME] [--fail-after N] [--state-kib N]}
  *
  * <ul>
  *   <li>{@code RATE}: records per second (default 10).
@@ -29,6 +29,9 @@ import org.apache.flink.util.Collector;
  *   <li>{@code --fail-after N}: throw after N records per subtask (counted since the task
  *       started, not restored). Submit with {@code restart-strategy.type: none} to make that a
  *       terminal FAILED job instead of a restart loop.
+ *   <li>{@code --state-kib N}: also keep N KiB of incompressible keyed state (spread over the four
+ *       keys, written with each key's first record), so a savepoint has something to write: the
+ *       benchmarks use it to take savepoints of a realistic duration.
  * </ul>
  */
 public final class StatefulCounter {
@@ -38,18 +41,23 @@ public final class StatefulCounter {
     public static void main(String[] args) throws Exception {
         double rate = 10.0;
         long failAfter = -1;
+        int stateKib = 0;
         String tag = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--fail-after") && i + 1 < args.length) {
                 failAfter = Long.parseLong(args[++i]);
+            } else if (a.equals("--state-kib") && i + 1 < args.length) {
+                stateKib = Integer.parseInt(args[++i]);
             } else if (a.equals("--tag") && i + 1 < args.length) {
                 tag = args[++i];
             } else if (i == 0 && !a.startsWith("--")) {
                 rate = Double.parseDouble(a);
             } else {
                 throw new IllegalArgumentException(
-                        "unexpected argument '" + a + "'; usage: [RATE] [--tag NAME] [--fail-after N]");
+                        "unexpected argument '"
+                                + a
+                                + "'; usage: [RATE] [--tag NAME] [--fail-after N] [--state-kib N]");
             }
         }
 
@@ -65,7 +73,7 @@ public final class StatefulCounter {
                 env.fromSource(source, WatermarkStrategy.noWatermarks(), "sequence")
                         .uid("sequence-source")
                         .keyBy(v -> v % 4)
-                        .process(new CountPerKey(failAfter))
+                        .process(new CountPerKey(failAfter, stateKib))
                         .uid("count-per-key")
                         .name("count-per-key");
         (tag == null ? counted.print() : counted.print(tag)).uid("print-sink").name("print-sink");
@@ -76,16 +84,26 @@ public final class StatefulCounter {
     /** Counts records per key in keyed state and prints the running count. */
     public static final class CountPerKey extends KeyedProcessFunction<Long, Long, String> {
         private final long failAfter;
+        private final int stateKib;
         private transient ValueState<Long> count;
+        private transient ValueState<byte[]> ballast;
         private transient long seen;
 
-        public CountPerKey(long failAfter) {
+        public CountPerKey(long failAfter, int stateKib) {
             this.failAfter = failAfter;
+            this.stateKib = stateKib;
         }
 
         @Override
         public void open(OpenContext ctx) {
             count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
+            ballast =
+                    getRuntimeContext()
+                            .getState(
+                                    new ValueStateDescriptor<>(
+                                            "ballast",
+                                            org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo
+                                                    .BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
             seen = 0;
         }
 
@@ -95,6 +113,11 @@ public final class StatefulCounter {
             if (failAfter >= 0 && seen > failAfter) {
                 throw new IllegalStateException(
                         "deliberate failure after " + failAfter + " records (--fail-after)");
+            }
+            if (stateKib > 0 && ballast.value() == null) {
+                byte[] bytes = new byte[stateKib * 1024 / 4];
+                new java.util.Random(value).nextBytes(bytes);
+                ballast.update(bytes);
             }
             Long previous = count.value();
             long c = (previous == null ? 0L : previous) + 1;
