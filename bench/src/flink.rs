@@ -110,8 +110,8 @@ async fn savepoint_medians(ctx: &Ctx, n: usize, state_kib: u32) -> anyhow::Resul
     let (dep, job) =
         running_deployment(ctx, &server, &http, "p1", &dir.path().join("sp"), &args).await?;
     let base_dir = format!("file://{}", dir.path().join("baseline").display());
-    // Warm-up: the first savepoints of a job are slower on both paths.
-    for _ in 0..2 {
+    // Warm-up: the first savepoints of a job (and of a fresh cluster) are slower on both paths.
+    for _ in 0..5 {
         stateplane_savepoint(&http, &server.api(), &dep).await?;
         flink_savepoint(&flink, &job, &base_dir).await?;
     }
@@ -207,8 +207,12 @@ pub async fn suspend_resume(ctx: &Ctx) -> anyhow::Result<Measure> {
     wait_all_running(&flink, &job).await?;
     let base_dir = format!("file://{}", dir.path().join("baseline").display());
 
+    // Samples: whole cycle and its suspend/stop half, ours and by hand. The first round of each side
+    // is a warm-up and not recorded.
     let (mut ours, mut base) = (Vec::new(), Vec::new());
-    for _ in 0..n {
+    let (mut ours_suspend, mut base_stop) = (Vec::new(), Vec::new());
+    for round in 0..=n {
+        let record = round > 0;
         let t = Instant::now();
         let dep_url = format!("{api}/deployments/p2");
         http.patch(&dep_url, &json!({"spec": {"state": "SUSPENDED"}}))
@@ -217,13 +221,17 @@ pub async fn suspend_resume(ctx: &Ctx) -> anyhow::Result<Measure> {
             d["status"]["state"] == "SUSPENDED"
         })
         .await?;
+        let ours_suspended = ms(t.elapsed());
         http.patch(&dep_url, &json!({"spec": {"state": "RUNNING"}}))
             .await?;
         http.poll(&dep_url, POLL, Duration::from_secs(60), |d| {
             d["status"]["state"] == "RUNNING"
         })
         .await?;
-        ours.push(ms(t.elapsed()));
+        if record {
+            ours.push(ms(t.elapsed()));
+            ours_suspend.push(ours_suspended);
+        }
 
         let t = Instant::now();
         let trigger = TriggerId::random();
@@ -253,9 +261,13 @@ pub async fn suspend_resume(ctx: &Ctx) -> anyhow::Result<Measure> {
             }
             tokio::time::sleep(POLL).await;
         }
+        let base_stopped = ms(t.elapsed());
         job = flink.run_jar(&jar, &run(Some(location))).await?;
         wait_all_running(&flink, &job).await?;
-        base.push(ms(t.elapsed()));
+        if record {
+            base.push(ms(t.elapsed()));
+            base_stop.push(base_stopped);
+        }
     }
     let _ = flink.cancel(&job).await;
     http.patch(
@@ -278,8 +290,11 @@ pub async fn suspend_resume(ctx: &Ctx) -> anyhow::Result<Measure> {
         name: "suspend_resume",
         values: vec![
             ("n".into(), n.to_string()),
+            ("state_kib".into(), STATE_KIB.to_string()),
             ("median_ms".into(), f2(median(&ours))),
             ("baseline_median_ms".into(), f2(median(&base))),
+            ("suspend_median_ms".into(), f2(median(&ours_suspend))),
+            ("baseline_stop_median_ms".into(), f2(median(&base_stop))),
             ("ratio".into(), f2(ratio)),
         ],
         baseline: "stop-with-savepoint, wait FINISHED, run from the savepoint, wait all tasks RUNNING, on Flink's REST API".into(),

@@ -59,6 +59,57 @@ pub(crate) enum ReconcileError {
 
 type R<T> = Result<T, ReconcileError>;
 
+/// What `plan` looks at, from one observation.
+fn observed<'w>(shared: &Shared, world: &'w World) -> Observed<'w> {
+    let blob = shared.config.blob_storage_uri.as_deref();
+    Observed {
+        deployment: &world.deployment,
+        current_job: world.current_job(),
+        last_job: world.jobs.first(),
+        flink: world.flink.clone(),
+        savepoints: &world.savepoints,
+        savepoints_configured: paths::savepoint_base_dir(&world.deployment, blob).is_some(),
+        now: now(),
+    }
+}
+
+/// The current job when it is STARTING and Flink runs it with some tasks not running yet.
+fn deploying_job(world: &World) -> Option<&Job> {
+    let job = world.current_job()?;
+    let deploying = job.status.state == JobState::Starting
+        && world.flink
+            == FlinkView::Job {
+                state: FlinkJobState::Running,
+                all_tasks_running: false,
+            };
+    deploying.then_some(job)
+}
+
+/// Whether every task of a deploying job runs within [`TASKS_POLL_FOR`], asking Flink's uncached
+/// `/jobs/overview` one question at a time, at most every [`TASKS_POLL_EVERY`]. False as soon as the
+/// job is no longer RUNNING or Flink does not answer: the next pass looks at it as a whole.
+async fn tasks_running_soon(shared: &Shared, job: &Job) -> bool {
+    let Ok(client) = observe::client_for_job(shared, job).await else {
+        return false;
+    };
+    let id = flink_job_id(job);
+    let until = tokio::time::Instant::now() + TASKS_POLL_FOR;
+    let mut tick = tokio::time::interval(TASKS_POLL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while tokio::time::Instant::now() < until && !shared.cancel.is_cancelled() {
+        tick.tick().await;
+        let Ok(jobs) = client.jobs_overview().await else {
+            return false;
+        };
+        match jobs.iter().find(|j| j.id == id) {
+            Some(j) if j.all_tasks_running() => return true,
+            Some(j) if j.state == stateplane_flink::JobState::Running => continue,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Observes, plans and performs one action for one deployment.
 pub(crate) async fn reconcile_once(
     shared: &Shared,
@@ -68,19 +119,25 @@ pub(crate) async fn reconcile_once(
     let Some(world) = observe::observe(shared, namespace, id).await? else {
         return Ok(Outcome::Gone);
     };
-    let blob = shared.config.blob_storage_uri.as_deref();
-    let observed = Observed {
-        deployment: &world.deployment,
-        current_job: world.current_job(),
-        last_job: world.jobs.first(),
-        flink: world.flink.clone(),
-        savepoints: &world.savepoints,
-        savepoints_configured: paths::savepoint_base_dir(&world.deployment, blob).is_some(),
-        now: now(),
+    let mut world = world;
+    let action = loop {
+        let action = plan::plan(&observed(shared, &world));
+        debug!(?action, "planned");
+        // A job that runs in Flink while its tasks are still being deployed: ask Flink about its tasks
+        // only, every 1 ms, and plan again as soon as all of them run (a whole pass per question
+        // would add a pass's cost to every start).
+        if let (Action::Wait { .. }, Some(job)) = (&action, deploying_job(&world)) {
+            if tasks_running_soon(shared, job).await {
+                world.flink = FlinkView::Job {
+                    state: FlinkJobState::Running,
+                    all_tasks_running: true,
+                };
+                continue;
+            }
+        }
+        break action;
     };
-    let action = plan::plan(&observed);
-    debug!(?action, "planned");
-    if let FlinkView::Unreachable { .. } = &observed.flink {
+    if let FlinkView::Unreachable { .. } = &world.flink {
         metrics::flink_error("unreachable");
     }
     metrics::action(action_name(&action));
@@ -150,6 +207,10 @@ struct Exec<'a> {
 /// How often and how long [`Exec::await_savepoint`] asks Flink about a savepoint it is taking.
 const SAVEPOINT_POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
 const SAVEPOINT_POLL_FOR: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// How often and how long [`tasks_running_soon`] asks Flink about a starting job's tasks.
+const TASKS_POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
+const TASKS_POLL_FOR: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Flink's trigger request for a savepoint row (its id is the trigger id); None without a target
 /// directory.
