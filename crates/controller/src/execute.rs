@@ -30,7 +30,7 @@ use stateplane_store::{SavepointFilter, StoreError};
 use tracing::{debug, info, warn};
 
 use crate::observe::{self, flink_job_id, World};
-use crate::{artifacts, crash, metrics, retained, Shared};
+use crate::{artifacts, cas, crash, metrics, retained, Shared};
 
 mod storage;
 
@@ -262,54 +262,15 @@ impl Exec<'_> {
     /// Changes the deployment's status with compare-and-swap, re-reading on conflicts (the API may be
     /// changing the spec at the same time). `f` must only touch `status`.
     async fn update_deployment(&self, f: impl Fn(&mut Deployment)) -> R<Deployment> {
-        let mut d = self.d().clone();
-        for _ in 0..8 {
+        Ok(cas::write(self.shared.store.as_ref(), self.d(), |d| {
             d.forget_stale_transition();
-            f(&mut d);
-            match self.shared.store.deployment_update(&d).await {
-                Ok(stored) => return Ok(stored),
-                Err(StoreError::Conflict { .. }) => {
-                    d = self
-                        .shared
-                        .store
-                        .deployment_get(&d.metadata.namespace, d.metadata.id)
-                        .await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict {
-            kind: "deployment",
-            id: d.metadata.id.to_string(),
-            expected: d.metadata.resource_version,
-            actual: d.metadata.resource_version,
-        }
-        .into())
+            f(d);
+        })
+        .await?)
     }
 
     async fn update_job(&self, job: &Job, f: impl Fn(&mut Job)) -> R<Job> {
-        let mut j = job.clone();
-        for _ in 0..8 {
-            f(&mut j);
-            match self.shared.store.job_update(&j).await {
-                Ok(stored) => return Ok(stored),
-                Err(StoreError::Conflict { .. }) => {
-                    j = self
-                        .shared
-                        .store
-                        .job_get(&j.metadata.namespace, j.metadata.id)
-                        .await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict {
-            kind: "job",
-            id: j.metadata.id.to_string(),
-            expected: 0,
-            actual: 0,
-        }
-        .into())
+        Ok(cas::write(self.shared.store.as_ref(), job, f).await?)
     }
 
     /// Updates a savepoint if it is still in `expected` state (a concurrent change wins otherwise).
@@ -319,26 +280,19 @@ impl Exec<'_> {
         expected: SavepointState,
         f: impl Fn(&mut Savepoint),
     ) -> R<bool> {
-        let mut s = sp.clone();
-        for _ in 0..8 {
-            if s.status.state != expected {
-                return Ok(false);
+        let written = cas::write_if(self.shared.store.as_ref(), sp, |s| {
+            let applies = s.status.state == expected;
+            if applies {
+                f(s);
             }
-            f(&mut s);
-            match self.shared.store.savepoint_update(&s).await {
-                Ok(_) => return Ok(true),
-                Err(StoreError::Conflict { .. }) => {
-                    s = self
-                        .shared
-                        .store
-                        .savepoint_get(&s.metadata.namespace, s.metadata.id)
-                        .await?;
-                }
-                Err(StoreError::NotFound { .. }) => return Ok(false),
-                Err(e) => return Err(e.into()),
-            }
+            applies
+        })
+        .await;
+        match written {
+            Ok(w) => Ok(w.is_some()),
+            Err(StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
         }
-        Ok(false)
     }
 
     /// Records a failed attempt of the current transition; returns whether the controller gives up.

@@ -14,6 +14,7 @@
 //! trigger id, adopts jobs Flink already runs under the id it chose, and never starts a second job.
 
 mod artifacts;
+mod cas;
 mod crash;
 mod execute;
 pub mod metrics;

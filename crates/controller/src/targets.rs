@@ -40,8 +40,6 @@ const REFRESH_AFTER: chrono::Duration = chrono::Duration::seconds(60);
 const OVERVIEW_TIMEOUT: Duration = Duration::from_secs(3);
 /// `status.failure.reason` of a deployment the gate failed.
 pub(crate) const VERSION_MISMATCH: &str = "FLINK_VERSION_MISMATCH";
-/// Compare-and-swap attempts of a status write before giving up until the next pass.
-const CAS_ATTEMPTS: usize = 8;
 
 /// Observes every target until the controller is cancelled.
 pub(crate) async fn run(shared: Arc<Shared>) {
@@ -252,26 +250,7 @@ async fn update_status(
     d: &Deployment,
     f: impl Fn(&mut Deployment),
 ) -> Result<Deployment, StoreError> {
-    let mut current = d.clone();
-    for _ in 0..CAS_ATTEMPTS {
-        f(&mut current);
-        match shared.store.deployment_update(&current).await {
-            Ok(stored) => return Ok(stored),
-            Err(StoreError::Conflict { .. }) => {
-                current = shared
-                    .store
-                    .deployment_get(&d.metadata.namespace, d.metadata.id)
-                    .await?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Conflict {
-        kind: "deployment",
-        id: d.metadata.id.to_string(),
-        expected: current.metadata.resource_version,
-        actual: current.metadata.resource_version,
-    })
+    crate::cas::write(shared.store.as_ref(), d, f).await
 }
 
 async fn event(
