@@ -30,6 +30,7 @@ use tokio::sync::broadcast;
 
 pub mod conformance;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 pub use postgres::{LeaderLease, PostgresStore};

@@ -49,15 +49,11 @@ pub mod notify;
 mod savepoint;
 mod target;
 
-use std::fmt::Display;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
-use sqlx::error::ErrorKind;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder};
@@ -65,6 +61,7 @@ use stateplane_model::{DeploymentId, Namespace, DEFAULT_NAMESPACE};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::sql::{backend, from_body, not_found, parse_id, to_body, ts, violation};
 use crate::{Change, ResourceKind, Result, Store, StoreError};
 
 pub use lease::LeaderLease;
@@ -258,21 +255,6 @@ async fn notify_in(
     Ok(())
 }
 
-/// A timestamp as stored in the sortable columns: fixed-width RFC 3339 UTC with microseconds.
-fn ts(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn to_body<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| backend("serialise resource", e))
-}
-
-/// Parses a stored body; a row that does not parse is corruption, reported, never a panic.
-fn from_body<T: DeserializeOwned>(kind: &'static str, body: &str) -> Result<T> {
-    serde_json::from_str(body)
-        .map_err(|e| backend("parse stored resource", format!("corrupt {kind} row: {e}")))
-}
-
 /// Starts a list query whose rows come back as one JSON array, in `order`, like the SQLite store's
 /// (one row to transfer and parse instead of one per resource): append the inner query's `WHERE`,
 /// `ORDER BY` and `LIMIT`, then run it with [`fetch_list`].
@@ -303,38 +285,4 @@ async fn fetch_list<T: DeserializeOwned>(
     array.push_str(&joined);
     array.push(']');
     serde_json::from_str(&array).map_err(|e| backend(op, format!("corrupt {kind} row: {e}")))
-}
-
-/// Parses an id column.
-fn parse_id<T: FromStr>(kind: &'static str, s: &str) -> Result<T>
-where
-    T::Err: Display,
-{
-    s.parse()
-        .map_err(|e| backend("parse stored id", format!("corrupt {kind} id '{s}': {e}")))
-}
-
-/// An unexpected database failure: logged here with what was being done, returned as
-/// [`StoreError::Backend`].
-fn backend(op: &str, e: impl Display) -> StoreError {
-    tracing::error!(op, error = %e, "postgres store failed");
-    StoreError::Backend(format!("{op}: {e}"))
-}
-
-/// Which constraint a failed statement violated, if that is why it failed.
-fn violation(e: &sqlx::Error) -> Option<ErrorKind> {
-    match e {
-        sqlx::Error::Database(db) => match db.kind() {
-            k @ (ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation) => Some(k),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn not_found(kind: &'static str, id: impl Display) -> StoreError {
-    StoreError::NotFound {
-        kind,
-        id: id.to_string(),
-    }
 }

@@ -7,7 +7,6 @@
 
 use std::path::Path;
 
-use chrono::SecondsFormat;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 use stateplane_model::{
@@ -15,14 +14,11 @@ use stateplane_model::{
     SPEC_VERSION_ANNOTATION,
 };
 
+use crate::sql::ts;
 use crate::{Result, StoreError};
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-fn ts(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+    crate::sql::backend("seed", e)
 }
 
 /// Writes `deployments` deployments (named `d0`, `d1`, …, all with `spec`) into `namespace` and
