@@ -225,12 +225,9 @@ fn failed_suspend_savepoints_back_off_then_give_up() {
     mark_running(&mut d, &j);
     let now = crate::now();
     d.status.transition = Some(Transition {
-        desired: D::Suspended,
-        spec_version: 1,
-        job_attempts: 0,
         savepoint_attempts: 2,
         last_attempt_at: Some(now),
-        gave_up: false,
+        ..towards(D::Suspended)
     });
     assert!(matches!(
         run(&d, Some(&j), running(), &[]),
@@ -443,12 +440,9 @@ fn gave_up_deployments_do_not_restart_by_themselves() {
     let mut d = deployment(D::Running, U::Stateful, 1);
     d.status.state = DeploymentState::Failed;
     d.status.transition = Some(Transition {
-        desired: D::Running,
-        spec_version: 1,
         job_attempts: 4,
-        savepoint_attempts: 0,
-        last_attempt_at: None,
         gave_up: true,
+        ..towards(D::Running)
     });
     assert_eq!(run(&d, None, FlinkView::NotAsked, &[]), Action::Steady);
     // A new spec version is a new attempt.
@@ -465,12 +459,9 @@ fn gave_up_deployments_do_not_restart_by_themselves() {
 fn failed_job_creation_backs_off() {
     let mut d = deployment(D::Running, U::Stateful, 1);
     d.status.transition = Some(Transition {
-        desired: D::Running,
-        spec_version: 1,
         job_attempts: 1,
-        savepoint_attempts: 0,
         last_attempt_at: Some(crate::now()),
-        gave_up: false,
+        ..towards(D::Running)
     });
     assert!(matches!(
         run(&d, None, FlinkView::NotAsked, &[]),
@@ -652,12 +643,8 @@ fn a_stale_attempts_record_is_forgotten_on_the_next_status_write() {
     let mut d = deployment(D::Cancelled, U::Stateful, 1);
     d.status.state = DeploymentState::Failed;
     d.status.transition = Some(Transition {
-        desired: D::Running,
-        spec_version: 1,
-        job_attempts: 0,
-        savepoint_attempts: 0,
-        last_attempt_at: None,
         gave_up: true,
+        ..towards(D::Running)
     });
     // Cancelling a FAILED deployment writes its status, which drops the record about RUNNING ...
     assert_eq!(
@@ -708,4 +695,16 @@ fn a_job_left_terminating_by_a_failed_stop_is_taken_back() {
         run(&d, Some(&j), running(), std::slice::from_ref(&failed)),
         Action::MarkJobStarted { job: j.metadata.id }
     );
+}
+
+/// A transition towards `desired` at spec version 1 with no attempts yet; tests set what they need.
+fn towards(desired: D) -> Transition {
+    Transition {
+        desired,
+        spec_version: 1,
+        job_attempts: 0,
+        savepoint_attempts: 0,
+        last_attempt_at: None,
+        gave_up: false,
+    }
 }
