@@ -96,6 +96,8 @@ async fn tasks_running_soon(shared: &Shared, job: &Job) -> bool {
     let until = tokio::time::Instant::now() + TASKS_POLL_FOR;
     let mut tick = tokio::time::interval(TASKS_POLL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The pass has just asked: the first question waits one period.
+    tick.tick().await;
     while tokio::time::Instant::now() < until && !shared.cancel.is_cancelled() {
         tick.tick().await;
         let Ok(jobs) = client.jobs_overview().await else {
@@ -797,6 +799,9 @@ impl Exec<'_> {
         let until = tokio::time::Instant::now() + SAVEPOINT_POLL_FOR;
         let mut tick = tokio::time::interval(SAVEPOINT_POLL_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The caller has just triggered the savepoint or asked about it: the first question waits one
+        // period (an interval's first tick is immediate).
+        tick.tick().await;
         while tokio::time::Instant::now() < until && !self.shared.cancel.is_cancelled() {
             tick.tick().await;
             match client.savepoint_status(&flink_id, &trigger).await {
