@@ -711,9 +711,21 @@ impl Exec<'_> {
             j.metadata.annotations.remove(STOP_REASON_ANNOTATION);
         })
         .await?;
+        crash::point("stop.after_intent");
+        // The intent is written: stop the job now (this pass saw it RUNNING in Flink), without a
+        // second observation. The deployment's status and the event follow; they explain, they are
+        // not the intent.
+        let client = observe::client_for_job(self.shared, job).await.ok();
+        let outcome = match &client {
+            Some(c) => self.trigger_savepoint(c, &sp, job).await?,
+            None => Outcome::Waiting,
+        };
+        if !matches!(outcome, Outcome::Waiting) {
+            // Flink refused: the savepoint failed, and the job, the deployment and the events say so.
+            return Ok(outcome);
+        }
         self.update_deployment(|d| d.status.state = DeploymentState::Transitioning)
             .await?;
-        crash::point("stop.after_intent");
         let (name, msg) = match origin {
             SavepointOrigin::Suspend => (
                 EventName::CreatingASavepointBeforeSuspension,
@@ -731,7 +743,12 @@ impl Exec<'_> {
         };
         self.event(name, msg, Some(job.metadata.id), Some(sp.metadata.id))
             .await?;
-        self.trigger_written(&sp, job).await
+        match client {
+            Some(c) if self.shared.triggered(sp.metadata.id) => {
+                self.await_savepoint(&c, &sp, job).await
+            }
+            _ => Ok(Outcome::Waiting),
+        }
     }
 
     /// Asks Flink about a STARTED savepoint, triggering it first when Flink does not know its trigger.
@@ -816,21 +833,6 @@ impl Exec<'_> {
             }
         }
         Ok(Outcome::Waiting)
-    }
-
-    /// Triggers a savepoint whose row this pass has just written (the pass saw the job RUNNING in
-    /// Flink), then polls it: no second observation between the intent and Flink.
-    async fn trigger_written(&self, sp: &Savepoint, job: &Job) -> R<Outcome> {
-        let client = match observe::client_for_job(self.shared, job).await {
-            Ok(c) => c,
-            Err(_) => return Ok(Outcome::Progressed),
-        };
-        match self.trigger_savepoint(&client, sp, job).await? {
-            Outcome::Waiting if self.shared.triggered(sp.metadata.id) => {
-                self.await_savepoint(&client, sp, job).await
-            }
-            other => Ok(other),
-        }
     }
 
     async fn trigger_savepoint(
