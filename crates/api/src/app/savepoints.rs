@@ -159,6 +159,8 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
         o.retain(|_, v| !v.is_null());
     }
     let intent = SavepointCreate::from_body(body)?;
+    // Taken right before the new savepoint gets its creation time, released after the commit.
+    let order;
     let sp = match intent {
         SavepointCreate::Register {
             deployment_id,
@@ -168,6 +170,7 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
         } => {
             deployment_of(store, ns, deployment_id).await?;
             let (key, value) = verify_location(&location).await?;
+            order = state.savepoint_order.lock().await;
             let mut sp = Savepoint::new(
                 ns,
                 deployment_id,
@@ -215,6 +218,7 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
                 Err(e) => return Err(e.into()),
             }
             .unwrap_or_else(|| d.spec_version().to_string());
+            order = state.savepoint_order.lock().await;
             let mut sp = Savepoint::new(
                 ns,
                 deployment_id,
@@ -237,6 +241,7 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
         sp.metadata.deployment_id,
         ns,
     ))?;
+    drop(order);
     // The row is `sp` as written (the store keeps the body whole).
     Ok(sp)
 }
