@@ -3,10 +3,9 @@
 //! `--token` / `STATEPLANE_TOKEN` with the other verbs, the UI refusing without a login, no secret in
 //! the server's log or its database files, and the refusal to listen beyond loopback without `--auth`.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A `stateplane server` whose stderr is kept, line by line.
@@ -40,35 +39,14 @@ fn server_cmd_on(listen: &str, data: &Path, extra: &[&str]) -> Command {
         .env_remove("STATEPLANE_ADMIN_TOKEN")
         .env_remove("STATEPLANE_AUTH")
         .env_remove("STATEPLANE_LISTEN")
-        .env_remove("STATEPLANE_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .env_remove("STATEPLANE_DATABASE_URL");
     cmd
 }
 
 impl Server {
     fn start(mut cmd: Command) -> Server {
-        let mut child = cmd.spawn().expect("start the binary");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let keep = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr: String = rest
-                        .chars()
-                        .take_while(|c| !c.is_whitespace() && *c != '"')
-                        .collect();
-                    let _ = tx.send(addr);
-                }
-                keep.lock().unwrap().push(line);
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(a) => a,
-            Err(_) => panic!("no address logged:\n{}", log.lock().unwrap().join("\n")),
-        };
+        let stateplane_testkit::process::Spawned { child, addr, log } =
+            stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(30));
         Server {
             child,
             url: format!("http://{addr}"),

@@ -3,9 +3,8 @@
 //! takes over and finishes it, with the SUSPEND savepoint recorded once; and concurrent PATCHes through
 //! both replicas are compare-and-swap: per resourceVersion exactly one wins, the others get 409.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -57,35 +56,15 @@ impl Replica {
         if let Some(url) = flink {
             cmd.args(["--flink-rest-url", url]);
         }
-        let mut child = cmd
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the binary");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
+        cmd.env("RUST_LOG", "info").env("NO_COLOR", "1");
+        let stateplane_testkit::process::Spawned { child, addr, log } =
+            stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(60));
         let mut r = Replica {
             child,
             name,
             base: String::new(),
             log,
         };
-        let line = r.wait_for_log("listening on http://", Duration::from_secs(60));
-        let addr: String = line
-            .split("listening on http://")
-            .nth(1)
-            .unwrap()
-            .chars()
-            .take_while(|c| !c.is_whitespace() && *c != '"')
-            .collect();
         r.base = format!("http://{addr}/api/v1/namespaces/default");
         r
     }

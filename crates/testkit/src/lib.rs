@@ -10,9 +10,11 @@
 //!   package, or the one `STATEPLANE_TEST_DATABASE_URL` names), a fresh database per test.
 //! - [`free_port`]: a loopback port nobody listens on right now.
 //! - [`temp_dir`]: a directory deleted when the returned guard drops.
+//! - [`process::spawn_server`]: the server binary as a child process, with the address it logs.
 
 pub mod flink;
 pub mod postgres;
+pub mod process;
 
 use std::collections::HashSet;
 use std::net::TcpListener;

@@ -3,10 +3,8 @@
 //! as a client against it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// A running `stateplane server`, killed on drop.
@@ -34,29 +32,9 @@ impl Server {
         if let Some(url) = flink {
             cmd.args(["--flink-rest-url", url]);
         }
-        let mut child = cmd
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the binary");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr: String = rest
-                        .chars()
-                        .take_while(|c| !c.is_whitespace() && *c != '"')
-                        .collect();
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server logs its address");
+        cmd.env("RUST_LOG", "info").env("NO_COLOR", "1");
+        let stateplane_testkit::process::Spawned { child, addr, .. } =
+            stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(30));
         Server {
             child,
             url: format!("http://{addr}"),

@@ -1,0 +1,58 @@
+//! The `stateplane server` binary as a child process, found by the address it logs.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// What the server logs once it accepts connections (`--listen 127.0.0.1:0` picks the port).
+const LISTENING: &str = "listening on http://";
+
+/// A started server: the child, the `host:port` it listens on, and every line of its stderr so far.
+pub struct Spawned {
+    pub child: Child,
+    pub addr: String,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+/// Spawns `cmd` (a `stateplane server` command; stdout is dropped, stderr read and kept) and waits up
+/// to `timeout` for the address it logs.
+///
+/// # Panics
+/// When the binary cannot be started or logs no address in time (with its log so far).
+pub fn spawn_server(cmd: &mut Command, timeout: Duration) -> Spawned {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let keep = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split(LISTENING).nth(1) {
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"')
+                    .collect();
+                let _ = tx.send(addr);
+            }
+            keep.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line);
+        }
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(addr) => Spawned { child, addr, log },
+        Err(_) => {
+            let _ = child.kill();
+            let lines = log
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .join("\n");
+            panic!("the server logged no address within {timeout:?}:\n{lines}")
+        }
+    }
+}
