@@ -214,9 +214,9 @@ const SAVEPOINT_POLL_FOR: std::time::Duration = std::time::Duration::from_millis
 const TASKS_POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
 const TASKS_POLL_FOR: std::time::Duration = std::time::Duration::from_millis(1500);
 
-/// Flink's trigger request for a savepoint row (its id is the trigger id); None without a target
-/// directory.
-pub(crate) fn savepoint_trigger(sp: &Savepoint, cancel_job: bool) -> Option<SavepointTrigger> {
+/// Flink's trigger request for a savepoint row (its id is the trigger id) that leaves the job running
+/// (a stop sends the same fields in its own request); None without a target directory.
+pub(crate) fn savepoint_trigger(sp: &Savepoint) -> Option<SavepointTrigger> {
     Some(SavepointTrigger {
         target_directory: sp.spec.savepoint_location.clone()?,
         format: match sp.spec.format_type {
@@ -224,7 +224,7 @@ pub(crate) fn savepoint_trigger(sp: &Savepoint, cancel_job: bool) -> Option<Save
             _ => stateplane_flink::SavepointFormat::Canonical,
         },
         trigger_id: TriggerId::from_uuid(sp.metadata.id.uuid()),
-        cancel_job,
+        cancel_job: false,
     })
 }
 
@@ -843,7 +843,7 @@ impl Exec<'_> {
     ) -> R<Outcome> {
         let flink_id = flink_job_id(job);
         let stop = sp.metadata.origin != SavepointOrigin::UserRequest;
-        let Some(request) = savepoint_trigger(sp, false) else {
+        let Some(request) = savepoint_trigger(sp) else {
             return self
                 .fail_savepoint(sp, "it has no target directory".into())
                 .await;

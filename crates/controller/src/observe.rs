@@ -96,7 +96,7 @@ fn eager_trigger<'w>(shared: &Shared, world: &'w World, job: &Job) -> Option<&'w
 
 async fn trigger_eagerly(shared: &Shared, client: &FlinkClient, job: &Job, sp: Option<&Savepoint>) {
     let Some(sp) = sp else { return };
-    let Some(trigger) = crate::execute::savepoint_trigger(sp, false) else {
+    let Some(trigger) = crate::execute::savepoint_trigger(sp) else {
         return;
     };
     match client.trigger_savepoint(&flink_job_id(job), &trigger).await {
