@@ -974,6 +974,12 @@ async fn the_ui_needs_a_login_and_keeps_it_in_an_httponly_cookie() {
         csp.contains("default-src 'none'") && !csp.contains("script-src"),
         "{csp}"
     );
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers["referrer-policy"], "same-origin");
+    assert_eq!(
+        r.headers["cache-control"], "no-store",
+        "the login page is never cached"
+    );
     for path in ["/", "/ui/", "/ui/assets/app.js", "/ui/nothing"] {
         let r = s.send(None, Method::GET, path, None).await;
         assert_eq!(r.status, 401, "{path}");

@@ -16,7 +16,7 @@
 //!
 //! Nothing here is durable; the router holds no state and works with any application state `S`.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -80,15 +80,24 @@ async fn not_found() -> Response {
 
 fn html(status: StatusCode, body: &'static str) -> Response {
     let mut r = (status, body).into_response();
-    let h = r.headers_mut();
+    html_headers(r.headers_mut(), CSP, "no-cache");
+    r
+}
+
+/// The headers every HTML page of the server carries (the UI's pages here, the login page in the API):
+/// its type, caching, its Content-Security-Policy, no type sniffing and no referrer to other sites.
+pub fn html_headers(h: &mut HeaderMap, csp: &'static str, cache_control: &'static str) {
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(csp),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -98,7 +107,6 @@ fn html(status: StatusCode, body: &'static str) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
-    r
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -157,6 +165,8 @@ mod tests {
                 .starts_with("text/html"));
             let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
             assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"));
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
             assert!(body.contains(r#"src="/ui/assets/app.js""#), "{body}");
             assert!(body.contains(r#"href="/ui/assets/app.css""#));
             assert!(
