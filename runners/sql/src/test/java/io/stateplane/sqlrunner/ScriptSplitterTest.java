@@ -90,11 +90,16 @@ public final class ScriptSplitterTest {
     static void argumentsAndBase64() throws Exception {
         String script = "INSERT INTO t SELECT 'ä;\"\\n' -- x\n;";
         String b64 = java.util.Base64.getEncoder().encodeToString(script.getBytes("UTF-8"));
-        check(SqlRunner.scriptFrom(new String[] {"--script-base64", b64}).equals(script), "base64 round trip");
+        check(SqlRunner.Arguments.parse(new String[] {"--script-base64", b64}).script.equals(script), "base64 round trip");
         String wrapped = b64.replaceAll("(.{8})", "$1\n");
-        check(SqlRunner.scriptFrom(new String[] {"--script-base64", wrapped}).equals(script),
+        check(SqlRunner.Arguments.parse(new String[] {"--script-base64", wrapped}).script.equals(script),
                 "base64 with line breaks");
-        check(SqlRunner.scriptFrom(new String[] {"--script", script}).equals(script), "plain script");
+        check(SqlRunner.Arguments.parse(new String[] {"--script", script}).script.equals(script), "plain script");
+        SqlRunner.Arguments withJars =
+                SqlRunner.Arguments.parse(new String[] {"--jar", "file:///a.jar", "--script", "X", "--jar", "s3://b/c.jar"});
+        check(withJars.jars.equals(List.of("file:///a.jar", "s3://b/c.jar")) && withJars.script.equals("X"),
+                "--jar in order, before and after the script: " + withJars.jars);
+        argFails(new String[] {"--script", "X", "--jar"}, "unexpected argument '--jar'");
         argFails(new String[] {}, "no script given");
         argFails(new String[] {"--script"}, "unexpected argument '--script'");
         argFails(new String[] {"--script", "a", "--script-base64", b64}, "the script is given twice");
@@ -115,6 +120,9 @@ public final class ScriptSplitterTest {
                 "distinct causes kept: " + SqlRunner.messages(sink));
         check(SqlRunner.messages(new NullPointerException()).equals("java.lang.NullPointerException"),
                 "a message-less exception is named by its class");
+        Exception cnf = new RuntimeException("Could not register function.", new ClassNotFoundException("io.example.Udf"));
+        check(SqlRunner.messages(cnf).equals("Could not register function.\nCaused by: ClassNotFoundException: io.example.Udf"),
+                "a JDK exception keeps its class name: " + SqlRunner.messages(cnf));
     }
 
     private static void expect(String script, String... statements) throws Exception {
@@ -143,7 +151,7 @@ public final class ScriptSplitterTest {
 
     private static void argFails(String[] args, String fragment) {
         try {
-            SqlRunner.scriptFrom(args);
+            SqlRunner.Arguments.parse(args);
         } catch (SqlScriptException e) {
             check(e.getMessage().contains(fragment), "error for " + show(List.of(args)) + ": " + e.getMessage());
             return;
