@@ -480,7 +480,8 @@ javac_feature() { javac -version 2>&1 | sed -n 's/^javac \([0-9]*\).*/\1/p'; }
 # Compiles the runner's main sources against Flink $2's lib into $1.
 sql_runner_compile() {
   local out=$1 version=$2 files=()
-  (FLINK_VERSION=$version; FLINK_HOME_DIR=$CACHE/flink-$version; install_flink)
+  (FLINK_VERSION=$version; FLINK_HOME_DIR=$CACHE/flink-$version; install_flink) \
+    || die "the SQL runner is built against Flink $version, which could not be installed"
   mapfile -t files < <(find "$SQL_RUNNER_DIR/src/main/java" -type f -name '*.java' | LC_ALL=C sort)
   [ ${#files[@]} -gt 0 ] || die "no sources in $SQL_RUNNER_DIR/src/main/java"
   mkdir -p "$out"
@@ -521,6 +522,7 @@ cmd_sql_runner_jar() {
     "") ;;
     *) die "usage: $0 sql-runner-jar [--check]" ;;
   esac
+  ensure_tools
   ensure_java
   local build
   build=$(mktemp -d "${TMPDIR:-/tmp}/sql-runner.XXXXXX")
