@@ -14,11 +14,14 @@
 # The example job compiles unchanged against both (OpenContext, DataGeneratorSource and
 # RateLimiterStrategy are all in flink-dist 1.20.5 and 2.3.0).
 #
-# Usage: flink-local.sh start|stop|status|example-jar
+# Usage: flink-local.sh start|stop|status|example-jar|sql-runner-jar [--check]
 #   start        start (or find running) a cluster; prints the REST URL on stdout
 #   stop         stop the JVMs this script started for the cluster (by pid), remove pid files
 #   status       exit 0 and print the REST URL when running, exit 1 otherwise
 #   example-jar  build examples/stateful-counter into the cache; prints the jar's path on stdout
+#   sql-runner-jar          rebuild the committed runners/sql/sql-runner.jar from its source (same
+#                           bytes for the same source and JDK feature release); prints its path
+#   sql-runner-jar --check  rebuild into a temp dir and fail unless it equals the committed jar
 #
 # Environment:
 #   FLINK_VERSION        Flink release from PyPI (default 2.3.0; 1.20.5 is the supported 1.x LTS)
@@ -457,10 +460,102 @@ cmd_example_jar() {
   echo "$jar"
 }
 
+# ---------------------------------------------------------------------------------------------
+# sql-runner-jar
+# ---------------------------------------------------------------------------------------------
+# The SQL runner jar is committed (runners/sql/sql-runner.jar) so that a binary can embed it and
+# users need no JDK. The build is reproducible so that --check can prove the committed jar is
+# built from the committed source: javac output depends only on the sources, the class path's
+# API and the JDK's feature release; the jar has sorted entries, a fixed --date, our own manifest
+# (no JDK-specific Created-By) and no compression (no dependence on the platform's zlib).
+
+SQL_RUNNER_DIR=$REPO_ROOT/runners/sql
+SQL_RUNNER_JAR=$SQL_RUNNER_DIR/sql-runner.jar
+SQL_RUNNER_API=1.20.5          # compiled against this Flink's lib/ ...
+SQL_RUNNER_ALSO=2.3.0          # ... and must give identical class files against this one
+SQL_RUNNER_DATE=2024-01-01T00:00:00Z
+
+javac_feature() { javac -version 2>&1 | sed -n 's/^javac \([0-9]*\).*/\1/p'; }
+
+# Compiles the runner's main sources against Flink $2's lib into $1.
+sql_runner_compile() {
+  local out=$1 version=$2 files=()
+  (FLINK_VERSION=$version; FLINK_HOME_DIR=$CACHE/flink-$version; install_flink) \
+    || die "the SQL runner is built against Flink $version, which could not be installed"
+  mapfile -t files < <(find "$SQL_RUNNER_DIR/src/main/java" -type f -name '*.java' | LC_ALL=C sort)
+  [ ${#files[@]} -gt 0 ] || die "no sources in $SQL_RUNNER_DIR/src/main/java"
+  mkdir -p "$out"
+  javac -nowarn -encoding UTF-8 --release 11 -d "$out" -cp "$CACHE/flink-$version/lib/*" "${files[@]}" >&2 \
+    || die "javac failed against Flink $version"
+}
+
+# Builds the jar into $1 (a temp dir), running the splitter tests and the linkage check on the way.
+sql_runner_build() {
+  local build=$1 feature
+  feature=$(javac_feature)
+  [ -n "$feature" ] || die "cannot tell javac's version from '$(javac -version 2>&1)'"
+  sql_runner_compile "$build/api" "$SQL_RUNNER_API"
+  sql_runner_compile "$build/also" "$SQL_RUNNER_ALSO"
+  # Identical class files mean every Flink class and method the runner refers to has the same
+  # owner, kind and descriptor in both versions: the one jar links against both.
+  diff -r "$build/api" "$build/also" >&2 \
+    || die "class files differ between Flink $SQL_RUNNER_API and $SQL_RUNNER_ALSO: the runner uses an API that changed"
+  local tests=()
+  mapfile -t tests < <(find "$SQL_RUNNER_DIR/src/test/java" -type f -name '*.java' | LC_ALL=C sort)
+  javac -nowarn -encoding UTF-8 --release 11 -d "$build/test" -cp "$build/api" "${tests[@]}" >&2 \
+    || die "javac failed for the runner's tests"
+  java -ea -cp "$build/test:$build/api" io.stateplane.sqlrunner.ScriptSplitterTest >&2 \
+    || die "the runner's tests failed"
+  printf 'Manifest-Version: 1.0\nMain-Class: io.stateplane.sqlrunner.SqlRunner\nCreated-By: stateplane scripts/flink-local.sh sql-runner-jar\nBuild-Jdk-Spec: %s\nFlink-Api: %s %s\n' \
+    "$feature" "$SQL_RUNNER_API" "$SQL_RUNNER_ALSO" >"$build/MANIFEST.MF"
+  local entries=()
+  mapfile -t entries < <(cd "$build/api" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
+  (cd "$build/api" && TZ=UTC jar --create --no-compress --date="$SQL_RUNNER_DATE" \
+    --file "$build/sql-runner.jar" --manifest "$build/MANIFEST.MF" "${entries[@]}") >&2 \
+    || die "jar failed"
+}
+
+cmd_sql_runner_jar() {
+  local check=0
+  case "${1:-}" in
+    --check) check=1 ;;
+    "") ;;
+    *) die "usage: $0 sql-runner-jar [--check]" ;;
+  esac
+  ensure_tools
+  ensure_java
+  local build
+  build=$(mktemp -d "${TMPDIR:-/tmp}/sql-runner.XXXXXX")
+  SQL_RUNNER_BUILD=$build
+  trap 'rm -rf "$SQL_RUNNER_BUILD"' EXIT
+  sql_runner_build "$build"
+  if [ "$check" = 0 ]; then
+    cp "$build/sql-runner.jar" "$SQL_RUNNER_JAR.tmp" && mv "$SQL_RUNNER_JAR.tmp" "$SQL_RUNNER_JAR"
+    log "built $SQL_RUNNER_JAR ($(wc -c <"$SQL_RUNNER_JAR") bytes, sha256 $(sha256sum "$SQL_RUNNER_JAR" | cut -c1-16))"
+    echo "$SQL_RUNNER_JAR"
+    return 0
+  fi
+  [ -f "$SQL_RUNNER_JAR" ] || die "$SQL_RUNNER_JAR is missing; run $0 sql-runner-jar and commit it"
+  local committed
+  committed=$(unzip -p "$SQL_RUNNER_JAR" META-INF/MANIFEST.MF 2>/dev/null | tr -d '\r' | sed -n 's/^Build-Jdk-Spec: //p')
+  if [ "$committed" != "$(javac_feature)" ]; then
+    die "the committed jar was built with JDK ${committed:-?}, this javac is $(javac_feature): javac output may differ between feature releases, so compare with JDK ${committed:-?} (or rebuild and commit)"
+  fi
+  if ! cmp -s "$build/sql-runner.jar" "$SQL_RUNNER_JAR"; then
+    log "entries of the committed jar vs. a fresh build:"
+    diff <(unzip -lv "$SQL_RUNNER_JAR" | awk 'NR>3 {print $7, $8}') \
+         <(unzip -lv "$build/sql-runner.jar" | awk 'NR>3 {print $7, $8}') >&2 || true
+    die "$SQL_RUNNER_JAR is not built from the committed source; run $0 sql-runner-jar and commit the jar"
+  fi
+  log "$SQL_RUNNER_JAR is exactly what its source builds to (sha256 $(sha256sum "$SQL_RUNNER_JAR" | cut -c1-16))"
+  echo "$SQL_RUNNER_JAR"
+}
+
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   example-jar) cmd_example_jar ;;
-  *) echo "usage: $0 start|stop|status|example-jar" >&2; exit 2 ;;
+  sql-runner-jar) shift; cmd_sql_runner_jar "$@" ;;
+  *) echo "usage: $0 start|stop|status|example-jar|sql-runner-jar [--check]" >&2; exit 2 ;;
 esac
