@@ -129,3 +129,86 @@ fn damaged_real_files_are_answered_without_panic() {
     assert!(errors * 2 > total, "{errors} of {total}");
     assert!(took < Duration::from_secs(120), "{took:?}");
 }
+
+#[tokio::test]
+async fn summaries_are_read_from_locations_with_a_size_bound() {
+    use std::sync::Arc;
+
+    use object_store::memory::InMemory;
+    use object_store::path::Path as ObjPath;
+    use object_store::ObjectStoreExt;
+    use stateplane_blob::metadata::{summarize, MAX_METADATA_BYTES};
+    use stateplane_blob::{BlobError, BlobLocation};
+
+    let (name, real) = seeds().remove(0);
+    let want = parse(&real).expect("a real file");
+    let t = tempfile::tempdir().expect("temp dir");
+    let uri = |p: &std::path::Path| format!("file://{}", p.display());
+
+    let sp = t.path().join("savepoint-1");
+    std::fs::create_dir_all(&sp).unwrap();
+    std::fs::write(sp.join("_metadata"), &real).unwrap();
+    let timeout = Duration::from_secs(10);
+    assert_eq!(
+        summarize(&uri(&sp), timeout).await.as_ref(),
+        Ok(&want),
+        "{name}"
+    );
+    let file = uri(&sp.join("_metadata"));
+    assert_eq!(
+        summarize(&file, timeout).await.as_ref(),
+        Ok(&want),
+        "the file itself"
+    );
+
+    let empty = t.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let e = summarize(&uri(&empty), timeout).await.unwrap_err();
+    assert!(matches!(e, BlobError::NoMetadata { .. }), "{e}");
+    let e = summarize(&uri(&t.path().join("missing")), timeout)
+        .await
+        .unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+
+    // A damaged file: the reason and where, never its bytes.
+    let bad = t.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("_metadata"), &real[..real.len() / 2]).unwrap();
+    let e = summarize(&uri(&bad), timeout).await.unwrap_err();
+    assert!(
+        matches!(&e, BlobError::NotASnapshot { reason, .. } if reason.contains("truncated")),
+        "{e}"
+    );
+
+    // Over the limit: refused after reading one byte more than the limit (a sparse file: no disk).
+    let big = t.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    let f = std::fs::File::create(big.join("_metadata")).unwrap();
+    f.set_len(MAX_METADATA_BYTES + 4096).unwrap();
+    let e = summarize(&uri(&big), timeout).await.unwrap_err();
+    assert!(
+        matches!(&e, BlobError::NotASnapshot { reason, .. } if reason.contains("larger than 64 MiB")),
+        "{e}"
+    );
+    // Exactly at the limit is read (and then is no snapshot: all zeros).
+    f.set_len(MAX_METADATA_BYTES).unwrap();
+    let e = summarize(&uri(&big), timeout).await.unwrap_err();
+    assert!(
+        matches!(&e, BlobError::NotASnapshot { reason, .. } if reason.contains("magic")),
+        "{e}"
+    );
+
+    // The object-store path every cloud shares.
+    let store = Arc::new(InMemory::new());
+    store
+        .put(
+            &ObjPath::from("sp/savepoint-2/_metadata"),
+            real.clone().into(),
+        )
+        .await
+        .unwrap();
+    let at = |p: &str| BlobLocation::on_store(&format!("mem://b/{p}"), store.clone(), p);
+    assert_eq!(at("sp/savepoint-2").read_summary().await, Ok(want));
+    let e = at("sp/none").read_summary().await.unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+}
