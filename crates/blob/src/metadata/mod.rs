@@ -3,10 +3,13 @@
 //! — the facts that decide whether a new job graph can restore the snapshot.
 //!
 //! Formats: versions 3 to 6 of Flink's metadata serializers (`MetadataV3Serializer` to
-//! `MetadataV6Serializer`, all built on `MetadataV2V3SerializerBase`). Flink 1.16 to 2.0 write
-//! version 4 (Flink 1.20.5 does, checked), Flink 2.1 version 5 (adds operator names and uids), Flink
-//! 2.2 and 2.3 version 6 (Flink 2.3.0 does, checked; a new encoding of unaligned-checkpoint channel
-//! state); version 3 is Flink 1.11 to 1.15's. The layout, after the header [`crate::header`] reads:
+//! `MetadataV6Serializer`, all built on `MetadataV2V3SerializerBase`). Which release writes which,
+//! checked against the releases' own classes where marked: version 3 is Flink 1.11 to 1.15's;
+//! version 4 (adds the checkpoint properties at the end) Flink 1.16 to 1.20's (1.20.5 checked; 1.18 and
+//! 1.19, between them, write it too); version 5 (adds operator names and uids, FLINK-36001) came with
+//! Flink 2.0; version 6 (a new encoding of unaligned checkpoints' channel state) is what Flink 2.3
+//! writes (2.3.0 checked). Both checked releases encode every state handle the same way. The
+//! layout, after the header [`crate::header`] reads:
 //!
 //! ```text
 //! checkpoint id: i64 | master states: i32 n, n × (magic, i32 len, len bytes)
@@ -15,7 +18,7 @@
 //!           | coordinator state: stream handle | subtasks: i32 n (< 0: fully finished)
 //!           | n × (i32 index (< 0: finished, no state follows) | subtask state)
 //! subtask state: managed operator | raw operator | managed keyed | raw keyed | input channels
-//!           | output channels   (see [`handles`])
+//!           | output channels   (the handles: see handles.rs)
 //! [v4+: Java-serialized CheckpointProperties to the end]
 //! ```
 //!
