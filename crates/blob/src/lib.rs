@@ -20,6 +20,7 @@
 pub mod error;
 pub mod header;
 pub mod location;
+pub mod metadata;
 
 use std::time::Duration;
 

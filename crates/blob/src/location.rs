@@ -253,7 +253,7 @@ impl BlobLocation {
     }
 
     /// Up to `n` first bytes of the file at this location.
-    async fn read_prefix(&self, n: usize) -> Result<Vec<u8>, BlobError> {
+    pub(crate) async fn read_prefix(&self, n: usize) -> Result<Vec<u8>, BlobError> {
         match &self.backend {
             Backend::Local(p) => {
                 use tokio::io::AsyncReadExt;
@@ -267,7 +267,7 @@ impl BlobLocation {
                 let f = tokio::fs::File::open(p)
                     .await
                     .map_err(|e| BlobError::from_io(&self.uri, &e))?;
-                let mut buf = Vec::with_capacity(n);
+                let mut buf = Vec::with_capacity(n.min(meta.len().try_into().unwrap_or(n)));
                 f.take(n as u64)
                     .read_to_end(&mut buf)
                     .await
