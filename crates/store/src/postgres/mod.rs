@@ -33,6 +33,15 @@
 //! transaction, with `pg_notify` to every other replica (delivered only if it commits). See [`notify`]
 //! for the listener, its health check and what subscribers see when it reconnects.
 //!
+//! # TLS
+//! Connections (the pool's, the listener's and the leader lease's) use TLS as the URL's `sslmode` says,
+//! with rustls and the system's trusted roots: `disable` never, `prefer` (the default) when the server
+//! offers it, `require` always (without checking the certificate), `verify-ca` always with a
+//! certificate that chains to a trusted root, `verify-full` also naming the URL's host.
+//! `sslrootcert=<file>` trusts the CA certificate(s) in that PEM file as well (a managed database's CA
+//! bundle); `sslcert` and `sslkey` present a client certificate. `tests/postgres_tls.rs` checks these
+//! against a server that accepts only TLS.
+//!
 //! # Several replicas, one controller
 //! [`LeaderLease`] decides which replica runs the controller.
 //!
@@ -78,8 +87,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://user:password@host:port/database?…`, libpq's URL syntax), runs
-    /// the migrations, makes sure the `default` namespace exists and starts listening for other
+    /// Connects to `url` (`postgres://user:password@host:port/database?…`, libpq's URL syntax, with
+    /// `sslmode` and `sslrootcert` as in the module docs), runs the migrations, makes sure the `default` namespace exists and starts listening for other
     /// replicas' changes.
     pub async fn connect(url: &str) -> Result<PostgresStore> {
         let options = PgConnectOptions::from_str(url)
