@@ -80,6 +80,7 @@ macro_rules! store_conformance_tests {
             deployment_update_is_compare_and_swap,
             deployment_delete_cascades,
             deployment_concurrent_updates_one_wins,
+            deployment_count_by_state_follows_every_write,
             target_create_get_list_update_delete,
             target_delete_refused_while_referenced,
             savepoint_create_needs_deployment,

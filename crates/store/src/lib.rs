@@ -147,8 +147,8 @@ pub trait DeploymentStore {
     async fn deployment_get_by_name(&self, namespace: &str, name: &str) -> Result<Deployment>;
     /// Deployments of one namespace (all namespaces when `None`), oldest first.
     async fn deployment_list(&self, namespace: Option<&str>) -> Result<Vec<Deployment>>;
-    /// How many deployments (of every namespace) have each observed state (`status.state`), by state;
-    /// states no deployment has are left out. Counted in the database, without reading a deployment.
+    /// How many deployments (of every namespace) have each observed state (`status.state`), in
+    /// [`DeploymentState`]'s order; states no deployment has are left out. Counted in the database, without reading a deployment.
     async fn deployment_count_by_state(&self) -> Result<Vec<(DeploymentState, u64)>>;
     /// Compare-and-swap update (see the crate docs); returns the stored resource.
     async fn deployment_update(&self, d: &Deployment) -> Result<Deployment>;

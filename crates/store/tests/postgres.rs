@@ -552,3 +552,64 @@ async fn one_leader_at_a_time_and_a_quick_takeover() {
     assert_eq!(seen.active.load(Ordering::SeqCst), 0);
     admin.close().await.unwrap();
 }
+
+/// A database made by the migrations before `0003` (the schema of an earlier release), with a
+/// RUNNING deployment in it: connecting with this release upgrades it, and the deployment counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_database_is_upgraded_at_connect() {
+    let db = database();
+    let dir = tempfile::tempdir().unwrap();
+    let all = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+    for name in ["0001_init.sql", "0002_api_tokens.sql"] {
+        std::fs::copy(format!("{all}/{name}"), dir.path().join(name)).unwrap();
+    }
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    sqlx::migrate::Migrator::new(dir.path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    let mut d = Deployment::new(DEFAULT_NAMESPACE, "counter", spec());
+    d.status.state = stateplane_model::DeploymentState::Running;
+    sqlx::query(
+        "INSERT INTO namespaces (name, created_at, resource_version, body)
+         VALUES ('default', '2025-01-01T00:00:00.000000Z', 1, $1)",
+    )
+    .bind(serde_json::to_string(&Namespace::new(DEFAULT_NAMESPACE)).unwrap())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO deployments
+           (id, namespace, name, desired_state, status_state, created_at, resource_version, body)
+         VALUES ($1, 'default', 'counter', 'RUNNING', 'RUNNING', '2025-01-01T00:00:00.000000Z', 1, $2)",
+    )
+    .bind(d.metadata.id.to_string())
+    .bind(serde_json::to_string(&d).unwrap())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    assert_eq!(
+        store.deployment_count_by_state().await.unwrap(),
+        [(stateplane_model::DeploymentState::Running, 1)]
+    );
+    assert_eq!(
+        store
+            .deployment_get(DEFAULT_NAMESPACE, d.metadata.id)
+            .await
+            .unwrap(),
+        d
+    );
+    let index: Option<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE indexname = 'deployments_by_status_state'",
+    )
+    .fetch_optional(&mut conn)
+    .await
+    .unwrap();
+    assert!(index.is_some(), "the upgrade added the index");
+    conn.close().await.unwrap();
+    store.close().await;
+}

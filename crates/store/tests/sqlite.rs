@@ -211,3 +211,73 @@ async fn open_fails_cleanly_where_no_database_can_be() {
         Err(StoreError::Backend(_))
     ));
 }
+
+/// A database made by the migrations before `0003` (the schema of an earlier release), with a
+/// RUNNING deployment in it: opening it with this release upgrades it, and the deployment counts.
+#[tokio::test]
+async fn an_existing_database_is_upgraded_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old-migrations");
+    std::fs::create_dir(&old).unwrap();
+    let all = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+    for name in ["0001_init.sql", "0002_api_tokens.sql"] {
+        std::fs::copy(format!("{all}/{name}"), old.join(name)).unwrap();
+    }
+    let file = dir.path().join("stateplane.db");
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&file)
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    let mut d = Deployment::new("default", "counter", spec());
+    d.status.state = stateplane_model::DeploymentState::Running;
+    sqlx::query("INSERT INTO namespaces (name, created_at, resource_version, body) VALUES ('default', '2025-01-01T00:00:00.000000Z', 1, ?)")
+        .bind(serde_json::to_string(&Namespace::new("default")).unwrap())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO deployments (id, namespace, name, desired_state, status_state, created_at, resource_version, body)
+         VALUES (?, 'default', 'counter', 'RUNNING', 'RUNNING', '2025-01-01T00:00:00.000000Z', 1, ?)",
+    )
+    .bind(d.metadata.id.to_string())
+    .bind(serde_json::to_string(&d).unwrap())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    assert_eq!(
+        store.deployment_count_by_state().await.unwrap(),
+        [(stateplane_model::DeploymentState::Running, 1)]
+    );
+    assert_eq!(
+        store
+            .deployment_get("default", d.metadata.id)
+            .await
+            .unwrap(),
+        d
+    );
+    store.close().await;
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&file)
+        .connect()
+        .await
+        .unwrap();
+    let index: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'deployments_by_status_state'",
+    )
+    .fetch_optional(&mut conn)
+    .await
+    .unwrap();
+    assert!(index.is_some(), "the upgrade added the index");
+    conn.close().await.unwrap();
+}
