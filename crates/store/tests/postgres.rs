@@ -36,12 +36,8 @@ async fn fresh() -> Fixture {
 
 stateplane_store::store_conformance_tests!(fresh().await);
 
-fn spec() -> stateplane_model::DeploymentSpec {
-    serde_json::from_value(serde_json::json!({
-        "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///opt/jobs/job.jar"}}}
-    }))
-    .unwrap()
-}
+mod common;
+use common::spec;
 
 /// The next change, waiting up to 10 s; lag is a failure here.
 async fn next(rx: &mut Receiver<Change>) -> Change {
@@ -300,25 +296,10 @@ async fn replicas_starting_together_migrate_once() {
     while let Some(r) = tasks.join_next().await {
         stores.push(r.unwrap().expect("every replica connects"));
     }
-    let names: Vec<_> = stores[0]
-        .namespace_list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.metadata.name)
-        .collect();
+    let names = common::namespace_names(&stores[0]).await;
     assert_eq!(names, [DEFAULT_NAMESPACE], "default is created once");
     let mut conn = PgConnection::connect(&url).await.unwrap();
-    let (applied, failed): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT success) FROM _sqlx_migrations",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
-        .unwrap()
-        .count();
-    assert_eq!((applied, failed), (files as i64, 0));
+    common::assert_each_migration_applied_once::<sqlx::Postgres>(&mut conn, "postgres").await;
     conn.close().await.unwrap();
     for s in stores {
         s.close().await;
@@ -332,13 +313,7 @@ async fn names_sort_bytewise_like_sqlite() {
     for name in ["b", "a-z", "az", "a0"] {
         store.namespace_create(&Namespace::new(name)).await.unwrap();
     }
-    let names: Vec<_> = store
-        .namespace_list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.metadata.name)
-        .collect();
+    let names = common::namespace_names(&store).await;
     // '-' < '0' < 'z' in bytes; a locale collation would ignore the '-'.
     assert_eq!(names, ["a-z", "a0", "az", "b", "default"]);
     store.close().await;
@@ -348,40 +323,11 @@ async fn names_sort_bytewise_like_sqlite() {
 async fn a_corrupt_row_is_an_error_not_a_panic() {
     let db = database();
     let store = PostgresStore::connect(db.url()).await.unwrap();
-    let d = Deployment::new(DEFAULT_NAMESPACE, "counter", spec());
-    store.deployment_create(&d).await.unwrap();
-    let s = Savepoint::new(
-        DEFAULT_NAMESPACE,
-        d.metadata.id,
-        SavepointOrigin::Copied,
-        SavepointState::Completed,
-        None,
-    );
-    store.savepoint_create(&s).await.unwrap();
+    let (d, corrupt) = common::rows_to_corrupt(&store).await;
     let mut conn = PgConnection::connect(db.url()).await.unwrap();
-    sqlx::query("UPDATE deployments SET body = '{\"not\": \"a deployment\"'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE savepoints SET body = 'garbage'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    common::run::<sqlx::Postgres>(&mut conn, corrupt).await;
     conn.close().await.unwrap();
-    assert!(matches!(
-        store.deployment_get(DEFAULT_NAMESPACE, d.metadata.id).await,
-        Err(StoreError::Backend(_))
-    ));
-    assert!(matches!(
-        store.deployment_list(None).await,
-        Err(StoreError::Backend(_))
-    ));
-    assert!(matches!(
-        store
-            .savepoint_list(DEFAULT_NAMESPACE, &SavepointFilter::default())
-            .await,
-        Err(StoreError::Backend(_))
-    ));
+    common::assert_corrupt_rows_fail(&store, &d).await;
     store.close().await;
 }
 
@@ -553,63 +499,16 @@ async fn one_leader_at_a_time_and_a_quick_takeover() {
     admin.close().await.unwrap();
 }
 
-/// A database made by the migrations before `0003` (the schema of an earlier release), with a
-/// RUNNING deployment in it: connecting with this release upgrades it, and the deployment counts.
+/// A database made by an earlier release, with a RUNNING deployment in it: connecting with this
+/// release upgrades it (every migration applied), and the deployment counts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_database_is_upgraded_at_connect() {
     let db = database();
-    let dir = tempfile::tempdir().unwrap();
-    let all = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
-    for name in ["0001_init.sql", "0002_api_tokens.sql"] {
-        std::fs::copy(format!("{all}/{name}"), dir.path().join(name)).unwrap();
-    }
     let mut conn = PgConnection::connect(db.url()).await.unwrap();
-    sqlx::migrate::Migrator::new(dir.path())
-        .await
-        .unwrap()
-        .run(&mut conn)
-        .await
-        .unwrap();
-    let mut d = Deployment::new(DEFAULT_NAMESPACE, "counter", spec());
-    d.status.state = stateplane_model::DeploymentState::Running;
-    sqlx::query(
-        "INSERT INTO namespaces (name, created_at, resource_version, body)
-         VALUES ('default', '2025-01-01T00:00:00.000000Z', 1, $1)",
-    )
-    .bind(serde_json::to_string(&Namespace::new(DEFAULT_NAMESPACE)).unwrap())
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO deployments
-           (id, namespace, name, desired_state, status_state, created_at, resource_version, body)
-         VALUES ($1, 'default', 'counter', 'RUNNING', 'RUNNING', '2025-01-01T00:00:00.000000Z', 1, $2)",
-    )
-    .bind(d.metadata.id.to_string())
-    .bind(serde_json::to_string(&d).unwrap())
-    .execute(&mut conn)
-    .await
-    .unwrap();
-
+    let d = common::earlier_release_database::<sqlx::Postgres>(&mut conn, "postgres").await;
     let store = PostgresStore::connect(db.url()).await.unwrap();
-    assert_eq!(
-        store.deployment_count_by_state().await.unwrap(),
-        [(stateplane_model::DeploymentState::Running, 1)]
-    );
-    assert_eq!(
-        store
-            .deployment_get(DEFAULT_NAMESPACE, d.metadata.id)
-            .await
-            .unwrap(),
-        d
-    );
-    let index: Option<String> = sqlx::query_scalar(
-        "SELECT indexname::text FROM pg_indexes WHERE indexname = 'deployments_by_status_state'",
-    )
-    .fetch_optional(&mut conn)
-    .await
-    .unwrap();
-    assert!(index.is_some(), "the upgrade added the index");
+    common::assert_upgraded(&store, &d).await;
+    common::assert_each_migration_applied_once::<sqlx::Postgres>(&mut conn, "postgres").await;
     conn.close().await.unwrap();
     store.close().await;
 }
