@@ -88,6 +88,7 @@ macro_rules! store_conformance_tests {
             savepoint_count_by_location_normalises,
             savepoints_in_flight_across_namespaces,
             savepoint_update_and_delete,
+            savepoint_create_ordered_comes_after_the_newest,
             job_create_get_list_update,
             jobs_active_across_namespaces,
             event_append_and_list_with_filters,

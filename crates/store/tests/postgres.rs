@@ -512,3 +512,81 @@ async fn an_existing_database_is_upgraded_at_connect() {
     conn.close().await.unwrap();
     store.close().await;
 }
+
+/// Two stores on one database (two pools: two replicas) create requested savepoints for one
+/// deployment at the same time. A deferred trigger numbers each insert as its transaction commits;
+/// ordered by that number (commit order), the savepoints' `createdAt` must rise, for every pair:
+/// whoever lists them never sees a newer one without every older one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requested_savepoints_commit_in_created_at_order_across_replicas() {
+    let db = database();
+    let a = PostgresStore::connect(db.url()).await.unwrap();
+    let b = PostgresStore::connect(db.url()).await.unwrap();
+    let d = Deployment::new(DEFAULT_NAMESPACE, "counter", spec());
+    a.deployment_create(&d).await.unwrap();
+    let mut admin = PgConnection::connect(db.url()).await.unwrap();
+    for sql in [
+        "CREATE SEQUENCE commit_order",
+        "CREATE TABLE committed (id TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+        "CREATE FUNCTION number_commit() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN INSERT INTO committed VALUES (NEW.id, nextval('commit_order')); RETURN NULL; END $$",
+        "CREATE CONSTRAINT TRIGGER number_commit AFTER INSERT ON savepoints
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION number_commit()",
+    ] {
+        sqlx::query(sql).execute(&mut admin).await.unwrap();
+    }
+
+    const EACH: usize = 40;
+    let mut tasks = tokio::task::JoinSet::new();
+    for store in [a.clone(), b.clone()] {
+        for _ in 0..EACH {
+            let store = store.clone();
+            let s = Savepoint::new(
+                DEFAULT_NAMESPACE,
+                d.metadata.id,
+                SavepointOrigin::UserRequest,
+                SavepointState::Started,
+                None,
+            );
+            tasks.spawn(async move { store.savepoint_create_ordered(&s).await });
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().expect("every create succeeds");
+    }
+
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT s.created_at, c.n FROM savepoints s JOIN committed c USING (id) ORDER BY c.n",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2 * EACH);
+    for pair in rows.windows(2) {
+        assert!(
+            pair[0].0 < pair[1].0,
+            "committed as #{} before #{}, but created at {} and {}",
+            pair[0].1,
+            pair[1].1,
+            pair[0].0,
+            pair[1].0
+        );
+    }
+    // The stored bodies agree with the column (what the controller compares).
+    let listed = a
+        .savepoint_list(
+            DEFAULT_NAMESPACE,
+            &SavepointFilter {
+                deployment_id: Some(d.metadata.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut times: Vec<_> = listed.iter().map(|s| s.metadata.created_at).collect();
+    times.dedup();
+    assert_eq!(times.len(), 2 * EACH);
+    admin.close().await.unwrap();
+    a.close().await;
+    b.close().await;
+}
