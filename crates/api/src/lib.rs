@@ -60,10 +60,6 @@ pub struct AppState {
     pub cache: Option<cache::ResponseCache>,
     /// Access control; `None`: every request is allowed (see [`auth`]).
     pub auth: Option<auth::Auth>,
-    /// Held from a new savepoint's creation time to its commit, so that this process commits the
-    /// savepoints it is asked for in the order of their `createdAt`: the controller takes requested
-    /// savepoints oldest first and must never see a newer one before an older one exists.
-    pub(crate) savepoint_order: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -74,7 +70,6 @@ impl AppState {
             metrics: None,
             cache: None,
             auth: None,
-            savepoint_order: Arc::default(),
         }
     }
 

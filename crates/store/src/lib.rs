@@ -4,7 +4,9 @@
 //! ([`SqliteStore`], the embedded default: WAL, `synchronous=FULL`, migrations embedded and run at open)
 //! and PostgreSQL ([`PostgresStore`], for several replicas on one database, with [`LeaderLease`]
 //! choosing the one that runs the controller). Both keep the same schema: each resource is stored whole
-//! as JSON next to the columns the API filters and sorts by.
+//! as JSON next to the columns the API filters and sorts by. Their statements are written once, in a
+//! query layer over both (`sql`), which each backend supplies with its pools, write transactions and
+//! change announcements.
 //!
 //! Guarantees every implementation gives:
 //! - Updates are compare-and-swap on `metadata.resourceVersion`: an update succeeds only when the stored
@@ -23,8 +25,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use stateplane_model::{
-    ApiToken, Deployment, DeploymentDefaults, DeploymentId, DeploymentTarget, Event, Job, JobId,
-    Namespace, Savepoint, SavepointId, SavepointState,
+    ApiToken, Deployment, DeploymentDefaults, DeploymentId, DeploymentState, DeploymentTarget,
+    Event, Job, JobId, Namespace, Savepoint, SavepointId, SavepointState,
 };
 use tokio::sync::broadcast;
 
@@ -145,6 +147,9 @@ pub trait DeploymentStore {
     async fn deployment_get_by_name(&self, namespace: &str, name: &str) -> Result<Deployment>;
     /// Deployments of one namespace (all namespaces when `None`), oldest first.
     async fn deployment_list(&self, namespace: Option<&str>) -> Result<Vec<Deployment>>;
+    /// How many deployments (of every namespace) have each observed state (`status.state`), in
+    /// [`DeploymentState`]'s order; states no deployment has are left out. Counted in the database, without reading a deployment.
+    async fn deployment_count_by_state(&self) -> Result<Vec<(DeploymentState, u64)>>;
     /// Compare-and-swap update (see the crate docs); returns the stored resource.
     async fn deployment_update(&self, d: &Deployment) -> Result<Deployment>;
     /// Deletes the deployment with its jobs, events and savepoint resources (never savepoint data).
@@ -169,6 +174,14 @@ pub trait DeploymentTargetStore {
 pub trait SavepointStore {
     /// Stores a new savepoint resource. [`StoreError::NotFound`] when its deployment does not exist.
     async fn savepoint_create(&self, s: &Savepoint) -> Result<()>;
+    /// Stores a new savepoint resource created now, for the savepoints whose order matters (the
+    /// controller takes requested ones oldest first): `createdAt` and `modifiedAt` are set inside the
+    /// write to the current time, or to just after (1 µs) the newest stored savepoint of the
+    /// deployment when that is later, and such creates of one deployment are serialised with each
+    /// other, across replicas too. So the order in which a deployment's savepoints created this way
+    /// commit is the order of their `createdAt`: a reader never sees one without every older one.
+    /// Returns the stored resource; errors as [`SavepointStore::savepoint_create`].
+    async fn savepoint_create_ordered(&self, s: &Savepoint) -> Result<Savepoint>;
     async fn savepoint_get(&self, namespace: &str, id: SavepointId) -> Result<Savepoint>;
     /// Savepoints of a namespace matching the filter, newest first.
     async fn savepoint_list(

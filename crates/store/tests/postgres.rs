@@ -36,12 +36,8 @@ async fn fresh() -> Fixture {
 
 stateplane_store::store_conformance_tests!(fresh().await);
 
-fn spec() -> stateplane_model::DeploymentSpec {
-    serde_json::from_value(serde_json::json!({
-        "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///opt/jobs/job.jar"}}}
-    }))
-    .unwrap()
-}
+mod common;
+use common::spec;
 
 /// The next change, waiting up to 10 s; lag is a failure here.
 async fn next(rx: &mut Receiver<Change>) -> Change {
@@ -300,25 +296,10 @@ async fn replicas_starting_together_migrate_once() {
     while let Some(r) = tasks.join_next().await {
         stores.push(r.unwrap().expect("every replica connects"));
     }
-    let names: Vec<_> = stores[0]
-        .namespace_list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.metadata.name)
-        .collect();
+    let names = common::namespace_names(&stores[0]).await;
     assert_eq!(names, [DEFAULT_NAMESPACE], "default is created once");
     let mut conn = PgConnection::connect(&url).await.unwrap();
-    let (applied, failed): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT success) FROM _sqlx_migrations",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
-        .unwrap()
-        .count();
-    assert_eq!((applied, failed), (files as i64, 0));
+    common::assert_each_migration_applied_once::<sqlx::Postgres>(&mut conn, "postgres").await;
     conn.close().await.unwrap();
     for s in stores {
         s.close().await;
@@ -332,13 +313,7 @@ async fn names_sort_bytewise_like_sqlite() {
     for name in ["b", "a-z", "az", "a0"] {
         store.namespace_create(&Namespace::new(name)).await.unwrap();
     }
-    let names: Vec<_> = store
-        .namespace_list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.metadata.name)
-        .collect();
+    let names = common::namespace_names(&store).await;
     // '-' < '0' < 'z' in bytes; a locale collation would ignore the '-'.
     assert_eq!(names, ["a-z", "a0", "az", "b", "default"]);
     store.close().await;
@@ -348,40 +323,11 @@ async fn names_sort_bytewise_like_sqlite() {
 async fn a_corrupt_row_is_an_error_not_a_panic() {
     let db = database();
     let store = PostgresStore::connect(db.url()).await.unwrap();
-    let d = Deployment::new(DEFAULT_NAMESPACE, "counter", spec());
-    store.deployment_create(&d).await.unwrap();
-    let s = Savepoint::new(
-        DEFAULT_NAMESPACE,
-        d.metadata.id,
-        SavepointOrigin::Copied,
-        SavepointState::Completed,
-        None,
-    );
-    store.savepoint_create(&s).await.unwrap();
+    let (d, corrupt) = common::rows_to_corrupt(&store).await;
     let mut conn = PgConnection::connect(db.url()).await.unwrap();
-    sqlx::query("UPDATE deployments SET body = '{\"not\": \"a deployment\"'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE savepoints SET body = 'garbage'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    common::run::<sqlx::Postgres>(&mut conn, corrupt).await;
     conn.close().await.unwrap();
-    assert!(matches!(
-        store.deployment_get(DEFAULT_NAMESPACE, d.metadata.id).await,
-        Err(StoreError::Backend(_))
-    ));
-    assert!(matches!(
-        store.deployment_list(None).await,
-        Err(StoreError::Backend(_))
-    ));
-    assert!(matches!(
-        store
-            .savepoint_list(DEFAULT_NAMESPACE, &SavepointFilter::default())
-            .await,
-        Err(StoreError::Backend(_))
-    ));
+    common::assert_corrupt_rows_fail(&store, &d).await;
     store.close().await;
 }
 
@@ -551,4 +497,96 @@ async fn one_leader_at_a_time_and_a_quick_takeover() {
     three.await.unwrap();
     assert_eq!(seen.active.load(Ordering::SeqCst), 0);
     admin.close().await.unwrap();
+}
+
+/// A database made by an earlier release, with a RUNNING deployment in it: connecting with this
+/// release upgrades it (every migration applied), and the deployment counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_database_is_upgraded_at_connect() {
+    let db = database();
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+    let d = common::earlier_release_database::<sqlx::Postgres>(&mut conn, "postgres").await;
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    common::assert_upgraded(&store, &d).await;
+    common::assert_each_migration_applied_once::<sqlx::Postgres>(&mut conn, "postgres").await;
+    conn.close().await.unwrap();
+    store.close().await;
+}
+
+/// Two stores on one database (two pools: two replicas) create requested savepoints for one
+/// deployment at the same time. A deferred trigger numbers each insert as its transaction commits;
+/// ordered by that number (commit order), the savepoints' `createdAt` must rise, for every pair:
+/// whoever lists them never sees a newer one without every older one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requested_savepoints_commit_in_created_at_order_across_replicas() {
+    let db = database();
+    let a = PostgresStore::connect(db.url()).await.unwrap();
+    let b = PostgresStore::connect(db.url()).await.unwrap();
+    let d = Deployment::new(DEFAULT_NAMESPACE, "counter", spec());
+    a.deployment_create(&d).await.unwrap();
+    let mut admin = PgConnection::connect(db.url()).await.unwrap();
+    for sql in [
+        "CREATE SEQUENCE commit_order",
+        "CREATE TABLE committed (id TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+        "CREATE FUNCTION number_commit() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN INSERT INTO committed VALUES (NEW.id, nextval('commit_order')); RETURN NULL; END $$",
+        "CREATE CONSTRAINT TRIGGER number_commit AFTER INSERT ON savepoints
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION number_commit()",
+    ] {
+        sqlx::query(sql).execute(&mut admin).await.unwrap();
+    }
+
+    const EACH: usize = 40;
+    let mut tasks = tokio::task::JoinSet::new();
+    for store in [a.clone(), b.clone()] {
+        for _ in 0..EACH {
+            let store = store.clone();
+            let s = Savepoint::new(
+                DEFAULT_NAMESPACE,
+                d.metadata.id,
+                SavepointOrigin::UserRequest,
+                SavepointState::Started,
+                None,
+            );
+            tasks.spawn(async move { store.savepoint_create_ordered(&s).await });
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().expect("every create succeeds");
+    }
+
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT s.created_at, c.n FROM savepoints s JOIN committed c USING (id) ORDER BY c.n",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2 * EACH);
+    for pair in rows.windows(2) {
+        assert!(
+            pair[0].0 < pair[1].0,
+            "committed as #{} before #{}, but created at {} and {}",
+            pair[0].1,
+            pair[1].1,
+            pair[0].0,
+            pair[1].0
+        );
+    }
+    // The stored bodies agree with the column (what the controller compares).
+    let listed = a
+        .savepoint_list(
+            DEFAULT_NAMESPACE,
+            &SavepointFilter {
+                deployment_id: Some(d.metadata.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut times: Vec<_> = listed.iter().map(|s| s.metadata.created_at).collect();
+    times.dedup();
+    assert_eq!(times.len(), 2 * EACH);
+    admin.close().await.unwrap();
+    a.close().await;
+    b.close().await;
 }

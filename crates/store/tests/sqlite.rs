@@ -10,8 +10,7 @@ use stateplane_model::{
 };
 use stateplane_store::conformance::Fixture;
 use stateplane_store::{
-    DeploymentStore, DeploymentTargetStore, NamespaceStore, SavepointFilter, SavepointStore,
-    SqliteStore, StoreError,
+    DeploymentStore, DeploymentTargetStore, NamespaceStore, SavepointStore, SqliteStore, StoreError,
 };
 
 async fn fresh() -> Fixture {
@@ -22,12 +21,8 @@ async fn fresh() -> Fixture {
 
 stateplane_store::store_conformance_tests!(fresh().await);
 
-fn spec() -> stateplane_model::DeploymentSpec {
-    serde_json::from_value(serde_json::json!({
-        "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///opt/jobs/job.jar"}}}
-    }))
-    .unwrap()
-}
+mod common;
+use common::spec;
 
 #[tokio::test]
 async fn data_survives_closing_and_reopening() {
@@ -72,13 +67,7 @@ async fn data_survives_closing_and_reopening() {
             .unwrap(),
         1
     );
-    let names: Vec<_> = store
-        .namespace_list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.metadata.name)
-        .collect();
+    let names = common::namespace_names(&store).await;
     assert_eq!(names, ["default", "team-a"]);
 }
 
@@ -138,16 +127,7 @@ async fn reopening_runs_migrations_once() {
         .connect()
         .await
         .unwrap();
-    let (applied, failed): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT success) FROM _sqlx_migrations",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
-        .unwrap()
-        .count();
-    assert_eq!((applied, failed), (files as i64, 0));
+    common::assert_each_migration_applied_once::<sqlx::Sqlite>(&mut conn, "sqlite").await;
     conn.close().await.unwrap();
 }
 
@@ -155,46 +135,15 @@ async fn reopening_runs_migrations_once() {
 async fn a_corrupt_row_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).await.unwrap();
-    let d = Deployment::new("default", "counter", spec());
-    store.deployment_create(&d).await.unwrap();
-    let s = Savepoint::new(
-        "default",
-        d.metadata.id,
-        SavepointOrigin::Copied,
-        SavepointState::Completed,
-        None,
-    );
-    store.savepoint_create(&s).await.unwrap();
-
+    let (d, corrupt) = common::rows_to_corrupt(&store).await;
     let mut conn = SqliteConnectOptions::new()
         .filename(dir.path().join("stateplane.db"))
         .connect()
         .await
         .unwrap();
-    sqlx::query("UPDATE deployments SET body = '{\"not\": \"a deployment\"'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE savepoints SET body = 'garbage'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    common::run::<sqlx::Sqlite>(&mut conn, corrupt).await;
     conn.close().await.unwrap();
-
-    assert!(matches!(
-        store.deployment_get("default", d.metadata.id).await,
-        Err(StoreError::Backend(_))
-    ));
-    assert!(matches!(
-        store.deployment_list(None).await,
-        Err(StoreError::Backend(_))
-    ));
-    assert!(matches!(
-        store
-            .savepoint_list("default", &SavepointFilter::default())
-            .await,
-        Err(StoreError::Backend(_))
-    ));
+    common::assert_corrupt_rows_fail(&store, &d).await;
 }
 
 #[tokio::test]
@@ -210,4 +159,27 @@ async fn open_fails_cleanly_where_no_database_can_be() {
         SqliteStore::open_file(&blocker).await,
         Err(StoreError::Backend(_))
     ));
+}
+
+/// A database made by an earlier release, with a RUNNING deployment in it: opening it with this
+/// release upgrades it (every migration applied), and the deployment counts.
+#[tokio::test]
+async fn an_existing_database_is_upgraded_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteConnectOptions::new().filename(dir.path().join("stateplane.db"));
+    let mut conn = options
+        .clone()
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
+    let d = common::earlier_release_database::<sqlx::Sqlite>(&mut conn, "sqlite").await;
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    common::assert_upgraded(&store, &d).await;
+    store.close().await;
+    let mut conn = options.connect().await.unwrap();
+    common::assert_each_migration_applied_once::<sqlx::Sqlite>(&mut conn, "sqlite").await;
+    conn.close().await.unwrap();
 }

@@ -16,6 +16,10 @@
 //!   when the test process exits however it exits: a watchdog shell blocks reading a pipe whose only
 //!   writer is this process, exactly like the Flink cluster's (see [`crate::flink`]).
 //!
+//! A test of TLS starts a server of its own with [`TestPostgres::start_tls`]: the same throwaway server,
+//! presenting the certificate the test made and accepting TCP connections only over TLS (`hostssl` in
+//! `pg_hba.conf`), so a client that does not encrypt is refused.
+//!
 //! Missing binaries are an error with instructions, never a silent skip: `scripts/test.sh` installs the
 //! package.
 //!
@@ -47,6 +51,13 @@ pub struct TestPostgres {
     psql: PathBuf,
     /// Write end of the watchdog's pipe (a started server only); never written, never dropped.
     _watchdog: Option<Mutex<ChildStdin>>,
+}
+
+/// The certificate (chain) and private key, PEM files, that a TLS test server presents.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// A database created for one test; dropped (with every connection to it) when this guard drops.
@@ -113,6 +124,16 @@ impl TestPostgres {
         Ok(out.trim().to_string())
     }
 
+    /// Starts a throwaway server of this test binary's own (never the shared one, never
+    /// `STATEPLANE_TEST_DATABASE_URL`'s) that presents `tls` and accepts TCP connections only over TLS.
+    /// Its [`TestPostgres::admin_url`], and the URLs of its databases, ask for `sslmode=require`.
+    /// Stopped when the test process exits, like the shared one.
+    pub fn start_tls(tls: &ServerTls) -> Result<&'static TestPostgres, String> {
+        let server = start_local(&bin_dir()?, Some(tls))?;
+        // Lives until the process exits, as its watchdog does.
+        Ok(Box::leak(Box::new(server)))
+    }
+
     fn start_or_attach() -> Result<TestPostgres, String> {
         if let Ok(url) = std::env::var(DATABASE_URL_VAR) {
             let url = url.trim().to_string();
@@ -135,7 +156,7 @@ impl TestPostgres {
         let bin = bin_dir()?;
         let mut last_error = String::new();
         for _attempt in 0..3 {
-            match start_local(&bin) {
+            match start_local(&bin, None) {
                 Ok(server) => return Ok(server),
                 Err(e) => last_error = e,
             }
@@ -240,7 +261,7 @@ fn as_user(user: &Option<(String, u32, u32)>, program: &Path) -> Command {
     }
 }
 
-fn start_local(bin: &Path) -> Result<TestPostgres, String> {
+fn start_local(bin: &Path, tls: Option<&ServerTls>) -> Result<TestPostgres, String> {
     let user = server_user()?;
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -276,11 +297,17 @@ fn start_local(bin: &Path) -> Result<TestPostgres, String> {
         .env("LC_ALL", "C");
     run(initdb, START_TIMEOUT).map_err(|e| format!("initdb failed: {e}"))?;
 
-    let settings = format!(
+    let mut settings = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
          -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB",
         work.display()
     );
+    let mut query = "";
+    if let Some(tls) = tls {
+        require_tls(&data, tls, &user)?;
+        settings.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
+        query = "?sslmode=require";
+    }
     let mut pg_ctl = as_user(&user, &bin.join("pg_ctl"));
     pg_ctl
         .arg("-D")
@@ -305,7 +332,7 @@ fn start_local(bin: &Path) -> Result<TestPostgres, String> {
         ));
     }
     let server = TestPostgres {
-        admin_url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        admin_url: format!("postgres://postgres@127.0.0.1:{port}/postgres{query}"),
         psql: bin.join("psql"),
         _watchdog: Some(Mutex::new(watchdog)),
     };
@@ -315,6 +342,35 @@ fn start_local(bin: &Path) -> Result<TestPostgres, String> {
         work.display()
     );
     Ok(server)
+}
+
+/// Puts the server's certificate and key into its data directory (the key readable by the server's
+/// user alone, as PostgreSQL demands) and lets TCP clients in only over TLS; the Unix socket stays open
+/// to the server's own tools.
+fn require_tls(
+    data: &Path,
+    tls: &ServerTls,
+    user: &Option<(String, u32, u32)>,
+) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    for (from, name, mode) in [
+        (&tls.cert, "server.crt", 0o644),
+        (&tls.key, "server.key", 0o600),
+    ] {
+        let to = data.join(name);
+        std::fs::copy(from, &to)
+            .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot set the mode of {}: {e}", to.display()))?;
+        if let Some((_, uid, gid)) = user {
+            std::os::unix::fs::chown(&to, Some(*uid), Some(*gid))
+                .map_err(|e| format!("cannot hand {} to the server's user: {e}", to.display()))?;
+        }
+    }
+    let hba =
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n";
+    std::fs::write(data.join("pg_hba.conf"), hba)
+        .map_err(|e| format!("cannot write pg_hba.conf: {e}"))
 }
 
 /// Starts the watchdog described in the module docs and returns the write end of its stdin.

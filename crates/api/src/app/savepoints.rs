@@ -159,8 +159,6 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
         o.retain(|_, v| !v.is_null());
     }
     let intent = SavepointCreate::from_body(body)?;
-    // Taken right before the new savepoint gets its creation time, released after the commit.
-    let order;
     let sp = match intent {
         SavepointCreate::Register {
             deployment_id,
@@ -170,7 +168,6 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
         } => {
             deployment_of(store, ns, deployment_id).await?;
             let (key, value) = verify_location(&location).await?;
-            order = state.savepoint_order.lock().await;
             let mut sp = Savepoint::new(
                 ns,
                 deployment_id,
@@ -218,7 +215,6 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
                 Err(e) => return Err(e.into()),
             }
             .unwrap_or_else(|| d.spec_version().to_string());
-            order = state.savepoint_order.lock().await;
             let mut sp = Savepoint::new(
                 ns,
                 deployment_id,
@@ -236,14 +232,14 @@ pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Sa
             sp
         }
     };
-    store.savepoint_create(&sp).await.map_err(or_not_found(
-        "deployment",
-        sp.metadata.deployment_id,
-        ns,
-    ))?;
-    drop(order);
-    // The row is `sp` as written (the store keeps the body whole).
-    Ok(sp)
+    // The store gives it its creation time, after every savepoint of the deployment, serialised with
+    // every other such create (across replicas too): the controller, which takes requested savepoints
+    // oldest first, never sees a newer one before an older one exists.
+    let deployment_id = sp.metadata.deployment_id;
+    store
+        .savepoint_create_ordered(&sp)
+        .await
+        .map_err(or_not_found("deployment", deployment_id, ns))
 }
 
 /// What a DELETE did.

@@ -313,3 +313,42 @@ pub async fn deployment_concurrent_updates_one_wins(store: Arc<dyn Store>) {
     assert_eq!(stored, won[0]);
     assert_eq!(stored.metadata.resource_version, 2);
 }
+
+pub async fn deployment_count_by_state_follows_every_write(store: Arc<dyn Store>) {
+    use stateplane_model::DeploymentState::*;
+    assert_eq!(store.deployment_count_by_state().await.unwrap(), []);
+
+    namespace(&*store, "other").await;
+    let mut running = Vec::new();
+    for (ns, name) in [
+        (DEFAULT_NAMESPACE, "a"),
+        (DEFAULT_NAMESPACE, "b"),
+        ("other", "a"),
+    ] {
+        let mut d = deployment(&*store, ns, name, 1).await;
+        d.status.state = Running;
+        running.push(store.deployment_update(&d).await.unwrap());
+    }
+    let failed = deployment(&*store, "other", "failed", 2).await;
+    let mut f = failed.clone();
+    f.status.state = Failed;
+    store.deployment_update(&f).await.unwrap();
+    deployment(&*store, DEFAULT_NAMESPACE, "idle", 3).await;
+    // Sorted by state, every namespace counted, states nobody has left out.
+    assert_eq!(
+        store.deployment_count_by_state().await.unwrap(),
+        [(Running, 3), (Cancelled, 1), (Failed, 1)]
+    );
+
+    let mut d = running.pop().unwrap();
+    d.status.state = Suspended;
+    store.deployment_update(&d).await.unwrap();
+    store
+        .deployment_delete("other", failed.metadata.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.deployment_count_by_state().await.unwrap(),
+        [(Running, 2), (Suspended, 1), (Cancelled, 1)]
+    );
+}

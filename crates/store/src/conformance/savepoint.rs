@@ -332,3 +332,89 @@ pub async fn savepoint_update_and_delete(store: Arc<dyn Store>) {
     );
     store.deployment_get(ns, d.metadata.id).await.unwrap();
 }
+
+pub async fn savepoint_create_ordered_comes_after_the_newest(store: Arc<dyn Store>) {
+    let ns = DEFAULT_NAMESPACE;
+    let d = deployment(&*store, ns, "counter", 1).await;
+    let other = deployment(&*store, ns, "other", 1).await;
+    let mut rx = store.changes();
+
+    // The first one is created now, whatever time the caller put in.
+    let before = stateplane_model::now();
+    let first = store
+        .savepoint_create_ordered(&savepoint(&d, 1, SavepointState::Started, None))
+        .await
+        .unwrap();
+    let after = stateplane_model::now();
+    assert!(
+        before <= first.metadata.created_at && first.metadata.created_at <= after,
+        "{before} <= {} <= {after}",
+        first.metadata.created_at
+    );
+    assert_eq!(first.metadata.modified_at, first.metadata.created_at);
+    assert_eq!(
+        store.savepoint_get(ns, first.metadata.id).await.unwrap(),
+        first,
+        "what is returned is what is stored"
+    );
+    assert_eq!(
+        rx.try_recv().unwrap().id,
+        first.metadata.id.to_string(),
+        "announced like any create"
+    );
+
+    // A newer savepoint of the deployment (a clock ahead of this one): the next comes 1 µs after it.
+    let ahead = after + chrono::TimeDelta::hours(1);
+    let mut newest = savepoint(&d, 0, SavepointState::Completed, Some("file:///sp/ahead"));
+    newest.metadata.created_at = ahead;
+    store.savepoint_create(&newest).await.unwrap();
+    let micro = chrono::TimeDelta::microseconds(1);
+    let second = store
+        .savepoint_create_ordered(&savepoint(&d, 1, SavepointState::Started, None))
+        .await
+        .unwrap();
+    assert_eq!(second.metadata.created_at, ahead + micro);
+    let third = store
+        .savepoint_create_ordered(&savepoint(&d, 1, SavepointState::Started, None))
+        .await
+        .unwrap();
+    assert_eq!(third.metadata.created_at, ahead + micro * 2);
+    // Other deployments' savepoints do not count.
+    let elsewhere = store
+        .savepoint_create_ordered(&savepoint(&other, 1, SavepointState::Started, None))
+        .await
+        .unwrap();
+    assert!(elsewhere.metadata.created_at < ahead);
+
+    // Concurrent creates for one deployment each get a time of their own, all after the newest.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        let s = savepoint(&d, 1, SavepointState::Started, None);
+        tasks.spawn(async move { store.savepoint_create_ordered(&s).await });
+    }
+    let mut times = BTreeSet::new();
+    while let Some(r) = tasks.join_next().await {
+        let s = r.unwrap().unwrap();
+        assert!(s.metadata.created_at > third.metadata.created_at);
+        times.insert(s.metadata.created_at);
+    }
+    assert_eq!(times.len(), 16, "no two share a creation time");
+
+    // Errors are those of a create, and write nothing.
+    let mut orphan = savepoint(&d, 1, SavepointState::Started, None);
+    orphan.metadata.deployment_id = DeploymentId::new();
+    assert_err!(
+        store.savepoint_create_ordered(&orphan).await,
+        StoreError::NotFound { .. }
+    );
+    assert_err!(
+        store.savepoint_create_ordered(&first).await,
+        StoreError::AlreadyExists { .. }
+    );
+    let of_d = SavepointFilter {
+        deployment_id: Some(d.metadata.id),
+        ..Default::default()
+    };
+    assert_eq!(store.savepoint_list(ns, &of_d).await.unwrap().len(), 4 + 16);
+}

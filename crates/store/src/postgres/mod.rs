@@ -9,8 +9,8 @@
 //! The migrations under `migrations/postgres` are embedded and run at connect (sqlx serialises
 //! concurrent runs with an advisory lock, so replicas starting together are fine). The tables are the
 //! SQLite ones column for column, text columns collated `"C"` so that every order is SQLite's byte
-//! order. Queries are the SQLite ones with `$n` placeholders; what is PostgreSQL-only is the row locking
-//! described next and the notifications.
+//! order. The statements are the SQLite ones (the shared query layer, [`crate::sql`]); what is
+//! PostgreSQL-only is the row locking described next and the notifications.
 //!
 //! # Concurrency
 //! SQLite has one writer, so each store call is serialised with every other. Here writers run in
@@ -33,38 +33,50 @@
 //! transaction, with `pg_notify` to every other replica (delivered only if it commits). See [`notify`]
 //! for the listener, its health check and what subscribers see when it reconnects.
 //!
+//! # TLS
+//! Connections (the pool's, the listener's and the leader lease's) use TLS as the URL's `sslmode` says,
+//! with rustls and the system's trusted roots: `disable` never, `prefer` (the default) when the server
+//! offers it, `require` always (without checking the certificate), `verify-ca` always with a
+//! certificate that chains to a trusted root, `verify-full` also naming the URL's host.
+//! `sslrootcert=<file>` trusts the CA certificate(s) in that PEM file as well (a managed database's CA
+//! bundle); `sslcert` and `sslkey` present a client certificate. `tests/postgres_tls.rs` checks these
+//! against a server that accepts only TLS.
+//!
 //! # Several replicas, one controller
 //! [`LeaderLease`] decides which replica runs the controller.
 //!
-//! One resource per file below; this module holds connecting and the shared helpers.
+//! The statements are the shared query layer's ([`crate::sql`]); this module holds connecting and what
+//! the query layer asks of a backend: the pool, transactions, the lock clauses above and `pg_notify`.
 
-mod api_token;
-mod deployment;
-mod event;
-mod jar_cache;
-mod job;
 pub mod lease;
-mod namespace;
 pub mod notify;
-mod savepoint;
-mod target;
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
+use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, QueryBuilder};
-use stateplane_model::{DeploymentId, Namespace, DEFAULT_NAMESPACE};
-use tokio::sync::broadcast;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use stateplane_model::DeploymentId;
 use uuid::Uuid;
 
-use crate::sql::{backend, from_body, not_found, parse_id, to_body, ts, violation};
-use crate::{Change, ResourceKind, Result, Store, StoreError};
+use crate::sql::{backend, ensure_default_namespace, Backend, Handles, Stmt};
+use crate::{Change, Result, StoreError};
 
 pub use lease::LeaderLease;
+
+/// The PostgreSQL implementation of [`Store`]. Cheap to clone: clones share the pool, the change
+/// channel and the listener, which stops when the last clone is dropped (or at [`PostgresStore::close`]).
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    /// One pool, reader and writer alike.
+    handles: Handles<Postgres>,
+    /// Tags this store's notifications, so its own listener skips what was already announced locally.
+    origin: Uuid,
+    listener: Arc<notify::ListenerTask>,
+}
 
 /// Connections of the pool shared by reads and writes (the listener has one more of its own).
 pub const POOL_CONNECTIONS: u32 = 8;
@@ -72,25 +84,11 @@ pub const POOL_CONNECTIONS: u32 = 8;
 /// How long a call waits for a free connection (or a new one) before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Capacity of the change channel; a receiver further behind than this gets `Lagged` and re-reads.
-const CHANGE_CAPACITY: usize = 1024;
-
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The PostgreSQL implementation of [`Store`]. Cheap to clone: clones share the pool, the change
-/// channel and the listener, which stops when the last clone is dropped (or at [`PostgresStore::close`]).
-#[derive(Clone, Debug)]
-pub struct PostgresStore {
-    pool: PgPool,
-    changes: broadcast::Sender<Change>,
-    /// Tags this store's notifications, so its own listener skips what was already announced locally.
-    origin: Uuid,
-    listener: Arc<notify::ListenerTask>,
-}
-
 impl PostgresStore {
-    /// Connects to `url` (`postgres://user:password@host:port/database?…`, libpq's URL syntax), runs
-    /// the migrations, makes sure the `default` namespace exists and starts listening for other
+    /// Connects to `url` (`postgres://user:password@host:port/database?…`, libpq's URL syntax, with
+    /// `sslmode` and `sslrootcert` as in the module docs), runs the migrations, makes sure the `default` namespace exists and starts listening for other
     /// replicas' changes.
     pub async fn connect(url: &str) -> Result<PostgresStore> {
         let options = PgConnectOptions::from_str(url)
@@ -111,23 +109,22 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| backend("run migrations", e))?;
-        let (changes, _) = broadcast::channel(CHANGE_CAPACITY);
+        let handles = Handles::new(pool.clone(), pool);
         let origin = Uuid::new_v4();
         // Listening starts before `connect` returns: nothing another replica commits afterwards is missed.
         let listener = notify::ListenerTask::start(
             options.application_name("stateplane-listener"),
-            pool.clone(),
+            handles.reader.clone(),
             origin,
-            changes.clone(),
+            handles.changes.clone(),
         )
         .await?;
         let store = PostgresStore {
-            pool,
-            changes,
+            handles,
             origin,
             listener: Arc::new(listener),
         };
-        store.ensure_default_namespace().await?;
+        ensure_default_namespace(&store).await?;
         Ok(store)
     }
 
@@ -135,77 +132,7 @@ impl PostgresStore {
     /// fail with [`StoreError::Backend`].
     pub async fn close(&self) {
         self.listener.stop();
-        self.pool.close().await;
-    }
-
-    async fn ensure_default_namespace(&self) -> Result<()> {
-        let ns = Namespace::new(DEFAULT_NAMESPACE);
-        sqlx::query(
-            "INSERT INTO namespaces (name, created_at, resource_version, body) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(&ns.metadata.name)
-        .bind(ts(&ns.metadata.created_at))
-        .bind(ns.metadata.resource_version)
-        .bind(to_body(&ns)?)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| backend("create default namespace", e))?;
-        Ok(())
-    }
-
-    /// A change of this store, to announce.
-    fn change(
-        &self,
-        kind: ResourceKind,
-        namespace: &str,
-        id: String,
-        deployment_id: Option<DeploymentId>,
-    ) -> Change {
-        Change {
-            kind,
-            namespace: namespace.to_string(),
-            id,
-            deployment_id,
-        }
-    }
-
-    /// The `pg_notify` payload announcing `change` to the other replicas.
-    fn payload(&self, change: &Change) -> String {
-        notify::payload(self.origin, change)
-    }
-
-    /// Announces a committed write to this process's subscribers; nobody listening is fine.
-    fn announce(&self, change: Change) {
-        let _ = self.changes.send(change);
-    }
-
-    /// The [`StoreError`] for a compare-and-swap update that matched no row: the row is gone
-    /// ([`StoreError::NotFound`]) or has another version ([`StoreError::Conflict`]).
-    async fn cas_failure(
-        &self,
-        table: &'static str,
-        kind: &'static str,
-        namespace: &str,
-        id: String,
-        expected: i64,
-    ) -> StoreError {
-        let sql = format!("SELECT resource_version FROM {table} WHERE namespace = $1 AND id = $2");
-        match sqlx::query_scalar::<_, i64>(&sql)
-            .bind(namespace)
-            .bind(&id)
-            .fetch_optional(&self.pool)
-            .await
-        {
-            Ok(Some(actual)) => StoreError::Conflict {
-                kind,
-                id,
-                expected,
-                actual,
-            },
-            Ok(None) => StoreError::NotFound { kind, id },
-            Err(e) => backend("read resource version", e),
-        }
+        self.handles.close().await;
     }
 }
 
@@ -222,67 +149,65 @@ pub fn describe_url(url: &str) -> String {
     }
 }
 
-impl Store for PostgresStore {
-    fn changes(&self) -> broadcast::Receiver<Change> {
-        self.changes.subscribe()
+/// The advisory lock class of [`Backend::serialise_savepoints_of`] ("spor"): the two-key form
+/// `(class, hashtext(deployment id))`, a key space apart from the one-key leader lease. Two
+/// deployments whose ids hash alike merely wait for each other.
+const SAVEPOINT_ORDER_LOCK_CLASS: i32 = 0x7370_6f72;
+
+/// Writers run in parallel: the statements that read before they write lock what they read (see the
+/// module docs), and every write notifies the other replicas in its own transaction.
+#[async_trait]
+impl Backend for PostgresStore {
+    type Db = Postgres;
+    const BEGIN: &'static str = "BEGIN";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const FOR_KEY_SHARE: &'static str = " FOR KEY SHARE";
+
+    fn handles(&self) -> &Handles<Postgres> {
+        &self.handles
     }
-}
 
-/// `write`, a single-row INSERT, UPDATE or DELETE whose parameters are `$1..$n` (`params` = n), turned
-/// into a statement that also announces the row it wrote to the other replicas: the write runs in a CTE
-/// and `pg_notify` is called once per row written, with the payload bound as `$n+1`. Run it with
-/// `fetch_all`; the number of rows returned is the number written. One round trip, atomic: no row
-/// written, nothing announced.
-fn announced(write: &str, params: usize) -> String {
-    format!(
-        "WITH written AS ({write} RETURNING 1) SELECT pg_notify('{}', ${}) FROM written",
-        notify::CHANNEL,
-        params + 1
-    )
-}
+    /// The write runs in a CTE and `pg_notify` is called once per row written, with the payload bound
+    /// as the last parameter: one round trip, atomic (no row written, nothing announced).
+    fn announcing(&self, write: Stmt, change: &Change) -> Stmt {
+        let payload = notify::payload(self.origin, change);
+        let n = write.arg_count() + 1;
+        write
+            .map_sql(|sql| {
+                format!(
+                    "WITH written AS ({sql} RETURNING 1) SELECT pg_notify('{}', ${n}) FROM written",
+                    notify::CHANNEL
+                )
+            })
+            .bind(payload)
+    }
 
-/// Sends `pg_notify` for `change` inside a transaction: delivered to the other replicas at commit,
-/// never if it rolls back.
-async fn notify_in(
-    tx: &mut sqlx::Transaction<'static, Postgres>,
-    payload: String,
-) -> std::result::Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(notify::CHANNEL)
-        .bind(payload)
-        .execute(&mut **tx)
+    async fn announce_in(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        changes: &[Change],
+    ) -> sqlx::Result<()> {
+        for c in changes {
+            Stmt::new("SELECT pg_notify($1, $2)")
+                .bind(notify::CHANNEL)
+                .bind(notify::payload(self.origin, c))
+                .run(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn serialise_savepoints_of(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        deployment: DeploymentId,
+    ) -> sqlx::Result<()> {
+        Stmt::new(format!(
+            "SELECT pg_advisory_xact_lock({SAVEPOINT_ORDER_LOCK_CLASS}, hashtext($1))"
+        ))
+        .bind(deployment.to_string())
+        .run(tx)
         .await?;
-    Ok(())
-}
-
-/// Starts a list query whose rows come back as one JSON array, in `order`, like the SQLite store's
-/// (one row to transfer and parse instead of one per resource): append the inner query's `WHERE`,
-/// `ORDER BY` and `LIMIT`, then run it with [`fetch_list`].
-fn list_query<'a>(table: &str, columns: &str, order: &str) -> QueryBuilder<'a, Postgres> {
-    QueryBuilder::new(format!(
-        "SELECT string_agg(body, ',' ORDER BY {order}) FROM (SELECT body, {columns} FROM {table}"
-    ))
-}
-
-/// Runs a query started with [`list_query`] and parses the bodies.
-async fn fetch_list<T: DeserializeOwned>(
-    mut q: QueryBuilder<'_, Postgres>,
-    pool: &PgPool,
-    kind: &'static str,
-    op: &str,
-) -> Result<Vec<T>> {
-    q.push(") AS page");
-    let joined: Option<String> = q
-        .build_query_scalar()
-        .fetch_one(pool)
-        .await
-        .map_err(|e| backend(op, e))?;
-    let Some(joined) = joined else {
-        return Ok(Vec::new());
-    };
-    let mut array = String::with_capacity(joined.len() + 2);
-    array.push('[');
-    array.push_str(&joined);
-    array.push(']');
-    serde_json::from_str(&array).map_err(|e| backend(op, format!("corrupt {kind} row: {e}")))
+        Ok(())
+    }
 }

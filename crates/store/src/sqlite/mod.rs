@@ -26,37 +26,27 @@
 //!   with each other and with the writer. Each statement sees the latest committed state, so a read after
 //!   a returned write always sees that write.
 //!
-//! Lists come back from SQLite as a single row (see `list_query`), and every list is index-ordered
+//! Lists come back from SQLite as a single row (see `crate::sql::list_query`), and every list is index-ordered
 //! with its `LIMIT` in SQL, so the latency of a deployment's savepoint list depends on that deployment's
 //! savepoints, not on the table: `tests/sqlite_scale.rs` checks it at 10 000 deployments and 1 000 000
 //! savepoints.
 //!
-//! One resource per file below; this module holds opening, the pools and the shared helpers.
+//! The statements are the shared query layer's ([`crate::sql`]); this module holds opening, the pools
+//! and what the query layer asks of a backend.
 
-mod api_token;
-mod deployment;
-mod event;
-mod jar_cache;
-mod job;
-mod namespace;
-mod savepoint;
+#[cfg(test)]
+mod plans;
 pub mod seed;
-mod target;
 
 use std::path::Path;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{QueryBuilder, Sqlite, Transaction};
-use stateplane_model::{DeploymentId, Namespace, DEFAULT_NAMESPACE};
-use tokio::sync::broadcast;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Sqlite;
 
-use crate::sql::{backend, from_body, not_found, parse_id, to_body, ts, violation};
-use crate::{Change, ResourceKind, Result, Store, StoreError};
+use crate::sql::{backend, ensure_default_namespace, Backend, Handles};
+use crate::Result;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "stateplane.db";
@@ -68,18 +58,13 @@ pub const READ_CONNECTIONS: u32 = 4;
 /// How long a statement waits for a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Capacity of the change channel; a receiver further behind than this gets `Lagged` and re-reads.
-const CHANGE_CAPACITY: usize = 1024;
-
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The SQLite implementation of [`Store`]. Cheap to clone: clones share the pools and the change
 /// channel.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    reader: SqlitePool,
-    writer: SqlitePool,
-    changes: broadcast::Sender<Change>,
+    handles: Handles<Sqlite>,
 }
 
 impl SqliteStore {
@@ -132,27 +117,23 @@ impl SqliteStore {
                     format!("{}: {e}", path.display()),
                 )
             })?;
-        let (changes, _) = broadcast::channel(CHANGE_CAPACITY);
         let store = SqliteStore {
-            reader,
-            writer,
-            changes,
+            handles: Handles::new(reader, writer),
         };
-        store.ensure_default_namespace().await?;
+        ensure_default_namespace(&store).await?;
         Ok(store)
     }
 
     /// Closes every connection; waits for statements under way. Further calls fail with
     /// [`StoreError::Backend`].
     pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        self.handles.close().await;
     }
 
     /// The settings of the connection that writes, as SQLite reports them: what decides durability.
     pub async fn settings(&self) -> Result<SqliteSettings> {
         let err = |e: sqlx::Error| backend("read settings", e);
-        let mut conn = self.writer.acquire().await.map_err(err)?;
+        let mut conn = self.handles.writer.acquire().await.map_err(err)?;
         let journal_mode = sqlx::query_scalar::<_, String>("PRAGMA journal_mode")
             .fetch_one(&mut *conn)
             .await
@@ -177,74 +158,6 @@ impl SqliteStore {
             busy_timeout: Duration::from_millis(u64::try_from(ints[2]).unwrap_or(0)),
         })
     }
-
-    async fn ensure_default_namespace(&self) -> Result<()> {
-        let ns = Namespace::new(DEFAULT_NAMESPACE);
-        sqlx::query(
-            "INSERT INTO namespaces (name, created_at, resource_version, body) VALUES (?, ?, ?, ?)
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(&ns.metadata.name)
-        .bind(ts(&ns.metadata.created_at))
-        .bind(ns.metadata.resource_version)
-        .bind(to_body(&ns)?)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| backend("create default namespace", e))?;
-        Ok(())
-    }
-
-    /// Starts a write transaction that holds the write lock from its first statement.
-    async fn begin_write(&self, op: &str) -> Result<Transaction<'static, Sqlite>> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| backend(op, e))
-    }
-
-    /// Announces a committed write; nobody listening is fine.
-    fn notify(
-        &self,
-        kind: ResourceKind,
-        namespace: &str,
-        id: String,
-        deployment_id: Option<DeploymentId>,
-    ) {
-        let _ = self.changes.send(Change {
-            kind,
-            namespace: namespace.to_string(),
-            id,
-            deployment_id,
-        });
-    }
-
-    /// The [`StoreError`] for a compare-and-swap update that matched no row: the row is gone
-    /// ([`StoreError::NotFound`]) or has another version ([`StoreError::Conflict`]).
-    async fn cas_failure(
-        &self,
-        table: &'static str,
-        kind: &'static str,
-        namespace: &str,
-        id: String,
-        expected: i64,
-    ) -> StoreError {
-        let sql = format!("SELECT resource_version FROM {table} WHERE namespace = ? AND id = ?");
-        match sqlx::query_scalar::<_, i64>(&sql)
-            .bind(namespace)
-            .bind(&id)
-            .fetch_optional(&self.reader)
-            .await
-        {
-            Ok(Some(actual)) => StoreError::Conflict {
-                kind,
-                id,
-                expected,
-                actual,
-            },
-            Ok(None) => StoreError::NotFound { kind, id },
-            Err(e) => backend("read resource version", e),
-        }
-    }
 }
 
 /// What [`SqliteStore::settings`] reports.
@@ -258,47 +171,17 @@ pub struct SqliteSettings {
     pub busy_timeout: Duration,
 }
 
-impl Store for SqliteStore {
-    fn changes(&self) -> broadcast::Receiver<Change> {
-        self.changes.subscribe()
+/// One writer: every write transaction is serialised with every other, so no row locks are needed
+/// (SQLite has none), and there are no other replicas to announce writes to.
+impl Backend for SqliteStore {
+    type Db = Sqlite;
+    /// Holds the write lock from the first statement (this matters only if another process opens the
+    /// file; within this one the single writer already serialises).
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+
+    fn handles(&self) -> &Handles<Sqlite> {
+        &self.handles
     }
-}
-
-/// Starts a list query whose rows come back as one JSON array, in `order`: append the inner query's
-/// `WHERE`, `ORDER BY` and `LIMIT` (over `table`, whose `columns` `order` uses), then run it with
-/// [`fetch_list`].
-///
-/// Why one row: sqlx hands each row from SQLite's worker thread to the caller separately, a few µs per
-/// row and worse when the CPU is busy. Measured on a database of 1M savepoints, listing a deployment's
-/// 100 savepoints from cached pages took p50 0.49 ms / p99 3.0 ms row by row and 0.21 ms / 1.3 ms as one
-/// row. `string_agg(… ORDER BY …)` is PostgreSQL's spelling too (SQLite has it since 3.44).
-fn list_query<'a>(table: &str, columns: &str, order: &str) -> QueryBuilder<'a, Sqlite> {
-    QueryBuilder::new(format!(
-        "SELECT string_agg(body, ',' ORDER BY {order}) FROM (SELECT body, {columns} FROM {table}"
-    ))
-}
-
-/// Runs a query started with [`list_query`] and parses the bodies.
-async fn fetch_list<T: DeserializeOwned>(
-    mut q: QueryBuilder<'_, Sqlite>,
-    pool: &SqlitePool,
-    kind: &'static str,
-    op: &str,
-) -> Result<Vec<T>> {
-    q.push(") AS page");
-    let joined: Option<String> = q
-        .build_query_scalar()
-        .fetch_one(pool)
-        .await
-        .map_err(|e| backend(op, e))?;
-    let Some(joined) = joined else {
-        return Ok(Vec::new());
-    };
-    let mut array = String::with_capacity(joined.len() + 2);
-    array.push('[');
-    array.push_str(&joined);
-    array.push(']');
-    serde_json::from_str(&array).map_err(|e| backend(op, format!("corrupt {kind} row: {e}")))
 }
 
 #[cfg(test)]
@@ -316,7 +199,7 @@ pub(crate) mod tests {
     pub(crate) async fn plan(store: &SqliteStore, sql: &str) -> String {
         let rows =
             sqlx::query_as::<_, (i64, i64, i64, String)>(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .fetch_all(&store.reader)
+                .fetch_all(&store.handles.reader)
                 .await
                 .expect("explain");
         rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")

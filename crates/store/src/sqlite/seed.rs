@@ -1,7 +1,7 @@
 //! Bulk seeding of a SQLite store file for scale tests and benchmarks.
 //!
 //! The store's own write path fsyncs every commit, which is right for real writes and far too slow
-//! for a million rows of set-up. This writes rows with the same columns the store writes, in one
+//! for a million rows of set-up. This writes rows with the store's own inserts, in one
 //! unsynchronised transaction, into a file whose schema the store created (open it with
 //! [`super::SqliteStore::open`] first, close it, then seed). Not for production data.
 
@@ -14,7 +14,7 @@ use stateplane_model::{
     SPEC_VERSION_ANNOTATION,
 };
 
-use crate::sql::ts;
+use crate::sql::{deployment, job, savepoint};
 use crate::{Result, StoreError};
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -64,22 +64,16 @@ pub async fn seed(
                 transition_time: stateplane_model::now(),
                 conditions: vec![],
             });
-            insert_deployment(&mut tx, &d).await?;
-            sqlx::query(
-                "INSERT INTO jobs (id, namespace, deployment_id, state, created_at, resource_version, body)
-                 VALUES (?, ?, ?, ?, ?, 1, ?)",
-            )
-            .bind(j.metadata.id.to_string())
-            .bind(namespace)
-            .bind(d.metadata.id.to_string())
-            .bind(j.status.state.as_str())
-            .bind(ts(&j.metadata.created_at))
-            .bind(serde_json::to_string(&j).map_err(backend)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            deployment::insert(&d)?
+                .run(&mut tx)
+                .await
+                .map_err(backend)?;
+            job::insert(&j)?.run(&mut tx).await.map_err(backend)?;
         } else {
-            insert_deployment(&mut tx, &d).await?;
+            deployment::insert(&d)?
+                .run(&mut tx)
+                .await
+                .map_err(backend)?;
         }
         all.push(d);
     }
@@ -97,21 +91,7 @@ pub async fn seed(
         s.metadata
             .annotations
             .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
-        sqlx::query(
-            "INSERT INTO savepoints (id, namespace, deployment_id, job_id, state, origin, location_key, created_at,
-             resource_version, body) VALUES (?, ?, ?, NULL, ?, ?, ?, ?, 1, ?)",
-        )
-        .bind(s.metadata.id.to_string())
-        .bind(namespace)
-        .bind(d.to_string())
-        .bind(state.as_str())
-        .bind(s.metadata.origin.as_str())
-        .bind(s.location_key())
-        .bind(ts(&s.metadata.created_at))
-        .bind(serde_json::to_string(&s).map_err(backend)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        savepoint::insert(&s)?.run(&mut tx).await.map_err(backend)?;
     }
     tx.commit().await.map_err(backend)?;
     sqlx::query("ANALYZE")
@@ -120,26 +100,4 @@ pub async fn seed(
         .map_err(backend)?;
     conn.close().await.map_err(backend)?;
     Ok(all)
-}
-
-async fn insert_deployment(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    d: &Deployment,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO deployments (id, namespace, name, desired_state, status_state, target_name, created_at,
-         resource_version, body) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-    )
-    .bind(d.metadata.id.to_string())
-    .bind(&d.metadata.namespace)
-    .bind(&d.metadata.name)
-    .bind(d.spec.state.as_str())
-    .bind(d.status.state.as_str())
-    .bind(d.spec.deployment_target_name.as_deref())
-    .bind(ts(&d.metadata.created_at))
-    .bind(serde_json::to_string(d).map_err(backend)?)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
-    Ok(())
 }

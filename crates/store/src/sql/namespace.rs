@@ -1,17 +1,18 @@
 //! Namespaces and their deployment defaults.
 //!
-//! Deleting a namespace removes every row that belongs to it in one transaction. The namespace row is
+//! Deleting a namespace removes every row that belongs to it in one transaction, after checking in that
+//! same transaction that none of its deployments runs or is meant to. On PostgreSQL the namespace row is
 //! locked `FOR UPDATE` first, which waits for (and then blocks) every deployment write in the namespace
-//! (they hold `FOR KEY SHARE` on it), and its deployments are locked before the check: the check that
-//! none of them runs and the delete cannot be separated by a write that starts one.
+//! (they hold `FOR KEY SHARE` on it), and its deployments are locked before the check; on SQLite the
+//! single writer does the same. Either way the check and the delete cannot be separated by a write that
+//! starts a deployment.
 
 use async_trait::async_trait;
-use sqlx::Row;
 use stateplane_model::{DeploymentDefaults, DeploymentId, Namespace};
 
 use super::{
-    announced, backend, fetch_list, from_body, list_query, not_found, notify_in, parse_id, to_body,
-    ts, violation, PostgresStore,
+    backend, body_by, change, commit, fetch_list, from_body, list_query, not_found, parse_id,
+    to_body, ts, violation, write_one, Backend, Stmt,
 };
 use crate::{NamespaceStore, ResourceKind, Result, StoreError};
 
@@ -19,71 +20,61 @@ const KIND: &str = "namespace";
 const DEFAULTS: &str = "deployment defaults";
 
 #[async_trait]
-impl NamespaceStore for PostgresStore {
+impl<B: Backend> NamespaceStore for B {
     async fn namespace_create(&self, ns: &Namespace) -> Result<()> {
         let name = &ns.metadata.name;
-        let change = self.change(ResourceKind::Namespace, name, name.clone(), None);
-        sqlx::query(&announced(
+        let insert = Stmt::new(
             "INSERT INTO namespaces (name, created_at, resource_version, body) VALUES ($1, $2, $3, $4)",
-            4,
-        ))
+        )
         .bind(name)
         .bind(ts(&ns.metadata.created_at))
         .bind(ns.metadata.resource_version)
-        .bind(to_body(ns)?)
-        .bind(self.payload(&change))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| match violation(&e) {
-            Some(_) => StoreError::AlreadyExists {
-                kind: KIND,
-                name: name.clone(),
-            },
-            None => backend("namespace_create", e),
-        })?;
-        self.announce(change);
+        .bind(to_body(ns)?);
+        let change = change(ResourceKind::Namespace, name, name.clone(), None);
+        write_one(self, insert, change)
+            .await
+            .map_err(|e| match violation(&e) {
+                Some(_) => StoreError::AlreadyExists {
+                    kind: KIND,
+                    name: name.clone(),
+                },
+                None => backend("namespace_create", e),
+            })?;
         Ok(())
     }
 
     async fn namespace_get(&self, name: &str) -> Result<Namespace> {
-        let body = sqlx::query_scalar::<_, String>("SELECT body FROM namespaces WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| backend("namespace_get", e))?
-            .ok_or_else(|| not_found(KIND, name))?;
-        from_body(KIND, &body)
+        let q = Stmt::new("SELECT body FROM namespaces WHERE name = $1").bind(name);
+        body_by(self, q, KIND, name, "namespace_get").await
     }
 
     async fn namespace_list(&self) -> Result<Vec<Namespace>> {
-        fetch_list(
-            list_query("namespaces", "name", "name"),
-            &self.pool,
-            KIND,
-            "namespace_list",
-        )
-        .await
+        let q = list_query("namespaces", "name", "name");
+        fetch_list(self, q, KIND, "namespace_list").await
     }
 
     async fn namespace_delete(&self, name: &str) -> Result<()> {
         const OP: &str = "namespace_delete";
         let err = |e| backend(OP, e);
-        let mut tx = self.pool.begin().await.map_err(err)?;
-        let exists =
-            sqlx::query_scalar::<_, i32>("SELECT 1 FROM namespaces WHERE name = $1 FOR UPDATE")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(err)?;
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let exists: Option<String> = Stmt::new(format!(
+            "SELECT name FROM namespaces WHERE name = $1{}",
+            B::FOR_UPDATE
+        ))
+        .bind(name)
+        .fetch_optional(&mut tx)
+        .await
+        .map_err(err)?;
         if exists.is_none() {
             return Err(not_found(KIND, name));
         }
-        let deployments = sqlx::query_as::<_, (String, String, String, String)>(
+        let deployments: Vec<(String, String, String, String)> = Stmt::new(format!(
             "SELECT id, name, desired_state, status_state FROM deployments
-             WHERE namespace = $1 ORDER BY created_at, id FOR UPDATE",
-        )
+             WHERE namespace = $1 ORDER BY created_at, id{}",
+            B::FOR_UPDATE
+        ))
         .bind(name)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await
         .map_err(err)?;
         let busy = deployments.iter().find(|(_, _, desired, status)| {
@@ -109,40 +100,32 @@ impl NamespaceStore for PostgresStore {
             "DELETE FROM deployment_defaults WHERE namespace = $1",
             "DELETE FROM namespaces WHERE name = $1",
         ] {
-            sqlx::query(sql)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
+            Stmt::new(sql).bind(name).run(&mut tx).await.map_err(err)?;
         }
         let mut changes: Vec<_> = ids
             .into_iter()
-            .map(|id| self.change(ResourceKind::Deployment, name, id.to_string(), Some(id)))
+            .map(|id| change(ResourceKind::Deployment, name, id.to_string(), Some(id)))
             .collect();
-        changes.push(self.change(ResourceKind::Namespace, name, name.to_string(), None));
-        for c in &changes {
-            notify_in(&mut tx, self.payload(c)).await.map_err(err)?;
-        }
-        tx.commit().await.map_err(err)?;
-        for c in changes {
-            self.announce(c);
-        }
-        Ok(())
+        changes.push(change(
+            ResourceKind::Namespace,
+            name,
+            name.to_string(),
+            None,
+        ));
+        commit(self, tx, changes).await.map_err(err)
     }
 
     async fn deployment_defaults_get(&self, namespace: &str) -> Result<DeploymentDefaults> {
-        let row = sqlx::query(
+        const OP: &str = "deployment_defaults_get";
+        let body: Option<String> = Stmt::new(
             "SELECT d.body FROM namespaces n LEFT JOIN deployment_defaults d ON d.namespace = n.name
              WHERE n.name = $1",
         )
         .bind(namespace)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
-        .map_err(|e| backend("deployment_defaults_get", e))?
+        .map_err(|e| backend(OP, e))?
         .ok_or_else(|| not_found(KIND, namespace))?;
-        let body: Option<String> = row
-            .try_get(0)
-            .map_err(|e| backend("deployment_defaults_get", e))?;
         match body {
             Some(b) => from_body(DEFAULTS, &b),
             None => Ok(DeploymentDefaults::empty(namespace)),
@@ -158,51 +141,44 @@ impl NamespaceStore for PostgresStore {
         stored.metadata.modified_at = stateplane_model::now();
         let body = to_body(&stored)?;
         let modified = ts(&stored.metadata.modified_at);
-        let change = self.change(ResourceKind::DeploymentDefaults, ns, ns.to_string(), None);
-        let written = if expected == 0 {
+        let write = if expected == 0 {
             // Never set: the insert wins only if nobody set them meanwhile.
-            sqlx::query(&announced(
+            Stmt::new(
                 "INSERT INTO deployment_defaults (namespace, modified_at, resource_version, body)
                  VALUES ($1, $2, $3, $4) ON CONFLICT (namespace) DO NOTHING",
-                4,
-            ))
+            )
             .bind(ns)
-            .bind(&modified)
+            .bind(modified)
             .bind(stored.metadata.resource_version)
-            .bind(&body)
-            .bind(self.payload(&change))
-            .fetch_all(&self.pool)
+            .bind(body)
+        } else {
+            Stmt::new(
+                "UPDATE deployment_defaults SET modified_at = $2, resource_version = resource_version + 1,
+                   body = $4
+                 WHERE namespace = $1 AND resource_version = $3",
+            )
+            .bind(ns)
+            .bind(modified)
+            .bind(expected)
+            .bind(body)
+        };
+        let change = change(ResourceKind::DeploymentDefaults, ns, ns.to_string(), None);
+        let written = write_one(self, write, change)
             .await
             .map_err(|e| match violation(&e) {
                 Some(_) => not_found(KIND, ns),
                 None => backend(OP, e),
-            })?
-        } else {
-            sqlx::query(&announced(
-                "UPDATE deployment_defaults SET modified_at = $1, resource_version = resource_version + 1, body = $2
-                 WHERE namespace = $3 AND resource_version = $4",
-                4,
-            ))
-            .bind(&modified)
-            .bind(&body)
-            .bind(ns)
-            .bind(expected)
-            .bind(self.payload(&change))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| backend(OP, e))?
-        };
-        if written.is_empty() {
-            let row = sqlx::query(
-                "SELECT d.resource_version FROM namespaces n LEFT JOIN deployment_defaults d ON d.namespace = n.name
-                 WHERE n.name = $1",
+            })?;
+        if !written {
+            let actual: Option<i64> = Stmt::new(
+                "SELECT d.resource_version FROM namespaces n
+                 LEFT JOIN deployment_defaults d ON d.namespace = n.name WHERE n.name = $1",
             )
             .bind(ns)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await
             .map_err(|e| backend(OP, e))?
             .ok_or_else(|| not_found(KIND, ns))?;
-            let actual: Option<i64> = row.try_get(0).map_err(|e| backend(OP, e))?;
             return Err(StoreError::Conflict {
                 kind: DEFAULTS,
                 id: ns.to_string(),
@@ -210,7 +186,6 @@ impl NamespaceStore for PostgresStore {
                 actual: actual.unwrap_or(0),
             });
         }
-        self.announce(change);
         Ok(stored)
     }
 }
