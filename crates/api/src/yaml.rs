@@ -57,6 +57,24 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, String> {
 /// would read as a number or boolean keeps its text (`flinkVersion: 1.14` is `"1.14"`, a tag `1.10`
 /// is `"1.10"`), as a typed YAML reader does.
 pub fn from_slice_as(bytes: &[u8], schema: Option<(&Value, &Value)>) -> Result<Value, String> {
+    // The reader recurses once per level of nesting, a few dozen KiB each in a debug build; the
+    // depth limit bounds the levels, and this thread's stack is sized for them, whatever the
+    // caller's (a runtime worker's 2 MiB would not do).
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("yaml-reader".into())
+            .stack_size(READER_STACK)
+            .spawn_scoped(scope, || read(bytes, schema))
+            .map_err(|e| format!("cannot start the YAML reader: {e}"))?
+            .join()
+            .map_err(|_| "the YAML reader failed".to_string())?
+    })
+}
+
+/// The stack of the thread that reads YAML: room for [`MAX_DEPTH`] levels many times over.
+const READER_STACK: usize = 16 * 1024 * 1024;
+
+fn read(bytes: &[u8], schema: Option<(&Value, &Value)>) -> Result<Value, String> {
     let node = serde_saphyr::from_slice_with_options::<Node>(bytes, options()).map_err(|e| {
         let msg = e.to_string();
         match e.location() {

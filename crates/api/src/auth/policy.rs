@@ -207,8 +207,8 @@ mod tests {
                 let declared = declared_need(op.security.as_deref());
                 assert!(
                     declared.is_some(),
-                    "{method} {path} declares no permission (security(...) in its #[utoipa::path]): {:?}",
-                    op.security
+                    "{method} {path} declares no permission (security(...) in its #[utoipa::path]): {}",
+                    serde_json::to_string(&op.security).unwrap_or_default()
                 );
                 assert_eq!(
                     declared,
