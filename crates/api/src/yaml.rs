@@ -5,8 +5,13 @@
 //! (`apply -f`), so a file the CLI accepts is one the server accepts.
 //!
 //! YAML is read into a JSON value (the API's bodies are JSON documents: merged, patched, stored):
-//! mapping keys that are numbers or booleans become their text, integers beyond 64 bits become
-//! floats as they do when serde_json reads JSON, a tag (`!Tag value`) is dropped and its value kept.
+//! a mapping key is the text written (`1.10:` is `"1.10"`), integers beyond 64 bits become floats as
+//! they do when serde_json reads JSON, a tag (`!Tag value`) is dropped and its value kept, and only
+//! `true`/`false` are booleans (YAML 1.2). Given the body's schema ([`from_slice_as`]), a plain scalar
+//! keeps its text where the schema says string: clients written for Ververica's API send
+//! `flinkVersion: 1.14` and mean the text, not the number 1.14 (nor 1.1 for `1.10`). This is what a
+//! typed YAML reader does; bodies are read untyped first (merge patches need the JSON), so each
+//! scalar's location is kept while reading and its text taken from the input where wanted.
 
 use std::ops::Range;
 
@@ -19,7 +24,7 @@ const MAX_ALIASES: usize = 100;
 /// At most this many events replayed from aliases in all: what keeps aliases of aliases from expanding.
 const MAX_REPLAYED_EVENTS: usize = 10_000;
 /// Nesting deeper than this is refused (a deployment is about ten levels deep).
-pub const MAX_DEPTH: usize = 64;
+const MAX_DEPTH: usize = 64;
 /// At most this many nodes (mappings, sequences, scalars): far more than 1 MiB of real YAML holds.
 const MAX_NODES: usize = 200_000;
 
