@@ -40,6 +40,7 @@ use stateplane_store::StoreError;
 use crate::error::{ApiError, ApiResult};
 use crate::format::{finish, Format, Reply};
 use crate::AppState;
+pub use login::LoginPage;
 pub use policy::Need;
 
 /// The session cookie the UI's login page sets (the token, hex-encoded).
@@ -320,16 +321,21 @@ async fn audit(
 }
 
 /// The UI's routes behind access control: `pages` (the web UI's router) gated (see [`login`]), plus
-/// `/ui/login` and `/ui/logout`. Merge the result into the API's [`crate::router`].
-pub fn ui(state: AppState, pages: Router) -> Router {
+/// `/ui/login` and `/ui/logout`, which show `login_page`. Merge the result into the API's
+/// [`crate::router`].
+pub fn ui(state: AppState, pages: Router, login_page: LoginPage) -> Router {
+    let ui = login::Ui {
+        state,
+        page: login_page,
+    };
     let gated = pages.layer(axum::middleware::from_fn_with_state(
-        state.clone(),
+        ui.clone(),
         login::gate,
     ));
     let login_routes = Router::new()
         .route("/ui/login", get(login::login_page).post(login::login))
         .route("/ui/logout", get(login::logout).post(login::logout))
-        .with_state(state);
+        .with_state(ui);
     gated.merge(login_routes)
 }
 

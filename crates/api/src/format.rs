@@ -17,8 +17,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -132,9 +134,7 @@ impl Format {
     fn encode(self, v: &Value) -> Result<Vec<u8>, String> {
         match self {
             Self::Json => serde_json::to_vec(v).map_err(|e| e.to_string()),
-            Self::Yaml => serde_yaml::to_string(v)
-                .map(String::into_bytes)
-                .map_err(|e| e.to_string()),
+            Self::Yaml => crate::yaml::to_string(v).map(String::into_bytes),
         }
     }
 }
@@ -253,113 +253,9 @@ fn json_error(e: &serde_json::Error) -> ApiError {
     ApiError::MalformedBody(format!("request body is not valid JSON: {e}"))
 }
 
-fn yaml_error(e: &serde_yaml::Error) -> ApiError {
-    let msg = e.to_string();
-    match e.location() {
-        Some(l) if !msg.contains("line ") => ApiError::MalformedBody(format!(
-            "request body is not valid YAML: {msg} at line {} column {}",
-            l.line(),
-            l.column()
-        )),
-        _ => ApiError::MalformedBody(format!("request body is not valid YAML: {msg}")),
-    }
-}
-
-/// YAML to a JSON value. Integers beyond 64 bits become floats, as they do when serde_json reads JSON
-/// (deserialising YAML straight into `serde_json::Value` refuses them).
-fn from_yaml(bytes: &[u8]) -> ApiResult<Value> {
-    serde_yaml::from_slice::<YamlJson>(bytes)
-        .map(|y| y.0)
-        .map_err(|e| yaml_error(&e))
-}
-
-/// A JSON value read from YAML; see [`from_yaml`].
-struct YamlJson(Value);
-
-impl<'de> serde::Deserialize<'de> for YamlJson {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(YamlJsonVisitor).map(YamlJson)
-    }
-}
-
-struct YamlJsonVisitor;
-
-impl<'de> serde::de::Visitor<'de> for YamlJsonVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a YAML value with string keys")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(v.into())
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(v.into())
-    }
-    fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
-        Ok(i64::try_from(v)
-            .map(Value::from)
-            .unwrap_or_else(|_| (v as f64).into()))
-    }
-    fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
-        Ok(u64::try_from(v)
-            .map(Value::from)
-            .unwrap_or_else(|_| (v as f64).into()))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        // NaN and infinities have no JSON form
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(YamlJson(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = serde_json::Map::new();
-        while let Some(key) = map.next_key::<YamlJson>()? {
-            let key = match key.0 {
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                Value::Null => "null".to_string(),
-                _ => {
-                    return Err(serde::de::Error::custom(
-                        "a mapping key must be a string, not a list or mapping",
-                    ))
-                }
-            };
-            let YamlJson(v) = map.next_value()?;
-            out.insert(key, v);
-        }
-        Ok(Value::Object(out))
-    }
-    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
-        // a YAML tag (`!Tag value`): keep the value, drop the tag
-        use serde::de::VariantAccess;
-        let (_tag, variant): (serde::de::IgnoredAny, _) = data.variant()?;
-        variant.newtype_variant::<YamlJson>().map(|y| y.0)
-    }
+fn from_yaml(bytes: &[u8], schema: Schema) -> ApiResult<Value> {
+    crate::yaml::from_slice_as(bytes, schema)
+        .map_err(|m| ApiError::MalformedBody(format!("request body is not valid YAML: {m}")))
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -373,8 +269,11 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-/// Parses a body as the Content-Type says; it must be an object.
-fn parse(kind: InputKind, bytes: &[u8]) -> ApiResult<Value> {
+/// The JSON schema of a body and the document it is in (see [`crate::yaml::from_slice_as`]).
+type Schema = Option<(&'static Value, &'static Value)>;
+
+/// Parses a body as the Content-Type says; it must be an object. YAML is read by the body's schema.
+fn parse(kind: InputKind, bytes: &[u8], schema: Schema) -> ApiResult<Value> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::MalformedBody(
             "the request body is empty; send a JSON or YAML object".into(),
@@ -382,7 +281,7 @@ fn parse(kind: InputKind, bytes: &[u8]) -> ApiResult<Value> {
     }
     let value = match kind {
         InputKind::Json => serde_json::from_slice(bytes).map_err(|e| json_error(&e))?,
-        InputKind::Yaml => from_yaml(bytes)?,
+        InputKind::Yaml => from_yaml(bytes, schema)?,
         InputKind::Sniff => match serde_json::from_slice::<Value>(bytes) {
             Ok(v) => v,
             Err(je) => {
@@ -390,7 +289,7 @@ fn parse(kind: InputKind, bytes: &[u8]) -> ApiResult<Value> {
                     .iter()
                     .find(|b| !b.is_ascii_whitespace())
                     .is_some_and(|b| *b == b'{' || *b == b'[');
-                match from_yaml(bytes) {
+                match from_yaml(bytes, schema) {
                     Ok(v) if v.is_object() => v,
                     Ok(_) => return Err(json_error(&je)),
                     Err(_) if looks_like_json => return Err(json_error(&je)),
@@ -411,17 +310,19 @@ fn parse(kind: InputKind, bytes: &[u8]) -> ApiResult<Value> {
     Ok(value)
 }
 
-/// A request body: a JSON or YAML object, at most [`BODY_LIMIT`] bytes.
-pub struct Input(pub Value);
+/// A request body of type `T`: a JSON or YAML object, at most [`BODY_LIMIT`] bytes, read into `T`
+/// (see [`crate::bodies`] for how each failure answers).
+pub struct Input<T>(pub T);
 
-impl<S: Send + Sync> FromRequest<S> for Input {
+impl<S: Send + Sync, T: DeserializeOwned + ToSchema> FromRequest<S> for Input<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let kind = input_kind(req.headers())?;
         let (parts, body) = req.into_parts();
         let bytes = read_limited(&parts.headers, body).await?;
-        parse(kind, &bytes).map(Input)
+        let value = parse(kind, &bytes, crate::openapi::body_schema::<T>())?;
+        Ok(Input(stateplane_model::error::from_value(value, "")?))
     }
 }
 
@@ -453,52 +354,57 @@ mod tests {
 
     #[test]
     fn bodies_parse_by_content_type_and_sniffing() {
-        assert!(parse(InputKind::Json, b"{\"a\": 1}").is_ok());
-        assert!(parse(InputKind::Yaml, b"a: 1\nb: [1, 2]\n").is_ok());
-        assert_eq!(parse(InputKind::Sniff, b"a: 1\n").unwrap()["a"], 1);
-        assert_eq!(parse(InputKind::Sniff, b"{\"a\": 2}").unwrap()["a"], 2);
-        let e = parse(InputKind::Json, b"{\"a\": \n  1,,}")
+        assert!(parse(InputKind::Json, b"{\"a\": 1}", None).is_ok());
+        assert!(parse(InputKind::Yaml, b"a: 1\nb: [1, 2]\n", None).is_ok());
+        assert_eq!(parse(InputKind::Sniff, b"a: 1\n", None).unwrap()["a"], 1);
+        assert_eq!(
+            parse(InputKind::Sniff, b"{\"a\": 2}", None).unwrap()["a"],
+            2
+        );
+        let e = parse(InputKind::Json, b"{\"a\": \n  1,,}", None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2"), "{e}");
-        let e = parse(InputKind::Yaml, b"a: 1\n b: 2\n")
+        let e = parse(InputKind::Yaml, b"a: 1\n b: 2\n", None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("line"), "{e}");
-        let e = parse(InputKind::Sniff, b"{\"a\": 1")
+        let e = parse(InputKind::Sniff, b"{\"a\": 1", None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("JSON") && e.contains("line 1"), "{e}");
         assert!(matches!(
-            parse(InputKind::Sniff, b"just words"),
+            parse(InputKind::Sniff, b"just words", None),
             Err(ApiError::MalformedBody(_))
         ));
         assert!(matches!(
-            parse(InputKind::Json, b"[1]"),
+            parse(InputKind::Json, b"[1]", None),
             Err(ApiError::MalformedField { .. })
         ));
         assert!(matches!(
-            parse(InputKind::Json, b"  "),
+            parse(InputKind::Json, b"  ", None),
             Err(ApiError::MalformedBody(_))
         ));
         // big integers become floats, as in JSON
-        let v = parse(InputKind::Yaml, b"a: 36893488147419103232\n").unwrap();
+        let v = parse(InputKind::Yaml, b"a: 36893488147419103232\n", None).unwrap();
         assert!(v["a"].is_f64(), "{v}");
-        assert!(parse(InputKind::Json, b"{\"a\": 36893488147419103232}").unwrap()["a"].is_f64());
+        assert!(
+            parse(InputKind::Json, b"{\"a\": 36893488147419103232}", None).unwrap()["a"].is_f64()
+        );
         assert!(matches!(
-            parse(InputKind::Yaml, b"? [1, 2]\n: x\n"),
+            parse(InputKind::Yaml, b"? [1, 2]\n: x\n", None),
             Err(ApiError::MalformedBody(_))
         ));
         assert_eq!(
-            parse(InputKind::Yaml, b"1: x\ntrue: y\n").unwrap(),
+            parse(InputKind::Yaml, b"1: x\ntrue: y\n", None).unwrap(),
             serde_json::json!({"1": "x", "true": "y"})
         );
         assert_eq!(
-            parse(InputKind::Yaml, b"a: !Tagged 3\n").unwrap(),
+            parse(InputKind::Yaml, b"a: !Tagged 3\n", None).unwrap(),
             serde_json::json!({"a": 3})
         );
         assert_eq!(
-            parse(InputKind::Yaml, b"a: &x 1\nb: *x\n").unwrap(),
+            parse(InputKind::Yaml, b"a: &x 1\nb: *x\n", None).unwrap(),
             serde_json::json!({"a": 1, "b": 1})
         );
     }

@@ -2,7 +2,9 @@
 //!
 //! Layout:
 //! - [`routes`]: one short handler per operation (parse → one call into [`app`] → reply), named resource
-//!   first (`savepoint_create`, `deployment_list`), each documented for the OpenAPI document.
+//!   first (`savepoint_create`, `deployment_list`). Each is declared once, by its `#[utoipa::path]`:
+//!   route, method, OpenAPI entry and permission; [`routes::declared`] makes router and document from
+//!   those declarations. Request bodies are the typed [`bodies`].
 //! - [`app`]: the rules (what may be created, changed, deleted, and when), written against the
 //!   [`Store`] trait only. The API never calls Flink: it records intent (a desired state, a savepoint
 //!   request) and the controller, woken by the store's change feed, makes it true.
@@ -12,8 +14,8 @@
 //!   a namespace's API token) and whether the one table in [`auth::policy`] lets them; audit of
 //!   writes; the UI's login. Outermost after tracing, so nothing (not even the response cache) answers
 //!   before it decided.
-//! - `format`: content negotiation. Bodies in as JSON or YAML (1 MiB at most), out as JSON or YAML per
-//!   `Accept`. Every response body, errors included, is rendered in one middleware, which also turns any
+//! - `format`: content negotiation. Bodies in as JSON or YAML (1 MiB at most; YAML read under the
+//!   limits of [`yaml`]), out as JSON or YAML per `Accept`. Every response body, errors included, is rendered in one middleware, which also turns any
 //!   response axum builds on its own (unknown route, wrong method, a panic) into the JSON error shape.
 //!
 //! Guarantees: no input produces a 500 or a panic; a request that fails writes nothing (all checks run
@@ -28,12 +30,14 @@ use stateplane_store::Store;
 
 pub mod app;
 pub mod auth;
+pub mod bodies;
 pub mod cache;
 pub mod error;
 mod format;
 pub mod openapi;
 mod params;
 pub mod routes;
+pub mod yaml;
 
 pub use error::{ApiError, ErrorBody};
 pub use format::BODY_LIMIT;
@@ -93,77 +97,16 @@ impl AppState {
     }
 }
 
-/// The base of every namespaced route.
-const NS: &str = "/api/v1/namespaces/{namespace}";
+/// Served outside the OpenAPI document (Prometheus text, not part of the JSON API); open to anyone
+/// (see [`auth::policy`]).
+pub const METRICS_PATH: &str = "/metrics";
 
-/// The whole API as one router.
+/// The whole API as one router: every operation [`routes::declared`] declares, and `/metrics`.
 pub fn router(state: AppState) -> Router {
     use routes::*;
-    let ns = |p: &str| format!("{NS}{p}");
-    let router = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(metrics::metrics))
-        .route("/api/v1/openapi.json", get(openapi::openapi_json))
-        .route(
-            "/api/v1/namespaces",
-            get(namespaces::namespace_list).post(namespaces::namespace_create),
-        )
-        .route(
-            NS,
-            get(namespaces::namespace_get).delete(namespaces::namespace_delete),
-        )
-        .route(
-            &ns("/deployment-defaults"),
-            get(deployment_defaults::deployment_defaults_get)
-                .patch(deployment_defaults::deployment_defaults_patch),
-        )
-        .route(
-            &ns("/deployments"),
-            get(deployments::deployment_list).post(deployments::deployment_create),
-        )
-        .route(
-            &ns("/deployments/{deploymentId}"),
-            get(deployments::deployment_get)
-                .patch(deployments::deployment_patch)
-                .delete(deployments::deployment_delete),
-        )
-        .route(
-            &ns("/deployments/{deploymentId}/restore-preview"),
-            get(deployments::deployment_restore_preview),
-        )
-        .route(
-            &ns("/deployment-targets"),
-            get(deployment_targets::deployment_target_list)
-                .post(deployment_targets::deployment_target_create),
-        )
-        .route(
-            &ns("/deployment-targets/{name}"),
-            get(deployment_targets::deployment_target_get)
-                .delete(deployment_targets::deployment_target_delete),
-        )
-        .route(
-            &ns("/savepoints"),
-            get(savepoints::savepoint_list).post(savepoints::savepoint_create),
-        )
-        .route(
-            &ns("/savepoints/{savepointId}"),
-            get(savepoints::savepoint_get).delete(savepoints::savepoint_delete),
-        )
-        .route(
-            &ns("/savepoints/{savepointId}/copy"),
-            axum::routing::post(savepoints::savepoint_copy),
-        )
-        .route(&ns("/jobs"), get(jobs::job_list))
-        .route(&ns("/jobs/{jobId}"), get(jobs::job_get))
-        .route(&ns("/events"), get(events::event_list))
-        .route(
-            "/apitokens/v1/namespaces/{namespace}/apitokens",
-            get(api_tokens::api_token_list).post(api_tokens::api_token_create),
-        )
-        .route(
-            "/apitokens/v1/namespaces/{namespace}/apitokens/{apiTokenName}",
-            get(api_tokens::api_token_get).delete(api_tokens::api_token_delete),
-        )
+    let (declared, _) = routes::declared().split_for_parts();
+    let router = declared
+        .route(METRICS_PATH, get(metrics::metrics))
         .fallback(fallback::route_not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -1,26 +1,25 @@
-//! The OpenAPI 3 document, generated from the handlers' `#[utoipa::path]` attributes and the model's
-//! schemas, served at `GET /api/v1/openapi.json`.
+//! The OpenAPI 3 document, generated from the handlers' `#[utoipa::path]` attributes (collected with
+//! the routes themselves, by [`crate::routes::declared`]) and the model's schemas, served at
+//! `GET /api/v1/openapi.json`.
 //!
 //! After generation every operation gets the error responses all operations share (400, 404, 503; for
-//! operations with a body also 413, 415, 422), and every JSON body is offered as YAML too, so the
-//! document describes what the server really answers (it is meant to be fuzzed with schemathesis).
+//! protected operations 401 and 403; for operations with a body also 413, 415, 422), and every JSON body
+//! is offered as YAML too, so the document describes what the server really answers (it is meant to be
+//! fuzzed with schemathesis). The `bearer` security scheme names, per operation, the role it needs
+//! ([`crate::auth::policy`] reads the access rules from here).
 
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stateplane_model::{
-    Deployment, DeploymentSpec, DeploymentTarget, DeploymentTargetSpec, Event, Job, Namespace,
-    Savepoint, SavepointFormat, SavepointState,
-};
+use stateplane_model::{Deployment, DeploymentTarget, Event, Job, Namespace, Savepoint};
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as OpenApiDoc, Ref, RefOr, Response};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::format::Reply;
-use crate::routes;
 
 macro_rules! list_schema {
     ($name:ident, $item:ty, $kind:literal) => {
@@ -50,124 +49,7 @@ list_schema!(SavepointList, Savepoint, "ResourceListOfSavepoint");
 list_schema!(JobList, Job, "ResourceListOfJob");
 list_schema!(EventList, Event, "ResourceListOfEvent");
 
-/// Body of `POST /api/v1/namespaces`.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct NamespaceCreate {
-    pub metadata: NameOnly,
-}
-
-/// `{name}`.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct NameOnly {
-    /// A DNS label: lower-case letters, digits and `-`, at most 63 characters.
-    #[schema(example = "team-a", pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
-    pub name: String,
-}
-
-/// Metadata a client sets when creating a resource.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateMetadata {
-    /// A DNS label, unique in the namespace.
-    #[schema(
-        example = "word-count",
-        pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-    )]
-    pub name: String,
-    pub display_name: Option<String>,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub annotations: Option<BTreeMap<String, String>>,
-}
-
-/// Body of `POST …/deployments`: `spec` is merged over the namespace's deployment defaults.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct DeploymentCreate {
-    pub metadata: CreateMetadata,
-    pub spec: DeploymentSpec,
-}
-
-/// Metadata a PATCH may change.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PatchMetadata {
-    pub display_name: Option<String>,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub annotations: Option<BTreeMap<String, String>>,
-    /// The version the change is based on: the PATCH is refused (409) if the resource changed since.
-    pub resource_version: Option<i64>,
-}
-
-/// Body of `PATCH …/deployments/{deploymentId}`: a JSON merge patch (RFC 7396).
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct DeploymentPatch {
-    pub metadata: Option<PatchMetadata>,
-    /// A partial DeploymentSpec; `null` removes a field.
-    #[schema(value_type = Option<Object>)]
-    pub spec: Option<Value>,
-}
-
-/// `{resourceVersion}`.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct VersionOnly {
-    pub resource_version: Option<i64>,
-}
-
-/// Body of `PATCH …/deployment-defaults`: a JSON merge patch of the partial spec.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct DeploymentDefaultsPatch {
-    pub metadata: Option<VersionOnly>,
-    /// A partial DeploymentSpec; `null` removes a field.
-    #[schema(value_type = Option<Object>)]
-    pub spec: Option<Value>,
-}
-
-/// Body of `POST …/deployment-targets`.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct DeploymentTargetCreate {
-    pub metadata: CreateMetadata,
-    pub spec: DeploymentTargetSpec,
-}
-
-/// Metadata of a savepoint POST.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SavepointCreateMetadata {
-    #[schema(value_type = String, format = Uuid)]
-    pub deployment_id: uuid::Uuid,
-    /// Carry `com.dataartisans.appmanager.controller.deployment.spec.version` when registering, or
-    /// the savepoint is never used for a restore.
-    pub annotations: Option<BTreeMap<String, String>>,
-}
-
-/// Spec of a savepoint POST.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SavepointCreateSpec {
-    /// Register only: the snapshot directory.
-    pub savepoint_location: Option<String>,
-    /// Register only.
-    #[schema(value_type = Option<String>, format = Uuid)]
-    pub flink_savepoint_id: Option<uuid::Uuid>,
-    /// Request only: CANONICAL (default) or NATIVE.
-    pub format_type: Option<SavepointFormat>,
-}
-
-/// Status of a savepoint POST: `COMPLETED` to register.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct SavepointCreateStatus {
-    pub state: Option<SavepointState>,
-}
-
-/// Body of `POST …/savepoints`: `{metadata: {deploymentId}}` alone requests a savepoint;
-/// with `spec.savepointLocation` and `status.state: COMPLETED` it registers an existing snapshot.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct SavepointCreateBody {
-    pub metadata: SavepointCreateMetadata,
-    pub spec: Option<SavepointCreateSpec>,
-    pub status: Option<SavepointCreateStatus>,
-}
-
+/// What the document says besides the operations, which [`crate::routes::declared`] adds.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -177,41 +59,9 @@ pub struct SavepointCreateBody {
                        application/json or application/yaml. Every error answers {code, message, field}.",
         version = "1.0.0"
     ),
-    paths(
-        routes::health::healthz,
-        routes::namespaces::namespace_list,
-        routes::namespaces::namespace_create,
-        routes::namespaces::namespace_get,
-        routes::namespaces::namespace_delete,
-        routes::deployment_defaults::deployment_defaults_get,
-        routes::deployment_defaults::deployment_defaults_patch,
-        routes::deployments::deployment_list,
-        routes::deployments::deployment_create,
-        routes::deployments::deployment_get,
-        routes::deployments::deployment_patch,
-        routes::deployments::deployment_delete,
-        routes::deployments::deployment_restore_preview,
-        routes::deployment_targets::deployment_target_list,
-        routes::deployment_targets::deployment_target_create,
-        routes::deployment_targets::deployment_target_get,
-        routes::deployment_targets::deployment_target_delete,
-        routes::savepoints::savepoint_list,
-        routes::savepoints::savepoint_create,
-        routes::savepoints::savepoint_get,
-        routes::savepoints::savepoint_delete,
-        routes::savepoints::savepoint_copy,
-        routes::jobs::job_list,
-        routes::jobs::job_get,
-        routes::events::event_list,
-        routes::api_tokens::api_token_list,
-        routes::api_tokens::api_token_create,
-        routes::api_tokens::api_token_get,
-        routes::api_tokens::api_token_delete,
-        openapi_json,
-    ),
     components(schemas(ErrorBody))
 )]
-struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 const JSON: &str = "application/json";
 const YAML: &str = "application/yaml";
@@ -269,12 +119,31 @@ fn complete(op: &mut Operation, open: bool) {
     }
 }
 
-/// The OpenAPI document.
-pub fn document() -> OpenApiDoc {
-    let mut doc = ApiDoc::openapi();
-    for (path, item) in doc.paths.paths.iter_mut() {
-        let open = crate::auth::policy::need(&axum::http::Method::GET, Some(path))
-            == crate::auth::Need::Open;
+/// The security scheme every protected operation names, with the role it needs (see
+/// [`crate::auth::policy`]).
+pub const SCHEME: &str = "bearer";
+
+/// Whether an operation is declared open (`security(())`: an empty requirement, no credentials).
+pub(crate) fn is_open(op: &Operation) -> bool {
+    op.security.as_deref() == Some(&[SecurityRequirement::default()][..])
+}
+
+fn build() -> OpenApiDoc {
+    let mut doc = crate::routes::declared().into_openapi();
+    doc.components.get_or_insert_with(Default::default).add_security_scheme(
+        SCHEME,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "Needed only when the server runs with --auth: the admin token, or an API token of \
+                     the path's namespace. An operation's requirement names the role it needs (viewer, \
+                     editor or owner of the namespace, or admin; none: any valid token).",
+                ))
+                .build(),
+        ),
+    );
+    for item in doc.paths.paths.values_mut() {
         for op in [
             &mut item.get,
             &mut item.post,
@@ -285,17 +154,39 @@ pub fn document() -> OpenApiDoc {
         .into_iter()
         .flatten()
         {
+            let open = is_open(op);
             complete(op, open);
         }
     }
     doc
 }
 
+/// The OpenAPI document (built once).
+pub fn document() -> &'static OpenApiDoc {
+    static DOC: OnceLock<OpenApiDoc> = OnceLock::new();
+    DOC.get_or_init(build)
+}
+
+/// The document as JSON (built once): what `GET /api/v1/openapi.json` serves, and where the YAML
+/// reader finds the schemas of request bodies.
+pub(crate) fn document_json() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| serde_json::to_value(document()).unwrap_or_default())
+}
+
+/// The schema of the request body `T` and the document it is part of, for
+/// [`crate::yaml::from_slice_as`].
+pub fn body_schema<T: ToSchema>() -> Option<(&'static Value, &'static Value)> {
+    let doc = document_json();
+    let schema = doc
+        .pointer("/components/schemas")?
+        .get(T::name().as_ref())?;
+    Some((schema, doc))
+}
+
 /// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()),
     responses((status = 200, description = "The OpenAPI 3 document of this API", body = Object)))]
 pub async fn openapi_json() -> ApiResult<Reply> {
-    static DOC: OnceLock<Value> = OnceLock::new();
-    let doc = DOC.get_or_init(|| serde_json::to_value(document()).unwrap_or_default());
-    Reply::ok(doc)
+    Reply::ok(document_json())
 }

@@ -53,8 +53,11 @@ async fn start() -> Server {
     let state = AppState::new(store.clone(), ApiConfig::default())
         .with_response_cache()
         .with_auth(Auth::new(ADMIN));
-    let app = stateplane_api::router(state.clone())
-        .merge(stateplane_api::auth::ui(state, stateplane_web::router()));
+    let app = stateplane_api::router(state.clone()).merge(stateplane_api::auth::ui(
+        state,
+        stateplane_web::router(),
+        stateplane_web::login_page,
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -452,7 +452,7 @@ async fn yaml_out_when_accept_prefers_it() {
         "{}",
         r.content_type
     );
-    let v: serde_json::Value = serde_yaml::from_str(&r.text).unwrap();
+    let v: serde_json::Value = serde_saphyr::from_str(&r.text).unwrap();
     assert_eq!(v["metadata"]["name"], "yaml-out");
     assert!(r.text.contains("kind: Deployment"), "{}", r.text);
     let r = s

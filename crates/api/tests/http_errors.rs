@@ -341,7 +341,7 @@ async fn errors_render_as_yaml_when_asked() {
         "{}",
         r.content_type
     );
-    let v: serde_json::Value = serde_yaml::from_str(&r.text).unwrap();
+    let v: serde_json::Value = serde_saphyr::from_str(&r.text).unwrap();
     assert_eq!(v["code"], "NOT_FOUND");
     let r = s
         .raw(

@@ -113,8 +113,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, store = %backend.describe(&args), "stateplane listening on http://{addr}");
-    let app = stateplane_api::router(state.clone())
-        .merge(stateplane_api::auth::ui(state, stateplane_web::router()));
+    let app = stateplane_api::router(state.clone()).merge(stateplane_api::auth::ui(
+        state,
+        stateplane_web::router(),
+        stateplane_web::login_page,
+    ));
     let served = stateplane_api::serve_app(listener, app, shutdown_signal())
         .await
         .context("serving the API");

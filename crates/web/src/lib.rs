@@ -14,7 +14,13 @@
 //!   (the row the next start restores from carries `data-next-restore="true"` and a badge with the
 //!   reason; skipped rows say why), Jobs and Events.
 //!
+//! - the login page ([`login_page`]), shown by the API's access control when the server requires a token.
+//!
 //! Nothing here is durable; the router holds no state and works with any application state `S`.
+
+mod login;
+
+pub use login::login_page;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -84,7 +90,7 @@ fn html(status: StatusCode, body: &'static str) -> Response {
     r
 }
 
-/// The headers every HTML page of the server carries (the UI's pages here, the login page in the API):
+/// The headers every HTML page of the server carries (the UI's pages and the login page):
 /// its type, caching, its Content-Security-Policy, no type sniffing and no referrer to other sites.
 pub fn html_headers(h: &mut HeaderMap, csp: &'static str, cache_control: &'static str) {
     h.insert(

@@ -4,14 +4,14 @@
 //! (owners of the namespace and the admin) is decided by [`crate::auth`], like everything else.
 
 use serde::Serialize;
-use serde_json::Value;
 use stateplane_model::api_token::{parse_token_name, resource_name};
 use stateplane_model::{ApiToken, Role};
 use stateplane_store::{Store, StoreError};
 use utoipa::ToSchema;
 
-use super::{ensure_namespace, namespace_not_found, or_not_found, required_str};
+use super::{ensure_namespace, namespace_not_found, or_not_found, required};
 use crate::auth::secret;
+use crate::bodies::ApiTokenCreate;
 use crate::error::{ApiError, ApiResult};
 
 const KIND: &str = "API token";
@@ -44,16 +44,16 @@ impl ApiTokenView {
 }
 
 /// Creates a token from `{name, role}`; the answer carries its secret.
-pub async fn create(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<ApiTokenView> {
-    super::object(body)?;
-    let name = required_str(body, "/name", "name")?;
+pub async fn create(store: &dyn Store, ns: &str, body: ApiTokenCreate) -> ApiResult<ApiTokenView> {
+    let name = required("name", body.name)?;
     let name = parse_token_name("name", ns, &name)?;
-    let role: Role = required_str(body, "/role", "role")?
+    let role: Role = required("role", body.role)?
         .parse()
         .map_err(|m: String| ApiError::invalid("role", m))?;
     if body
-        .get("secret")
-        .and_then(Value::as_str)
+        .secret
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
         .is_some_and(|s| !s.is_empty())
     {
         return Err(ApiError::invalid(

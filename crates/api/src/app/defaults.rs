@@ -11,7 +11,8 @@ use stateplane_model::merge::{merge_patch, with_defaults};
 use stateplane_model::{Deployment, DeploymentDefaults, DeploymentSpec};
 use stateplane_store::{Store, StoreError};
 
-use super::{busy, ensure_namespace, expected_version, object, stale, CAS_ATTEMPTS};
+use super::{busy, ensure_namespace, stale, CAS_ATTEMPTS};
+use crate::bodies::DeploymentDefaultsPatch;
 use crate::error::{ApiError, ApiResult};
 
 pub async fn get(store: &dyn Store, ns: &str) -> ApiResult<DeploymentDefaults> {
@@ -49,31 +50,23 @@ async fn validate(store: &dyn Store, ns: &str, spec: &Value) -> ApiResult<()> {
 }
 
 /// Applies `{spec: …}` as a JSON merge patch to the defaults.
-pub async fn patch(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<DeploymentDefaults> {
-    let obj = object(body)?;
-    let mut spec_patch = None;
-    let mut expected = None;
-    for (k, v) in obj {
-        match k.as_str() {
-            "apiVersion" | "kind" => {}
-            "spec" => spec_patch = Some(v.clone()),
-            "metadata" if v.is_null() => {}
-            "metadata" if v.is_object() => expected = expected_version(Some(v))?,
-            "metadata" => {
-                return Err(ApiError::MalformedField {
-                    field: "metadata".into(),
-                    message: "must be an object".into(),
-                })
-            }
-            other => {
-                return Err(ApiError::invalid(
-                    other,
-                    "unknown field; PATCH the defaults as {\"spec\": {…}}",
-                ));
-            }
-        }
+pub async fn patch(
+    store: &dyn Store,
+    ns: &str,
+    body: DeploymentDefaultsPatch,
+) -> ApiResult<DeploymentDefaults> {
+    if let Some((other, _)) = body
+        .other
+        .iter()
+        .find(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind"))
+    {
+        return Err(ApiError::invalid(
+            other,
+            "unknown field; PATCH the defaults as {\"spec\": {…}}",
+        ));
     }
-    let spec_patch = spec_patch.unwrap_or_else(|| Value::Object(Map::new()));
+    let expected = body.metadata.and_then(|m| m.resource_version);
+    let spec_patch = body.spec.unwrap_or_else(|| Value::Object(Map::new()));
     if !(spec_patch.is_object() || spec_patch.is_null()) {
         return Err(ApiError::MalformedField {
             field: "spec".into(),

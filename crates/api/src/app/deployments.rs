@@ -23,9 +23,9 @@ use stateplane_model::{
 use stateplane_store::{SavepointFilter, Store, StoreError};
 
 use super::{
-    busy, ensure_namespace, expected_version, namespace_not_found, object, or_not_found, stale,
-    CAS_ATTEMPTS,
+    busy, ensure_namespace, namespace_not_found, or_not_found, required, stale, CAS_ATTEMPTS,
 };
+use crate::bodies::{self, DeploymentCreate};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Wait, UUID_EXAMPLE};
 use crate::AppState;
@@ -175,37 +175,18 @@ async fn check_flink_version(store: &dyn Store, ns: &str, spec: &DeploymentSpec)
     }
 }
 
-fn sub_object<'a>(obj: &'a Map<String, Value>, key: &str) -> ApiResult<Option<&'a Value>> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v @ Value::Object(_)) => Ok(Some(v)),
-        Some(_) => Err(ApiError::MalformedField {
-            field: key.into(),
-            message: "must be an object".into(),
-        }),
-    }
-}
-
 /// Creates a deployment from `{metadata: {name, displayName, labels, annotations}, spec}`.
 /// Server-owned fields in the body (`metadata.id`, `createdAt`, `resourceVersion`, `status`) are ignored.
-pub async fn create(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<Deployment> {
-    let obj = object(body)?;
-    let name = super::required_str(body, "/metadata/name", "metadata.name")?;
-    let meta: ClientMetadata = match sub_object(obj, "metadata")? {
-        Some(m) => from_value(m.clone(), "metadata")?,
-        None => ClientMetadata::default(),
-    };
-    if let Some(given) = body.pointer("/metadata/namespace").filter(|v| !v.is_null()) {
-        if given.as_str() != Some(ns) {
-            return Err(ApiError::invalid(
-                "metadata.namespace",
-                format!("is {given} but the request goes to namespace '{ns}'; leave it out or make them equal"),
-            ));
-        }
+pub async fn create(store: &dyn Store, ns: &str, body: DeploymentCreate) -> ApiResult<Deployment> {
+    let meta = body.metadata;
+    let name = required("metadata.name", meta.name)?;
+    if let Some(given) = meta.namespace.filter(|given| given != ns) {
+        return Err(ApiError::invalid(
+            "metadata.namespace",
+            format!("is '{given}' but the request goes to namespace '{ns}'; leave it out or make them equal"),
+        ));
     }
-    let explicit = sub_object(obj, "spec")?
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+    let explicit = Value::Object(body.spec);
     ensure_namespace(store, ns).await?;
     let defaults = store.deployment_defaults_get(ns).await?;
     let spec: DeploymentSpec = from_value(with_defaults(&defaults.spec, &explicit), "spec")?;
@@ -234,14 +215,12 @@ pub async fn create(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<Depl
         .map_err(or_not_found("deployment", d.metadata.id, ns))
 }
 
-/// Fields of `metadata` a PATCH may change, and those it may repeat unchanged.
-const PATCHABLE_METADATA: [&str; 3] = ["labels", "annotations", "displayName"];
 const PATCH_HINT: &str =
     "a PATCH may change metadata.labels, metadata.annotations, metadata.displayName and spec";
 
 /// The parts of a PATCH body, checked for shape before anything is read.
 #[derive(Debug)]
-struct DeploymentPatch {
+struct PatchPlan {
     /// The merge patch over `{metadata: {labels, annotations, displayName}, spec}`.
     patch: Value,
     expected: Option<i64>,
@@ -249,12 +228,12 @@ struct DeploymentPatch {
     fixed: Map<String, Value>,
 }
 
-fn split_patch(body: &Value) -> ApiResult<DeploymentPatch> {
-    let obj = object(body)?;
-    let mut patch = Map::new();
-    let mut fixed = Map::new();
-    let mut expected = None;
-    for (k, v) in obj {
+fn unknown(field: String) -> ApiError {
+    ApiError::invalid(field, format!("unknown field; {PATCH_HINT}"))
+}
+
+fn split_patch(body: bodies::DeploymentPatch) -> ApiResult<PatchPlan> {
+    for k in body.other.keys() {
         match k.as_str() {
             "apiVersion" | "kind" => {}
             "status" => {
@@ -263,53 +242,43 @@ fn split_patch(body: &Value) -> ApiResult<DeploymentPatch> {
                     "is written only by the controller; leave it out of a PATCH",
                 ))
             }
-            "spec" => {
-                if !(v.is_object() || v.is_null()) {
-                    return Err(ApiError::MalformedField {
-                        field: "spec".into(),
-                        message: "must be an object".into(),
-                    });
-                }
-                patch.insert(k.clone(), v.clone());
-            }
-            "metadata" if v.is_null() => {}
-            "metadata" => {
-                let Some(m) = v.as_object() else {
-                    return Err(ApiError::MalformedField {
-                        field: "metadata".into(),
-                        message: "must be an object".into(),
-                    });
-                };
-                expected = expected_version(Some(v))?;
-                let mut meta_patch = Map::new();
-                for (mk, mv) in m {
-                    match mk.as_str() {
-                        k if PATCHABLE_METADATA.contains(&k) => {
-                            meta_patch.insert(mk.clone(), mv.clone());
-                        }
-                        "resourceVersion" | "modifiedAt" => {}
-                        "id" | "namespace" | "name" | "createdAt" => {
-                            fixed.insert(mk.clone(), mv.clone());
-                        }
-                        other => {
-                            return Err(ApiError::invalid(
-                                format!("metadata.{other}"),
-                                format!("unknown field; {PATCH_HINT}"),
-                            ))
-                        }
-                    }
-                }
-                patch.insert("metadata".into(), Value::Object(meta_patch));
-            }
-            other => {
-                return Err(ApiError::invalid(
-                    other,
-                    format!("unknown field; {PATCH_HINT}"),
-                ))
-            }
+            other => return Err(unknown(other.to_string())),
         }
     }
-    Ok(DeploymentPatch {
+    let mut patch = Map::new();
+    if let Some(spec) = body.spec {
+        if !(spec.is_object() || spec.is_null()) {
+            return Err(ApiError::MalformedField {
+                field: "spec".into(),
+                message: "must be an object".into(),
+            });
+        }
+        patch.insert("spec".into(), spec);
+    }
+    let mut fixed = Map::new();
+    let mut expected = None;
+    if let Some(m) = body.metadata {
+        for (k, v) in m.other {
+            match k.as_str() {
+                "modifiedAt" => {}
+                "id" | "namespace" | "name" | "createdAt" => {
+                    fixed.insert(k, v);
+                }
+                other => return Err(unknown(format!("metadata.{other}"))),
+            }
+        }
+        expected = m.resource_version;
+        let meta_patch: Map<String, Value> = [
+            ("labels", m.labels),
+            ("annotations", m.annotations),
+            ("displayName", m.display_name),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect();
+        patch.insert("metadata".into(), Value::Object(meta_patch));
+    }
+    Ok(PatchPlan {
         patch: Value::Object(patch),
         expected,
         fixed,
@@ -404,7 +373,7 @@ pub async fn patch(
     blob: Option<&str>,
     ns: &str,
     id_or_name: &str,
-    body: &Value,
+    body: bodies::DeploymentPatch,
 ) -> ApiResult<Deployment> {
     let p = split_patch(body)?;
     for _ in 0..CAS_ATTEMPTS {
@@ -494,6 +463,11 @@ pub async fn restore_preview(
 mod tests {
     use super::*;
 
+    /// A PATCH body as the API reads it: typed, then split.
+    fn split(v: Value) -> ApiResult<PatchPlan> {
+        split_patch(from_value(v, "")?)
+    }
+
     fn dep() -> Deployment {
         let spec: DeploymentSpec = serde_json::from_value(json!({
             "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}}}
@@ -505,7 +479,7 @@ mod tests {
     #[test]
     fn template_changes_bump_the_spec_version_and_nothing_else_does() {
         let d = dep();
-        let p = |v: Value| apply_patch(&d, &split_patch(&v).unwrap().patch).unwrap();
+        let p = |v: Value| apply_patch(&d, &split(v).unwrap().patch).unwrap();
         assert_eq!(
             p(json!({"spec": {"template": {"spec": {"parallelism": 2}}}})).spec_version(),
             2
@@ -527,7 +501,7 @@ mod tests {
 
     #[test]
     fn patch_shape_errors_name_the_field() {
-        let f = |v: Value| match split_patch(&v) {
+        let f = |v: Value| match split(v) {
             Err(ApiError::InvalidField { field, .. } | ApiError::MalformedField { field, .. }) => {
                 field
             }

@@ -5,7 +5,6 @@
 //! client-given `resourceVersion` re-read and retry a few times on a conflict; with one, a conflict is
 //! the client's 409.
 
-use serde_json::{Map, Value};
 use stateplane_store::{Store, StoreError};
 
 use crate::error::{ApiError, ApiResult};
@@ -58,41 +57,10 @@ pub(crate) fn or_not_found(
     }
 }
 
-/// The body as an object (the `Input` extractor already guarantees one).
-pub(crate) fn object(body: &Value) -> ApiResult<&Map<String, Value>> {
-    body.as_object().ok_or_else(|| ApiError::MalformedField {
-        field: "body".into(),
-        message: "must be an object".into(),
-    })
-}
-
-/// A required string field such as `metadata.name`, with a clear error when it is missing or not a string.
-pub(crate) fn required_str(body: &Value, pointer: &str, field: &str) -> ApiResult<String> {
-    match body.pointer(pointer) {
-        None | Some(Value::Null) => Err(ApiError::invalid(field, "is required")),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(ApiError::MalformedField {
-            field: field.into(),
-            message: "must be a string".into(),
-        }),
-    }
-}
-
-/// `metadata.resourceVersion` of a PATCH body, if given: the version the client's change is based on.
-pub(crate) fn expected_version(metadata: Option<&Value>) -> ApiResult<Option<i64>> {
-    let Some(v) = metadata.and_then(|m| m.get("resourceVersion")) else {
-        return Ok(None);
-    };
-    let parsed = match v {
-        Value::Null => return Ok(None),
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    };
-    parsed.map(Some).ok_or_else(|| ApiError::MalformedField {
-        field: "metadata.resourceVersion".into(),
-        message: "must be an integer (the resourceVersion you read)".into(),
-    })
+/// A member the rules require (`metadata.name`, a token's `role`): 422 `INVALID_FIELD` when it is
+/// missing or `null` (its type was checked when the body was read).
+pub(crate) fn required(field: &str, value: Option<String>) -> ApiResult<String> {
+    value.ok_or_else(|| ApiError::invalid(field, "is required"))
 }
 
 /// 409 for a PATCH based on an old read.

@@ -1,11 +1,11 @@
 //! Namespaces: create, read, delete. `default` always exists; deleting a namespace removes its resources
 //! (never savepoint data) and is refused while any of its deployments is not cancelled.
 
-use serde_json::Value;
 use stateplane_model::{DeploymentState, DesiredState, Namespace, DEFAULT_NAMESPACE};
 use stateplane_store::{Store, StoreError};
 
-use super::{namespace_not_found, required_str};
+use super::{namespace_not_found, required};
+use crate::bodies::NamespaceCreate;
 use crate::error::{ApiError, ApiResult};
 
 pub async fn list(store: &dyn Store) -> ApiResult<Vec<Namespace>> {
@@ -20,8 +20,8 @@ pub async fn get(store: &dyn Store, name: &str) -> ApiResult<Namespace> {
 }
 
 /// Creates a namespace from `{metadata: {name}}`.
-pub async fn create(store: &dyn Store, body: &Value) -> ApiResult<Namespace> {
-    let name = required_str(body, "/metadata/name", "metadata.name")?;
+pub async fn create(store: &dyn Store, body: NamespaceCreate) -> ApiResult<Namespace> {
+    let name = required("metadata.name", body.metadata.name)?;
     let ns = Namespace::new(&name);
     ns.validate()?;
     store.namespace_create(&ns).await.map_err(|e| match e {

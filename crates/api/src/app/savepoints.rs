@@ -31,8 +31,6 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::Value;
 use stateplane_blob::BlobError;
 use stateplane_model::paths::{savepoint_base_dir, savepoint_target_dir};
 use stateplane_model::storage::{
@@ -46,6 +44,7 @@ use stateplane_model::{
 use stateplane_store::{ResourceKind, SavepointFilter, Store, StoreError};
 
 use super::{busy, ensure_namespace, or_not_found, CAS_ATTEMPTS};
+use crate::bodies::{SavepointCopyBody, SavepointCreateBody};
 use crate::error::{ApiError, ApiResult};
 use crate::params::Wait;
 use crate::AppState;
@@ -152,12 +151,12 @@ async fn verify_location(location: &str) -> ApiResult<(&'static str, String)> {
 }
 
 /// Registers a snapshot or requests a savepoint, as the body's shape says.
-pub async fn create(state: &AppState, ns: &str, mut body: Value) -> ApiResult<Savepoint> {
+pub async fn create(state: &AppState, ns: &str, body: SavepointCreateBody) -> ApiResult<Savepoint> {
     let store = state.store.as_ref();
-    // `"spec": null` means no spec, as leaving it out does
-    if let Some(o) = body.as_object_mut() {
-        o.retain(|_, v| !v.is_null());
-    }
+    // The body's shape is checked; which of the two requests it is, the model decides (from the same
+    // members, passed on as JSON).
+    let body = serde_json::to_value(&body)
+        .map_err(|e| ApiError::Internal(format!("re-encoding a savepoint body: {e}")))?;
     let intent = SavepointCreate::from_body(body)?;
     let sp = match intent {
         SavepointCreate::Register {
@@ -308,18 +307,6 @@ pub async fn delete(state: &AppState, ns: &str, id: SavepointId) -> ApiResult<De
     Err(busy("savepoint", &id.to_string()))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CopyBody {
-    metadata: CopyMetadata,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CopyMetadata {
-    deployment_id: DeploymentId,
-}
-
 /// Copies a COMPLETED savepoint to a deployment of the same namespace (the same one or another): a new
 /// COPIED resource at the same location, created now and annotated with the target's current spec
 /// version, so that it is what the target's next start restores (under LATEST_SAVEPOINT and
@@ -329,16 +316,15 @@ pub async fn copy(
     state: &AppState,
     ns: &str,
     id: SavepointId,
-    body: Value,
+    body: SavepointCopyBody,
 ) -> ApiResult<Savepoint> {
     let store = state.store.as_ref();
-    let b: CopyBody = stateplane_model::error::from_value(body, "")?;
     ensure_namespace(store, ns).await?;
     let source = store
         .savepoint_get(ns, id)
         .await
         .map_err(or_not_found("savepoint", id, ns))?;
-    let target = deployment_of(store, ns, b.metadata.deployment_id).await?;
+    let target = deployment_of(store, ns, body.metadata.deployment_id).await?;
     let location = match (&source.status.state, &source.spec.savepoint_location) {
         (SavepointState::Completed, Some(l)) => l.clone(),
         (SavepointState::Started, _) => {

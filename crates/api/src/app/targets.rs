@@ -1,30 +1,12 @@
 //! Deployment targets: the Flink session clusters deployments run on. A target in use by a deployment
 //! cannot be deleted.
 
-use serde::Deserialize;
-use serde_json::Value;
-use stateplane_model::error::from_value;
-use stateplane_model::{lenient_string_map, DeploymentTarget, DeploymentTargetSpec, StringMap};
+use stateplane_model::DeploymentTarget;
 use stateplane_store::{Store, StoreError};
 
-use super::{ensure_namespace, namespace_not_found, or_not_found, required_str};
+use super::{ensure_namespace, namespace_not_found, or_not_found, required};
+use crate::bodies::DeploymentTargetCreate;
 use crate::error::{ApiError, ApiResult};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TargetBody {
-    #[serde(default)]
-    metadata: TargetMetadata,
-    spec: DeploymentTargetSpec,
-}
-
-#[derive(Default, Deserialize)]
-struct TargetMetadata {
-    #[serde(default, deserialize_with = "lenient_string_map")]
-    labels: StringMap,
-    #[serde(default, deserialize_with = "lenient_string_map")]
-    annotations: StringMap,
-}
 
 pub async fn list(store: &dyn Store, ns: &str) -> ApiResult<Vec<DeploymentTarget>> {
     ensure_namespace(store, ns).await?;
@@ -40,12 +22,15 @@ pub async fn get(store: &dyn Store, ns: &str, name: &str) -> ApiResult<Deploymen
 }
 
 /// Creates a target from `{metadata: {name}, spec: {flinkSessionCluster: {restUrl}}}`.
-pub async fn create(store: &dyn Store, ns: &str, body: &Value) -> ApiResult<DeploymentTarget> {
-    let name = required_str(body, "/metadata/name", "metadata.name")?;
-    let b: TargetBody = from_value(body.clone(), "")?;
-    let mut t = DeploymentTarget::new(ns, &name, b.spec.flink_session_cluster.rest_url.trim());
-    t.metadata.labels = b.metadata.labels;
-    t.metadata.annotations = b.metadata.annotations;
+pub async fn create(
+    store: &dyn Store,
+    ns: &str,
+    body: DeploymentTargetCreate,
+) -> ApiResult<DeploymentTarget> {
+    let name = required("metadata.name", body.metadata.name)?;
+    let mut t = DeploymentTarget::new(ns, &name, body.spec.flink_session_cluster.rest_url.trim());
+    t.metadata.labels = body.metadata.labels;
+    t.metadata.annotations = body.metadata.annotations;
     t.validate()?;
     ensure_namespace(store, ns).await?;
     store.target_create(&t).await.map_err(|e| match e {

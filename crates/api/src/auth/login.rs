@@ -13,9 +13,9 @@
 //!   it on every request, so deleting the token ends every session using it.
 //! - `/ui/logout` clears the cookie.
 //!
-//! The login page carries its own strict Content-Security-Policy: no script at all, inline style only.
+//! The page itself (HTML and its headers) is the web UI's: the server passes its renderer in as a
+//! [`LoginPage`], so this crate depends on no UI code.
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -24,19 +24,28 @@ use axum::response::{IntoResponse, Response};
 use super::{authenticate, presented, Principal, COOKIE};
 use crate::AppState;
 
+/// Renders the login page: status, the UI page to go to after logging in (always one [`safe_next`]
+/// accepted), and a message to show, if any.
+pub type LoginPage = fn(StatusCode, &str, Option<&str>) -> Response;
+
+/// What the UI's routes behind access control share: the API's state and the login page.
+#[derive(Clone)]
+pub(crate) struct Ui {
+    pub(crate) state: AppState,
+    pub(crate) page: LoginPage,
+}
+
 /// Where a successful login goes when the page asked for is unknown or not a UI page.
 const HOME: &str = "/ui/";
 
 /// The largest login form read.
 const FORM_LIMIT: usize = 16 * 1024;
 
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
-                   form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
 /// In front of every UI page: the page when the caller has valid credentials (and, for a page of a
 /// namespace, the namespace is the token's), else the login page (401) or a refusal (403). Without
 /// access control, every page.
-pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn gate(State(ui): State<Ui>, req: Request, next: Next) -> Response {
+    let state = &ui.state;
     if state.auth.is_none() {
         return next.run(req).await;
     }
@@ -45,10 +54,10 @@ pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
-    let principal = match check(&state, req.headers()).await {
+    let principal = match check(state, req.headers()).await {
         Ok(Some(p)) => p,
-        Ok(None) => return page(StatusCode::UNAUTHORIZED, &wanted, None),
-        Err(()) => return unavailable(),
+        Ok(None) => return page(&ui, StatusCode::UNAUTHORIZED, &wanted, None),
+        Err(()) => return unavailable(&ui),
     };
     let (mut parts, body) = req.into_parts();
     if let (Principal::Token { namespace: own, .. }, Some(ns)) =
@@ -56,6 +65,7 @@ pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next
     {
         if ns != *own {
             return page(
+                &ui,
                 StatusCode::FORBIDDEN,
                 &home_of(&principal),
                 Some(&format!(
@@ -87,8 +97,8 @@ async fn check(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal
 }
 
 /// `GET /ui/login`: the form (or the UI, when access control is off).
-pub(crate) async fn login_page(State(state): State<AppState>, req: Request) -> Response {
-    if state.auth.is_none() {
+pub(crate) async fn login_page(State(ui): State<Ui>, req: Request) -> Response {
+    if ui.state.auth.is_none() {
         return see_other(HOME, None);
     }
     let next = req
@@ -97,7 +107,7 @@ pub(crate) async fn login_page(State(state): State<AppState>, req: Request) -> R
         .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
         .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "next").map(|(_, v)| v))
         .unwrap_or_default();
-    page(StatusCode::OK, &next, None)
+    page(&ui, StatusCode::OK, &next, None)
 }
 
 #[derive(serde::Deserialize)]
@@ -109,12 +119,14 @@ struct LoginForm {
 }
 
 /// `POST /ui/login` with the form fields `token` and `next`.
-pub(crate) async fn login(State(state): State<AppState>, req: Request) -> Response {
+pub(crate) async fn login(State(ui): State<Ui>, req: Request) -> Response {
+    let state = &ui.state;
     if state.auth.is_none() {
         return see_other(HOME, None);
     }
     if !same_origin(req.headers()) {
         return page(
+            &ui,
             StatusCode::FORBIDDEN,
             "",
             Some("This login form was sent from another site; open the login page of this server."),
@@ -125,6 +137,7 @@ pub(crate) async fn login(State(state): State<AppState>, req: Request) -> Respon
         Ok(b) => b,
         Err(_) => {
             return page(
+                &ui,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "",
                 Some("The form is too large."),
@@ -135,6 +148,7 @@ pub(crate) async fn login(State(state): State<AppState>, req: Request) -> Respon
         Ok(f) => f,
         Err(_) => {
             return page(
+                &ui,
                 StatusCode::BAD_REQUEST,
                 "",
                 Some("The form could not be read."),
@@ -142,13 +156,14 @@ pub(crate) async fn login(State(state): State<AppState>, req: Request) -> Respon
         }
     };
     let token = form.token.trim();
-    let principal = match authenticate(&state, token).await {
+    let principal = match authenticate(state, token).await {
         Ok(p) => p,
-        Err(_) => return unavailable(),
+        Err(_) => return unavailable(&ui),
     };
     let Some(principal) = principal else {
         tracing::info!(target: "stateplane::audit", "UI login refused: the token is not valid");
         return page(
+            &ui,
             StatusCode::UNAUTHORIZED,
             &form.next,
             Some("That token is not valid. Check for a typo, or ask an owner of your namespace for a new one."),
@@ -229,79 +244,21 @@ fn see_other(location: &str, cookie: Option<String>) -> Response {
     r
 }
 
-fn unavailable() -> Response {
+fn unavailable(ui: &Ui) -> Response {
     page(
+        ui,
         StatusCode::SERVICE_UNAVAILABLE,
         "",
         Some("The server cannot check tokens right now (its store is unavailable); try again shortly."),
     )
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The login page with `status`, going to `next` after login, with an optional message.
-fn page(status: StatusCode, next: &str, message: Option<&str>) -> Response {
-    let next = escape(&safe_next(next));
-    let message = message
-        .map(|m| format!(r#"<p class="error" role="alert">{}</p>"#, escape(m)))
-        .unwrap_or_default();
-    let html = format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Log in · stateplane</title>
-<style>
-body {{ font: 15px/1.5 system-ui, sans-serif; background: #f4f5f7; color: #1f2328; margin: 0; }}
-main {{ max-width: 26rem; margin: 12vh auto; background: #fff; padding: 2rem; border-radius: 8px;
-       box-shadow: 0 1px 3px rgba(0,0,0,.12); }}
-h1 {{ font-size: 1.3rem; margin: 0 0 1rem; }}
-label {{ display: block; font-weight: 600; margin-bottom: .3rem; }}
-input[type=password] {{ width: 100%; box-sizing: border-box; padding: .5rem; font: inherit;
-       border: 1px solid #c9ced6; border-radius: 4px; }}
-button {{ margin-top: 1rem; padding: .5rem 1.2rem; font: inherit; border: 0; border-radius: 4px;
-       background: #1f6feb; color: #fff; cursor: pointer; }}
-.hint {{ color: #57606a; font-size: .9rem; }}
-.error {{ color: #b42318; background: #fef3f2; padding: .5rem .75rem; border-radius: 4px; }}
-</style>
-</head>
-<body>
-<main>
-<h1>stateplane</h1>
-{message}
-<form method="post" action="/ui/login" id="login-form">
-<label for="token">API token</label>
-<input type="password" name="token" id="token" required autocomplete="off" autofocus>
-<input type="hidden" name="next" value="{next}">
-<button type="submit" id="login-submit">Log in</button>
-</form>
-<p class="hint">This server requires an API token: a token of your namespace (ask one of its owners,
-or run <code>stateplane token create</code>) or the admin token. It is kept in an HttpOnly cookie for
-this browser session.</p>
-</main>
-</body>
-</html>
-"#
-    );
-    let mut r = (status, Body::from(html)).into_response();
-    let h = r.headers_mut();
-    stateplane_web::html_headers(h, CSP, "no-store");
+/// The login page with `status`, going to `next` (when it is a UI page) after login, with an
+/// optional message.
+fn page(ui: &Ui, status: StatusCode, next: &str, message: Option<&str>) -> Response {
+    let mut r = (ui.page)(status, &safe_next(next), message);
     if status == StatusCode::UNAUTHORIZED {
-        h.insert(
+        r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"stateplane\""),
         );

@@ -5,21 +5,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::api_tokens::{self as app, ApiTokenView};
+use crate::bodies::ApiTokenCreate;
 use crate::error::{ApiResult, ErrorBody};
 use crate::format::{Input, Reply};
 use crate::params::ApiPath;
 use crate::AppState;
-
-/// Body of `POST …/apitokens`.
-#[derive(Serialize, serde::Deserialize, ToSchema)]
-pub struct ApiTokenCreate {
-    /// `namespaces/{namespace}/apitokens/{token}`, or just `{token}` (a DNS label).
-    #[schema(example = "namespaces/default/apitokens/ci")]
-    pub name: String,
-    /// `viewer`, `editor` or `owner` (any case).
-    #[schema(example = "editor")]
-    pub role: String,
-}
 
 /// `{apiToken}`: the answer to create (with the secret) and get (without).
 #[derive(Serialize, ToSchema)]
@@ -39,7 +29,7 @@ pub struct ApiTokenListResponse {
 #[derive(Serialize, ToSchema)]
 pub struct ApiTokenDeleteResponse {}
 
-#[utoipa::path(get, path = "/apitokens/v1/namespaces/{namespace}/apitokens", tag = "api-tokens",
+#[utoipa::path(get, path = "/apitokens/v1/namespaces/{namespace}/apitokens", tag = "api-tokens", security(("bearer" = ["owner"])),
     params(("namespace" = String, Path, description = "Namespace name")),
     responses((status = 200, description = "The namespace's tokens, by name; never their secrets", body = ApiTokenListResponse)))]
 pub async fn api_token_list(
@@ -52,7 +42,7 @@ pub async fn api_token_list(
 }
 
 /// Creates a token; the answer holds its secret, shown this once only.
-#[utoipa::path(post, path = "/apitokens/v1/namespaces/{namespace}/apitokens", tag = "api-tokens",
+#[utoipa::path(post, path = "/apitokens/v1/namespaces/{namespace}/apitokens", tag = "api-tokens", security(("bearer" = ["owner"])),
     params(("namespace" = String, Path, description = "Namespace name")),
     request_body = ApiTokenCreate,
     responses((status = 201, description = "Created; `apiToken.secret` is shown only here", body = ApiTokenResponse),
@@ -60,14 +50,14 @@ pub async fn api_token_list(
 pub async fn api_token_create(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
-    Input(body): Input,
+    Input(body): Input<ApiTokenCreate>,
 ) -> ApiResult<Reply> {
     Reply::created(&ApiTokenResponse {
-        api_token: app::create(s.store.as_ref(), &ns, &body).await?,
+        api_token: app::create(s.store.as_ref(), &ns, body).await?,
     })
 }
 
-#[utoipa::path(get, path = "/apitokens/v1/namespaces/{namespace}/apitokens/{apiTokenName}", tag = "api-tokens",
+#[utoipa::path(get, path = "/apitokens/v1/namespaces/{namespace}/apitokens/{apiTokenName}", tag = "api-tokens", security(("bearer" = ["owner"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("apiTokenName" = String, Path, description = "The token's name (a DNS label)", pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The token, without its secret", body = ApiTokenResponse)))]
@@ -81,7 +71,7 @@ pub async fn api_token_get(
 }
 
 /// Deletes a token: requests with its secret are refused from now on.
-#[utoipa::path(delete, path = "/apitokens/v1/namespaces/{namespace}/apitokens/{apiTokenName}", tag = "api-tokens",
+#[utoipa::path(delete, path = "/apitokens/v1/namespaces/{namespace}/apitokens/{apiTokenName}", tag = "api-tokens", security(("bearer" = ["owner"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("apiTokenName" = String, Path, description = "The token's name (a DNS label)", pattern = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "Deleted", body = ApiTokenDeleteResponse)))]

@@ -4,13 +4,13 @@ use axum::extract::State;
 use stateplane_model::DeploymentDefaults;
 
 use crate::app::defaults as app;
+use crate::bodies::DeploymentDefaultsPatch;
 use crate::error::{ApiResult, ErrorBody};
 use crate::format::{Input, Reply};
-use crate::openapi::DeploymentDefaultsPatch;
 use crate::params::ApiPath;
 use crate::AppState;
 
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployment-defaults", tag = "deployment-defaults",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployment-defaults", tag = "deployment-defaults", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name")),
     responses((status = 200, description = "The defaults (resourceVersion 0 when never set)", body = DeploymentDefaults)))]
 pub async fn deployment_defaults_get(
@@ -22,7 +22,7 @@ pub async fn deployment_defaults_get(
 
 /// JSON merge patch (RFC 7396) of `{spec: …}`, a partial deployment spec merged under every new
 /// deployment of the namespace.
-#[utoipa::path(patch, path = "/api/v1/namespaces/{namespace}/deployment-defaults", tag = "deployment-defaults",
+#[utoipa::path(patch, path = "/api/v1/namespaces/{namespace}/deployment-defaults", tag = "deployment-defaults", security(("bearer" = ["editor"])),
     params(("namespace" = String, Path, description = "Namespace name")),
     request_body = DeploymentDefaultsPatch,
     responses((status = 200, description = "The defaults after the patch", body = DeploymentDefaults),
@@ -30,7 +30,7 @@ pub async fn deployment_defaults_get(
 pub async fn deployment_defaults_patch(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
-    Input(body): Input,
+    Input(body): Input<DeploymentDefaultsPatch>,
 ) -> ApiResult<Reply> {
-    Reply::ok(&app::patch(s.store.as_ref(), &ns, &body).await?)
+    Reply::ok(&app::patch(s.store.as_ref(), &ns, body).await?)
 }

@@ -4,13 +4,14 @@ use axum::extract::State;
 use stateplane_model::{DeploymentTarget, ResourceList};
 
 use crate::app::targets as app;
+use crate::bodies::DeploymentTargetCreate;
 use crate::error::{ApiResult, ErrorBody};
 use crate::format::{Input, Reply};
-use crate::openapi::{DeploymentTargetCreate, DeploymentTargetList};
+use crate::openapi::DeploymentTargetList;
 use crate::params::ApiPath;
 use crate::AppState;
 
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployment-targets", tag = "deployment-targets",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployment-targets", tag = "deployment-targets", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name")),
     responses((status = 200, description = "Targets of the namespace", body = DeploymentTargetList)))]
 pub async fn deployment_target_list(
@@ -23,7 +24,7 @@ pub async fn deployment_target_list(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/deployment-targets", tag = "deployment-targets",
+#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/deployment-targets", tag = "deployment-targets", security(("bearer" = ["owner"])),
     params(("namespace" = String, Path, description = "Namespace name")),
     request_body = DeploymentTargetCreate,
     responses((status = 201, description = "Created", body = DeploymentTarget),
@@ -31,12 +32,12 @@ pub async fn deployment_target_list(
 pub async fn deployment_target_create(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
-    Input(body): Input,
+    Input(body): Input<DeploymentTargetCreate>,
 ) -> ApiResult<Reply> {
-    Reply::created(&app::create(s.store.as_ref(), &ns, &body).await?)
+    Reply::created(&app::create(s.store.as_ref(), &ns, body).await?)
 }
 
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployment-targets/{name}", tag = "deployment-targets",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployment-targets/{name}", tag = "deployment-targets", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name"), ("name" = String, Path, description = "Target name")),
     responses((status = 200, description = "The target", body = DeploymentTarget)))]
 pub async fn deployment_target_get(
@@ -47,7 +48,7 @@ pub async fn deployment_target_get(
 }
 
 /// Refused while a deployment of the namespace names the target in `spec.deploymentTargetName`.
-#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/deployment-targets/{name}", tag = "deployment-targets",
+#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/deployment-targets/{name}", tag = "deployment-targets", security(("bearer" = ["owner"])),
     params(("namespace" = String, Path, description = "Namespace name"), ("name" = String, Path, description = "Target name")),
     responses((status = 200, description = "Deleted; the target as it was", body = DeploymentTarget),
         (status = 409, description = "TARGET_IN_USE", body = ErrorBody)))]

@@ -6,13 +6,14 @@ use stateplane_model::restore::RestoreDecision;
 use stateplane_model::{Deployment, DeploymentState, ResourceList};
 
 use crate::app::deployments as app;
+use crate::bodies::{DeploymentCreate, DeploymentPatch};
 use crate::error::{ApiResult, ErrorBody};
 use crate::format::{Input, Reply};
-use crate::openapi::{DeploymentCreate, DeploymentList, DeploymentPatch};
+use crate::openapi::DeploymentList;
 use crate::params::{ApiPath, Params};
 use crate::{AppState, Draining};
 
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments", tag = "deployments",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments", tag = "deployments", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("labelSelector" = Option<String>, Query, description = "Comma-separated key=value pairs, all of which must match the labels")),
     responses((status = 200, description = "Deployments of the namespace, oldest first", body = DeploymentList)))]
@@ -27,7 +28,7 @@ pub async fn deployment_list(
 
 /// Creates a deployment. The namespace's deployment defaults are merged under `spec` (explicit fields
 /// win); server-owned fields (`metadata.id`, `createdAt`, `resourceVersion`, `status`) are ignored.
-#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/deployments", tag = "deployments",
+#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/deployments", tag = "deployments", security(("bearer" = ["editor"])),
     params(("namespace" = String, Path, description = "Namespace name")),
     request_body = DeploymentCreate,
     responses((status = 201, description = "Created", body = Deployment),
@@ -35,14 +36,14 @@ pub async fn deployment_list(
 pub async fn deployment_create(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
-    Input(body): Input,
+    Input(body): Input<DeploymentCreate>,
 ) -> ApiResult<Reply> {
-    Reply::created(&app::create(s.store.as_ref(), &ns, &body).await?)
+    Reply::created(&app::create(s.store.as_ref(), &ns, body).await?)
 }
 
 /// A deployment by id or name. With `waitFor`, answers as soon as `status.state` is one of the given
 /// states, or with the deployment as it is at the timeout.
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}", tag = "deployments",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}", tag = "deployments", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("deploymentId" = String, Path, description = "Deployment id (UUID) or name"),
         ("waitFor" = Option<String>, Query, description = "Comma-separated status states to wait for, e.g. RUNNING"),
@@ -60,7 +61,7 @@ pub async fn deployment_get(
 
 /// JSON merge patch (RFC 7396; JSON or YAML) over `{metadata: {labels, annotations, displayName}, spec}`.
 /// With `metadata.resourceVersion`, refused (409) unless it is the current one.
-#[utoipa::path(patch, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}", tag = "deployments",
+#[utoipa::path(patch, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}", tag = "deployments", security(("bearer" = ["editor"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("deploymentId" = String, Path, description = "Deployment id (UUID) or name")),
     request_body = DeploymentPatch,
@@ -69,23 +70,15 @@ pub async fn deployment_get(
 pub async fn deployment_patch(
     State(s): State<AppState>,
     ApiPath((ns, id)): ApiPath<(String, String)>,
-    Input(body): Input,
+    Input(body): Input<DeploymentPatch>,
 ) -> ApiResult<Reply> {
-    Reply::ok(
-        &app::patch(
-            s.store.as_ref(),
-            s.config.blob_storage_uri.as_deref(),
-            &ns,
-            &id,
-            &body,
-        )
-        .await?,
-    )
+    let blob = s.config.blob_storage_uri.as_deref();
+    Reply::ok(&app::patch(s.store.as_ref(), blob, &ns, &id, body).await?)
 }
 
 /// Deletes a deployment whose desired state is CANCELLED and whose status is not RUNNING or
 /// TRANSITIONING, with its jobs, events and savepoint resources (never savepoint data).
-#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}", tag = "deployments",
+#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}", tag = "deployments", security(("bearer" = ["editor"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("deploymentId" = String, Path, description = "Deployment id (UUID) or name")),
     responses((status = 200, description = "Deleted; the deployment as it was", body = Deployment),
@@ -99,7 +92,7 @@ pub async fn deployment_delete(
 
 /// Which snapshot the next start restores from under the deployment's restore strategy, and why every
 /// other savepoint of the deployment would not be used.
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}/restore-preview", tag = "deployments",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}/restore-preview", tag = "deployments", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("deploymentId" = String, Path, description = "Deployment id (UUID) or name")),
     responses((status = 200, description = "The restore decision", body = RestoreDecision)))]

@@ -10,7 +10,7 @@ use crate::openapi::EventList;
 use crate::params::{ApiPath, Params};
 use crate::AppState;
 
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/events", tag = "events",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/events", tag = "events", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("deploymentId" = Option<String>, Query, description = "Only events of this deployment (UUID)", format = Uuid),
         ("jobId" = Option<String>, Query, description = "Only events of this job (UUID)", format = Uuid)),

@@ -15,7 +15,7 @@ pub struct Health {
     pub status: &'static str,
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "health",
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
     responses((status = 200, description = "The server and its store answer", body = Health)))]
 pub async fn healthz(State(s): State<AppState>) -> ApiResult<Reply> {
     s.store.namespace_list().await?;

@@ -10,7 +10,7 @@ use crate::openapi::JobList;
 use crate::params::{parse_id, ApiPath, Params};
 use crate::AppState;
 
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/jobs", tag = "jobs",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/jobs", tag = "jobs", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("deploymentId" = Option<String>, Query, description = "Only jobs of this deployment (UUID)", format = Uuid)),
     responses((status = 200, description = "Jobs, newest first", body = JobList)))]
@@ -23,7 +23,7 @@ pub async fn job_list(
     Reply::ok(&ResourceList::new("Job", items))
 }
 
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/jobs/{jobId}", tag = "jobs",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/jobs/{jobId}", tag = "jobs", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("jobId" = String, Path, description = "Job id (UUID)", format = Uuid)),
     responses((status = 200, description = "The job", body = Job)))]

@@ -1,8 +1,17 @@
 //! HTTP handlers: parse the request, call one function of [`crate::app`], convert the result.
 //!
-//! Each handler carries its OpenAPI description (`#[utoipa::path]`); [`crate::openapi`] collects them.
-//! Error responses common to all operations (400, 404, 413, 415, 422, 503) are added to the document
-//! there, so only the operation-specific ones are listed here.
+//! Each handler is declared once, by its `#[utoipa::path]`: path, method, parameters, request body,
+//! responses and the permission it needs (`security`, see [`crate::auth::policy`]). [`declared`] turns
+//! those declarations into the router and the OpenAPI document at the same time, so a route cannot
+//! be served undocumented or documented unserved. Error responses common to all operations (400, 401,
+//! 403, 404, 413, 415, 422, 503) are added to the document in [`crate::openapi`], so only the
+//! operation-specific ones are listed here.
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
 
 pub mod api_tokens;
 pub mod deployment_defaults;
@@ -15,3 +24,60 @@ pub mod jobs;
 pub mod metrics;
 pub mod namespaces;
 pub mod savepoints;
+
+/// Every documented operation, grouped by path (one `routes!` per path).
+pub(crate) fn declared() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(crate::openapi::openapi_json))
+        .routes(routes!(
+            namespaces::namespace_list,
+            namespaces::namespace_create
+        ))
+        .routes(routes!(
+            namespaces::namespace_get,
+            namespaces::namespace_delete
+        ))
+        .routes(routes!(
+            deployment_defaults::deployment_defaults_get,
+            deployment_defaults::deployment_defaults_patch
+        ))
+        .routes(routes!(
+            deployments::deployment_list,
+            deployments::deployment_create
+        ))
+        .routes(routes!(
+            deployments::deployment_get,
+            deployments::deployment_patch,
+            deployments::deployment_delete
+        ))
+        .routes(routes!(deployments::deployment_restore_preview))
+        .routes(routes!(
+            deployment_targets::deployment_target_list,
+            deployment_targets::deployment_target_create
+        ))
+        .routes(routes!(
+            deployment_targets::deployment_target_get,
+            deployment_targets::deployment_target_delete
+        ))
+        .routes(routes!(
+            savepoints::savepoint_list,
+            savepoints::savepoint_create
+        ))
+        .routes(routes!(
+            savepoints::savepoint_get,
+            savepoints::savepoint_delete
+        ))
+        .routes(routes!(savepoints::savepoint_copy))
+        .routes(routes!(jobs::job_list))
+        .routes(routes!(jobs::job_get))
+        .routes(routes!(events::event_list))
+        .routes(routes!(
+            api_tokens::api_token_list,
+            api_tokens::api_token_create
+        ))
+        .routes(routes!(
+            api_tokens::api_token_get,
+            api_tokens::api_token_delete
+        ))
+}

@@ -6,13 +6,14 @@ use axum::Extension;
 use stateplane_model::{ResourceList, Savepoint, SavepointId, SavepointState};
 
 use crate::app::savepoints::{self as app, Deletion};
+use crate::bodies::{SavepointCopyBody, SavepointCreateBody};
 use crate::error::{ApiResult, ErrorBody};
 use crate::format::{Input, Reply};
-use crate::openapi::{SavepointCreateBody, SavepointList};
+use crate::openapi::SavepointList;
 use crate::params::{parse_id, ApiPath, Params};
 use crate::{AppState, Draining};
 
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/savepoints", tag = "savepoints",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/savepoints", tag = "savepoints", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("deploymentId" = Option<String>, Query, description = "Only savepoints of this deployment (UUID)", format = Uuid),
         ("jobId" = Option<String>, Query, description = "Only savepoints of this job (UUID)", format = Uuid)),
@@ -29,7 +30,7 @@ pub async fn savepoint_list(
 /// Two shapes: `{metadata: {deploymentId}}` alone requests a savepoint of the deployment's running job
 /// (state STARTED, origin USER_REQUEST; the controller completes it); `spec.savepointLocation` with
 /// `status.state: COMPLETED` registers an existing snapshot (origin COPIED).
-#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/savepoints", tag = "savepoints",
+#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/savepoints", tag = "savepoints", security(("bearer" = ["editor"])),
     params(("namespace" = String, Path, description = "Namespace name")),
     request_body = SavepointCreateBody,
     responses((status = 201, description = "Created (registered, or requested and under way)", body = Savepoint),
@@ -37,14 +38,14 @@ pub async fn savepoint_list(
 pub async fn savepoint_create(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
-    Input(body): Input,
+    Input(body): Input<SavepointCreateBody>,
 ) -> ApiResult<Reply> {
     Reply::created(&app::create(&s, &ns, body).await?)
 }
 
 /// A savepoint. With `waitFor`, answers as soon as its state is one of the given ones, or with the
 /// savepoint as it is at the timeout.
-#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/savepoints/{savepointId}", tag = "savepoints",
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/savepoints/{savepointId}", tag = "savepoints", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("savepointId" = String, Path, description = "Savepoint id (UUID)", format = Uuid),
         ("waitFor" = Option<String>, Query, description = "Comma-separated states to wait for, e.g. COMPLETED,FAILED"),
@@ -64,7 +65,7 @@ pub async fn savepoint_get(
 /// Deletes a savepoint resource. Data stateplane wrote and nothing else references is disposed by the
 /// controller first (202, state PENDING_DELETION); otherwise the resource is removed at once (200) and
 /// the data left alone.
-#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/savepoints/{savepointId}", tag = "savepoints",
+#[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/savepoints/{savepointId}", tag = "savepoints", security(("bearer" = ["editor"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("savepointId" = String, Path, description = "Savepoint id (UUID)", format = Uuid)),
     responses((status = 200, description = "Deleted; the savepoint as it was (data untouched)", body = Savepoint),
@@ -85,7 +86,7 @@ pub async fn savepoint_delete(
 /// same deployment or another): a new COPIED savepoint at the same location, annotated with the target
 /// deployment's current spec version, so the target's next start restores it. The data is shared, not
 /// duplicated, and kept as long as any savepoint resource points to it.
-#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/savepoints/{savepointId}/copy", tag = "savepoints",
+#[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/savepoints/{savepointId}/copy", tag = "savepoints", security(("bearer" = ["editor"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("savepointId" = String, Path, description = "Savepoint id (UUID) to copy", format = Uuid)),
     request_body = SavepointCopyBody,
@@ -95,22 +96,8 @@ pub async fn savepoint_delete(
 pub async fn savepoint_copy(
     State(s): State<AppState>,
     ApiPath((ns, id)): ApiPath<(String, String)>,
-    Input(body): Input,
+    Input(body): Input<SavepointCopyBody>,
 ) -> ApiResult<Reply> {
     let id: SavepointId = parse_id("savepointId", &id)?;
     Reply::created(&app::copy(&s, &ns, id, body).await?)
-}
-
-/// Body of `POST …/savepoints/{savepointId}/copy`.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-pub struct SavepointCopyBody {
-    pub metadata: SavepointCopyMetadata,
-}
-
-/// The deployment that gets the copy.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SavepointCopyMetadata {
-    #[schema(value_type = String, format = Uuid)]
-    pub deployment_id: uuid::Uuid,
 }

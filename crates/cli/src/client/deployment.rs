@@ -124,7 +124,11 @@ fn read_document(file: &std::path::Path) -> Result<Value> {
         serde_json::from_str::<Value>(&text)
             .map_err(|e| format!("{} is not valid JSON: {e}", file.display()))
     } else {
-        serde_yaml::from_str::<Value>(&text)
+        // the server's reader, with its limits, by the schema of a deployment (so that
+        // `flinkVersion: 1.14` stays the text 1.14)
+        let schema =
+            stateplane_api::openapi::body_schema::<stateplane_api::bodies::DeploymentCreate>();
+        stateplane_api::yaml::from_slice_as(text.as_bytes(), schema)
             .map_err(|e| format!("{} is not valid YAML: {e}", file.display()))
     };
     let doc = parsed.map_err(CliError::Input)?;

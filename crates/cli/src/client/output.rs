@@ -54,7 +54,8 @@ fn to_json(v: &Value) -> String {
 }
 
 fn to_yaml(v: &Value) -> Result<String> {
-    serde_yaml::to_string(v).map_err(|e| CliError::Input(format!("cannot render YAML: {e}")))
+    stateplane_api::yaml::to_string(v)
+        .map_err(|e| CliError::Input(format!("cannot render YAML: {e}")))
 }
 
 /// How a column too wide for the terminal is cut.
