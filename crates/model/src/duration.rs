@@ -152,8 +152,9 @@ pub fn show(d: Duration) -> String {
     }
     UNITS
         .iter()
-        .find(|(_, unit)| ms % u128::from(*unit) == 0)
-        .map(|(name, unit)| format!("{}{name}", ms / u128::from(*unit)))
+        .map(|(name, unit)| (name, ms / u128::from(*unit), u128::from(*unit)))
+        .find(|(_, n, unit)| n * unit == ms)
+        .map(|(name, n, _)| format!("{n}{name}"))
         .unwrap_or_else(|| format!("{ms}ms"))
 }
 
