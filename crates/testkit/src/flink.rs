@@ -371,6 +371,7 @@ fn run_script(
                     tail(&log_path, 40)
                 ));
             }
+            // a bounded poll of the script (the deadline is checked above), not a wait for a guess
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => return Err(format!("cannot wait for flink-local.sh: {e}")),
         }

@@ -1,5 +1,5 @@
 //! The `stateplane server` binary as a child process, found by the address it logs, with every line
-//! of its log kept for the test to wait on ([`wait_for_line`]).
+//! of its log kept (complete once [`wait_log_closed`] returns).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -64,22 +64,6 @@ pub fn spawn_server(cmd: &mut Command, timeout: Duration) -> Spawned {
             panic!("the server logged no address within {timeout:?}:\n{lines}")
         }
     }
-}
-
-/// Waits until a line of `log` contains `what`; returns that line.
-///
-/// # Panics
-/// After `timeout`, with the whole log.
-#[track_caller]
-pub fn wait_for_line(log: &Mutex<Vec<String>>, what: &str, timeout: Duration) -> String {
-    crate::wait::until(&format!("a log line with '{what}'"), timeout, || {
-        let lines = log.lock().unwrap_or_else(PoisonError::into_inner);
-        lines
-            .iter()
-            .find(|l| l.contains(what))
-            .cloned()
-            .ok_or_else(|| format!("the log so far:\n{}", lines.join("\n")))
-    })
 }
 
 /// Waits until `reader` (a [`Spawned::reader`]) has read the whole log, i.e. the process closed
