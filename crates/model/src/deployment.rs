@@ -580,48 +580,4 @@ mod tests {
         assert_eq!(a("''"), vec![""]);
         assert!(a("   ").is_empty());
     }
-
-    #[test]
-    fn durations_are_bounded_per_field() {
-        let base = spec(
-            json!({"template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}}}}),
-        )
-        .unwrap();
-        let ok = Deployment::new("default", "ok", base);
-        // (interval, maxAge, the field at fault)
-        let cases = [
-            (Some("30m"), Some("7d"), None),
-            (Some("10s"), Some("1m"), None),
-            (Some("0ms"), None, Some("spec.periodicSavepointInterval")),
-            (
-                Some("9999999999d"),
-                None,
-                Some("spec.periodicSavepointInterval"),
-            ),
-            (Some("5s"), None, Some("spec.periodicSavepointInterval")),
-            (None, Some("0s"), Some("spec.savepointRetention.maxAge")),
-            (
-                None,
-                Some("99999999999999d"),
-                Some("spec.savepointRetention.maxAge"),
-            ),
-            (None, Some("a week"), Some("spec.savepointRetention.maxAge")),
-        ];
-        for (interval, age, field) in cases {
-            let mut d = ok.clone();
-            d.spec.periodic_savepoint_interval = interval.map(str::to_string);
-            d.spec.savepoint_retention = Some(SavepointRetention {
-                max_count: None,
-                max_age: age.map(str::to_string),
-            });
-            match (d.validate(), field) {
-                (Ok(()), None) => {}
-                (Err(e), Some(f)) => {
-                    assert_eq!(e.field(), f, "{interval:?} {age:?}");
-                    assert!(e.message().contains("allowed are"), "{e}");
-                }
-                (got, want) => panic!("{interval:?} {age:?}: {got:?}, want an error on {want:?}"),
-            }
-        }
-    }
 }
