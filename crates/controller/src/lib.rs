@@ -3,23 +3,30 @@
 //! It is the only writer of *what happened* (deployment status, jobs, events, savepoint completion);
 //! the API only records *what should happen*. Each deployment has its own worker task, woken by the
 //! store's change feed the moment the API writes (so an API change is acted on within milliseconds),
-//! and by its own timer: a short adaptive period (5 ms doubling to 1 s) while Flink works on something
-//! of ours (every 5 ms for the first 1.5 s, then backing off to 1 s), a few seconds while a job runs,
-//! nothing while idle. One deployment's slow Flink call never
-//! blocks another's.
+//! and by its own timer: while Flink works on something of ours, the one polling schedule
+//! ([`schedule`]: adaptive to how long this deployment's operations take, jittered, within the
+//! cluster's request budget); a few seconds while a job runs; nothing while idle. One deployment's slow
+//! Flink call never blocks another's.
 //!
-//! Every pass is level-triggered: observe (store + Flink) → `stateplane_model::plan::plan` (pure) →
-//! execute one action. Every side effect is preceded by a committed row naming it (see `execute`), so a
-//! controller killed at any line resumes the same work after a restart: it re-polls savepoints by their
-//! trigger id, adopts jobs Flink already runs under the id it chose, and never starts a second job.
+//! Every pass is level-triggered (see [`pass`]): read the rows → `stateplane_model::plan::plan`
+//! (pure) → answer the questions it asks ([`observe`], reads only) or perform the one action it
+//! decides ([`execute`]) → plan again. Every side effect is preceded by a committed row naming it, so
+//! a controller killed at any line resumes the same work after a restart: it re-polls savepoints by
+//! their trigger id, adopts jobs Flink already runs under the id it chose, and never starts a second
+//! job. A row that changed under a pass (a resourceVersion conflict) ends the pass; the next one plans
+//! again from fresh rows.
+//!
+//! Modules, each depending only on those listed before it: `error`, `crash`, `metrics`, `schedule`,
+//! `artifacts`, `observe`, `execute`, `pass`, `targets`, `worker`.
 
 mod artifacts;
-mod cas;
 mod crash;
+mod error;
 mod execute;
 pub mod metrics;
 mod observe;
-mod retained;
+mod pass;
+mod schedule;
 mod targets;
 mod worker;
 
@@ -27,7 +34,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stateplane_flink::{FlinkClient, FlinkError};
+use stateplane_flink::{BudgetConfig, FlinkClient, FlinkError};
 use stateplane_store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +50,8 @@ pub struct ControllerConfig {
     pub resync_interval: Duration,
     /// Per-call timeout of Flink REST requests.
     pub flink_timeout: Duration,
+    /// The request budget of each Flink cluster (REST URL), shared by all deployments on it.
+    pub flink_budget: BudgetConfig,
 }
 
 impl Default for ControllerConfig {
@@ -51,6 +60,7 @@ impl Default for ControllerConfig {
             blob_storage_uri: None,
             resync_interval: Duration::from_secs(3),
             flink_timeout: Duration::from_secs(10),
+            flink_budget: BudgetConfig::default(),
         }
     }
 }
@@ -62,7 +72,9 @@ pub(crate) struct Shared {
     pub clients: Mutex<HashMap<String, FlinkClient>>,
     pub http: reqwest::Client,
     pub cancel: CancellationToken,
-    /// Savepoints this process has triggered in Flink (so they are polled, not triggered again).
+    /// Savepoints whose trigger (or stop) this process has sent and Flink accepted: they are asked
+    /// about, not triggered again. Lost on a restart, which only costs a repeated trigger (the same
+    /// operation in Flink).
     pub triggered: Mutex<std::collections::HashSet<stateplane_model::SavepointId>>,
 }
 
@@ -89,7 +101,9 @@ impl Shared {
         if let Some(c) = clients.get(rest_url) {
             return Ok(c.clone());
         }
-        let c = FlinkClient::new(rest_url)?.with_timeout(self.config.flink_timeout);
+        let c = FlinkClient::new(rest_url)?
+            .with_timeout(self.config.flink_timeout)
+            .with_budget(self.config.flink_budget);
         clients.insert(rest_url.to_string(), c.clone());
         Ok(c)
     }
