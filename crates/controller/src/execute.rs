@@ -71,19 +71,18 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
             reason,
             stop,
         } => savepoint::fail(x, savepoint, reason, stop).await,
+        Action::MarkJobTerminating { job } => stop::mark_terminating(x, job).await,
         Action::Cancel { job, reason } => stop::cancel(x, job, reason).await,
         Action::JobEnded {
             job,
             flink_state,
             job_state,
             failure,
-            deployment_state,
             retained,
         } => {
             let end = stop::End {
                 job_state,
                 failure,
-                deployment_state,
                 retained,
             };
             stop::job_ended(x, job, flink_state, end).await
@@ -91,9 +90,13 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
         Action::JobVanished {
             job,
             message,
-            deployment_state,
             retained,
-        } => stop::job_vanished(x, job, message, deployment_state, retained).await,
+        } => stop::job_vanished(x, job, message, retained).await,
+        Action::DeploymentEnded {
+            job,
+            deployment_state,
+            failure,
+        } => stop::deployment_ended(x, job, deployment_state, failure).await,
         Action::DisposeSavepoint { savepoint } => storage::dispose(x, savepoint).await,
         Action::ExpireSavepoints { expired } => storage::expire(x, expired).await,
         Action::TriggerPeriodicSavepoint { job } => storage::periodic(x, job).await,

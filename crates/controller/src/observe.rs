@@ -17,7 +17,7 @@ use stateplane_model::{
 use stateplane_store::{JobFilter, SavepointFilter, StoreError};
 
 use crate::error::Error;
-use crate::Shared;
+use crate::shared::Shared;
 
 /// One deployment's rows, as read at the start of a pass (and again after each write).
 pub(crate) struct Rows {

@@ -22,9 +22,10 @@ use tracing::{debug, warn};
 
 use crate::error::Error;
 use crate::execute::{self, Ctx, Effect};
+use crate::metrics;
 use crate::observe::{self, Clients, Rows};
 use crate::schedule::{self, History};
-use crate::{metrics, Shared};
+use crate::shared::Shared;
 
 /// Steps of one pass at most (a deployment needs about ten for a whole suspend).
 const MAX_STEPS: usize = 64;

@@ -18,7 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use crate::Shared;
+use crate::shared::Shared;
 
 /// How often every target is asked when nothing changes.
 const OBSERVE_EVERY: Duration = Duration::from_secs(5);

@@ -3,7 +3,8 @@
 //! The dispatcher subscribes to the store's change feed *before* listing deployments, so no write can
 //! fall between the two; it starts one worker per deployment and nudges it on every change that
 //! concerns it. A lagging subscription or a change of deployment targets nudges every worker. Workers
-//! end when their deployment is gone; the dispatcher reaps them.
+//! end when their deployment is gone (the dispatcher reaps them), and all of them when the
+//! controller is cancelled or its `run` future is dropped: never two workers of one deployment.
 //!
 //! A worker runs passes (`crate::pass`) one after another and sleeps between them as the pass says:
 //! until the schedule's next question (`crate::schedule`), a planned back-off, the resync interval
@@ -22,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
 use crate::pass::{Memory, Outcome};
-use crate::{ControllerConfig, Shared};
+use crate::shared::{ControllerConfig, Shared};
 
 /// How often the dispatcher re-lists deployments in case a change notification was missed.
 const RESYNC_EVERY: Duration = Duration::from_secs(30);
@@ -86,7 +87,8 @@ impl Controller {
                 clients: Mutex::new(HashMap::new()),
                 triggered: Mutex::default(),
                 http,
-                cancel,
+                // The workers' own token: cancelled with the caller's, and when `run` is dropped.
+                cancel: cancel.child_token(),
             }),
         }
     }
@@ -94,6 +96,8 @@ impl Controller {
     /// Runs until the cancellation token given to [`Controller::new`] is cancelled.
     pub async fn run(self) {
         let shared = self.shared;
+        // Workers never outlive this future: dropped (an aborted task, as in a crash), it stops them.
+        let _workers_end_with_it = shared.cancel.clone().drop_guard();
         let mut changes = shared.store.changes();
         let mut workers: HashMap<DeploymentId, Worker> = HashMap::new();
         let target_observer = tokio::spawn(crate::targets::run(shared.clone()));

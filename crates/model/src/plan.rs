@@ -334,24 +334,33 @@ pub enum Action {
     /// Record a STARTED savepoint of this origin, mark the job TERMINATING and stop it with the
     /// savepoint.
     StopWithSavepoint { job: JobId, origin: SavepointOrigin },
+    /// A stop's savepoint row exists but its job was not marked TERMINATING (a crash between the two
+    /// writes): mark it now, so the stop is sent with its intent complete.
+    MarkJobTerminating { job: JobId },
     /// Stop the job without a savepoint (the reason is written first).
     Cancel { job: JobId, reason: StopReason },
-    /// Flink reports the job over: record the retained checkpoint, the job's end and the
-    /// deployment's new state.
+    /// Flink reports the job over: record the retained checkpoint, then the job's end (the
+    /// deployment's new state is the next step, [`Action::DeploymentEnded`]).
     JobEnded {
         job: JobId,
         flink_state: FlinkJobState,
         job_state: JobState,
         failure: Option<(FailureReason, String)>,
-        deployment_state: DeploymentState,
         retained: Retained,
     },
-    /// Flink no longer knows a job that ran (e.g. the JobManager restarted without HA).
+    /// Flink no longer knows a job that ran (e.g. the JobManager restarted without HA): record its
+    /// retained checkpoint, then the job FAILED with this message.
     JobVanished {
         job: JobId,
         message: String,
-        deployment_state: DeploymentState,
         retained: Retained,
+    },
+    /// The deployment's last job ended, and the deployment's status does not say so yet: write its
+    /// new state (and the job's failure, when the job failed), with the event.
+    DeploymentEnded {
+        job: JobId,
+        deployment_state: DeploymentState,
+        failure: Option<(FailureReason, String)>,
     },
     /// A savepoint is needed (suspend, stateful upgrade) but no savepoint directory is configured:
     /// record the failure and keep the job running.
@@ -383,9 +392,11 @@ impl Action {
             Action::FailJobCreation { .. } => "fail_job_creation",
             Action::MarkJobStarted { .. } => "mark_job_started",
             Action::StopWithSavepoint { .. } => "stop_with_savepoint",
+            Action::MarkJobTerminating { .. } => "mark_job_terminating",
             Action::Cancel { .. } => "cancel",
             Action::JobEnded { .. } => "job_ended",
             Action::JobVanished { .. } => "job_vanished",
+            Action::DeploymentEnded { .. } => "deployment_ended",
             Action::SavepointsNotConfigured { .. } => "savepoints_not_configured",
             Action::SetStatus { .. } => "set_status",
         }

@@ -9,7 +9,7 @@ use tracing::info;
 
 use crate::error::Error;
 use crate::observe::Rows;
-use crate::Shared;
+use crate::shared::Shared;
 
 /// What an action changed that the next planning step must know (beyond the rows it wrote).
 #[derive(Debug, Default)]

@@ -204,9 +204,10 @@ pub(super) async fn complete(
     Ok(Effect::wrote())
 }
 
-/// Records a failed savepoint. A stop's failure is first counted on the deployment (the job keeps
-/// running; the suspend or upgrade is retried within maxSavepointCreationAttempts, never turned into
-/// a stop without state), then the savepoint is FAILED and its job STARTED again.
+/// Records a failed savepoint: the savepoint FAILED and its event, then for a stop's savepoint the
+/// job STARTED again (Flink keeps it running) and, last, the attempt counted on the deployment (the
+/// suspend or upgrade is retried within maxSavepointCreationAttempts, never turned into a stop without
+/// state). Whoever sees the deployment's count sees the savepoint FAILED and the events.
 pub(super) async fn fail(
     x: &Ctx<'_>,
     id: SavepointId,
@@ -215,35 +216,11 @@ pub(super) async fn fail(
 ) -> Result<Effect, Error> {
     let sp = x.savepoint(id)?;
     let job_id = sp.metadata.job_id;
-    let mut gave_up = None;
-    if let Some(stop) = &stop {
-        let operation = stop.operation;
-        let stored = x
-            .write_deployment(|d| {
-                let gave_up = count_attempt(d, true);
-                d.status.state = DeploymentState::Running;
-                let words = if gave_up {
-                    "giving up; the job keeps running"
-                } else {
-                    "will retry; the job keeps running"
-                };
-                d.status.failure = Some(FailureReason::SavepointFailed.failure(format!(
-                    "{operation} failed: savepoint {id} failed: {cause}; {words}"
-                )));
-            })
-            .await?;
-        let t = stored.transition();
-        gave_up = t.gave_up.then_some(t.savepoint_attempts);
-    }
     x.write_savepoint(sp, |s| {
         s.status.state = SavepointState::Failed;
         s.status.failure = Some(FailureReason::SavepointFailed.failure(cause.clone()));
     })
     .await?;
-    if let Some(job) = stop.as_ref().and_then(|s| s.take_back) {
-        x.write_job(x.job(job)?, |j| j.status.state = JobState::Started)
-            .await?;
-    }
     let took = (now() - sp.metadata.created_at).num_milliseconds();
     metrics::savepoint_finished(sp.metadata.origin.as_str(), "failed", took as f64 / 1000.0);
     x.event(
@@ -256,12 +233,20 @@ pub(super) async fn fail(
         Some(sp.metadata.id),
     )
     .await?;
-    if let (Some(stop), Some(attempts)) = (&stop, gave_up) {
+    let Some(stop) = stop else {
+        return Ok(Effect::wrote());
+    };
+    if let Some(job) = stop.take_back {
+        x.write_job(x.job(job)?, |j| j.status.state = JobState::Started)
+            .await?;
+    }
+    let operation = stop.operation;
+    if stop.gives_up {
         x.event(
             EventName::TooManyFailedSuspensionAttempts,
             format!(
-                "Gave up the {} after {attempts} failed savepoints; job {} keeps running. Last error: {cause}",
-                stop.operation,
+                "Gave up the {operation} after {} failed savepoints; job {} keeps running. Last error: {cause}",
+                x.d().transition().savepoint_attempts + 1,
                 job_id.map(|j| j.to_string()).unwrap_or_default()
             ),
             job_id,
@@ -269,5 +254,18 @@ pub(super) async fn fail(
         )
         .await?;
     }
+    x.write_deployment(|d| {
+        let gave_up = count_attempt(d, true);
+        d.status.state = DeploymentState::Running;
+        let words = if gave_up {
+            "giving up; the job keeps running"
+        } else {
+            "will retry; the job keeps running"
+        };
+        d.status.failure = Some(FailureReason::SavepointFailed.failure(format!(
+            "{operation} failed: savepoint {id} failed: {cause}; {words}"
+        )));
+    })
+    .await?;
     Ok(Effect::wrote())
 }

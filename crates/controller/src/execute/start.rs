@@ -186,8 +186,9 @@ async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, 
     })
 }
 
-/// Records a refused submission: the attempt is counted on the deployment first (so a conflict
-/// there repeats the submission rather than losing the count), then the job is FAILED.
+/// Records a refused submission: the events first (whoever sees the deployment FAILED sees why), then
+/// the attempt is counted on the deployment (so a conflict there repeats the submission rather than
+/// losing the count), then the job is FAILED.
 pub(super) async fn fail_job_creation(
     x: &Ctx<'_>,
     job: JobId,
@@ -195,45 +196,43 @@ pub(super) async fn fail_job_creation(
     gives_up: bool,
 ) -> Result<Effect, Error> {
     let job = x.job(job)?;
-    let stored = x
-        .write_deployment(|d| {
-            let g = count_attempt(d, false);
-            if g {
-                d.status.state = DeploymentState::Failed;
-                d.status.running = None;
-            }
-            d.status.failure = Some(FailureReason::JobSubmissionFailed.failure(reason.clone()));
-        })
-        .await?;
-    x.write_job(job, |j| {
-        j.status.state = JobState::Failed;
-        j.status.failure = Some(FailureReason::JobSubmissionFailed.failure(reason.clone()));
-        j.metadata.terminated_at = Some(now());
-    })
-    .await?;
-    let t = stored.transition();
+    let d = x.d();
+    let attempt = d.transition().job_attempts + 1;
     x.event(
         EventName::FailedCreatingANewJob,
         format!(
-            "Creating job {} failed (attempt {} of {}): {reason}",
-            job.metadata.id, t.job_attempts, stored.spec.max_job_creation_attempts
+            "Creating job {} failed (attempt {attempt} of {}): {reason}",
+            job.metadata.id, d.spec.max_job_creation_attempts
         ),
         Some(job.metadata.id),
         None,
     )
     .await?;
-    if gives_up || t.gave_up {
+    if gives_up {
         x.event(
             EventName::TooManyFailedJobCreationAttempts,
             format!(
-                "Gave up after {} failed attempts to create a job; the deployment is FAILED. Last error: {reason}. Change the deployment to try again.",
-                t.job_attempts
+                "Gave up after {attempt} failed attempts to create a job; the deployment is FAILED. Last error: {reason}. Change the deployment to try again."
             ),
             Some(job.metadata.id),
             None,
         )
         .await?;
     }
+    x.write_deployment(|d| {
+        if count_attempt(d, false) {
+            d.status.state = DeploymentState::Failed;
+            d.status.running = None;
+        }
+        d.status.failure = Some(FailureReason::JobSubmissionFailed.failure(reason.clone()));
+    })
+    .await?;
+    x.write_job(job, |j| {
+        j.status.state = JobState::Failed;
+        j.status.failure = Some(FailureReason::JobSubmissionFailed.failure(reason.clone()));
+        j.metadata.terminated_at = Some(now());
+    })
+    .await?;
     Ok(Effect::wrote())
 }
 

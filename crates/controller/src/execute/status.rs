@@ -1,5 +1,8 @@
 //! The deployment's status, and the failures recorded without touching Flink: a target that cannot be
 //! used, the Flink version gate, a refused stateless start, savepoints without a directory.
+//!
+//! A failure's event is appended before the status that reports it, so whoever sees the status sees
+//! its explanation too (a conflict on the status write repeats the event with the next attempt).
 
 use stateplane_model::plan::FailureReason;
 use stateplane_model::restore::RestoreDecision;
@@ -46,31 +49,36 @@ pub(super) async fn set_status(x: &Ctx<'_>, state: DeploymentState) -> Result<Ef
 /// The target to start on does not exist or cannot be used. Not an attempt: creating or fixing the
 /// target wakes the deployment.
 pub(super) async fn target_missing(x: &Ctx<'_>, message: String) -> Result<Effect, Error> {
-    x.write_deployment(|d| {
-        d.status.failure = Some(FailureReason::DeploymentTargetMissing.failure(message.clone()))
-    })
-    .await?;
     x.event(
         EventName::ReferencedDeploymentTargetDoesNotExist,
-        message,
+        message.clone(),
         None,
         None,
     )
+    .await?;
+    x.write_deployment(|d| {
+        d.status.failure = Some(FailureReason::DeploymentTargetMissing.failure(message))
+    })
     .await?;
     Ok(Effect::wrote())
 }
 
 /// The Flink version gate refuses the start: FAILED, given up until the versions agree.
 pub(super) async fn gate_start(x: &Ctx<'_>, message: String) -> Result<Effect, Error> {
+    x.event(
+        EventName::FailedCreatingANewJob,
+        message.clone(),
+        None,
+        None,
+    )
+    .await?;
     x.write_deployment(|d| {
         give_up(d);
         d.status.state = DeploymentState::Failed;
         d.status.running = None;
-        d.status.failure = Some(FailureReason::FlinkVersionMismatch.failure(message.clone()));
+        d.status.failure = Some(FailureReason::FlinkVersionMismatch.failure(message));
     })
     .await?;
-    x.event(EventName::FailedCreatingANewJob, message, None, None)
-        .await?;
     Ok(Effect::wrote())
 }
 
@@ -88,13 +96,6 @@ pub(super) async fn lift_gate(x: &Ctx<'_>, message: String) -> Result<Effect, Er
 
 pub(super) async fn refuse_start(x: &Ctx<'_>, decision: RestoreDecision) -> Result<Effect, Error> {
     let msg = format!("Refusing to start without state: {}", decision.reason);
-    x.write_deployment(|d| {
-        give_up(d);
-        d.status.state = DeploymentState::Failed;
-        d.status.running = None;
-        d.status.failure = Some(FailureReason::NoSnapshotToRestoreFrom.failure(msg.clone()));
-    })
-    .await?;
     let skipped: Vec<String> = decision
         .skipped
         .iter()
@@ -112,6 +113,13 @@ pub(super) async fn refuse_start(x: &Ctx<'_>, decision: RestoreDecision) -> Resu
         None,
     )
     .await?;
+    x.write_deployment(|d| {
+        give_up(d);
+        d.status.state = DeploymentState::Failed;
+        d.status.running = None;
+        d.status.failure = Some(FailureReason::NoSnapshotToRestoreFrom.failure(msg));
+    })
+    .await?;
     Ok(Effect::wrote())
 }
 
@@ -124,17 +132,17 @@ pub(super) async fn savepoints_not_configured(
         "cannot {operation}: {}; the job keeps running",
         paths::NO_SAVEPOINT_DIR
     );
-    x.write_deployment(|d| {
-        give_up(d);
-        d.status.failure = Some(FailureReason::SavepointsNotConfigured.failure(msg.clone()));
-    })
-    .await?;
     x.event(
         EventName::JobIsNotConfiguredWithSavepointSupport,
-        msg,
+        msg.clone(),
         Some(job),
         None,
     )
+    .await?;
+    x.write_deployment(|d| {
+        give_up(d);
+        d.status.failure = Some(FailureReason::SavepointsNotConfigured.failure(msg));
+    })
     .await?;
     Ok(Effect::wrote())
 }

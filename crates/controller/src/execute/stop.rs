@@ -1,10 +1,11 @@
 //! Stopping and ending jobs: a cancel (its reason written first), and recording how a job ended or
 //! that Flink forgot it.
 //!
-//! When a job ends, the retained checkpoint is recorded first, then the deployment's new state, then
-//! the job row's terminal state: a pass stopped in between (a conflict on the deployment, a crash)
-//! still finds the job current and records its end again, and never mistakes a failed job for one to
-//! start again.
+//! When a job ends, the retained checkpoint is recorded first, then the job row's terminal state, and
+//! as the next step the deployment's new state with the event: a deployment that says SUSPENDED (or
+//! FAILED) has a job row that says so too, and a pass stopped in between (a conflict on the
+//! deployment, a crash) leaves a deployment whose status still names the ended job, which the planner
+//! records first.
 
 use stateplane_flink::FlinkError;
 use stateplane_model::plan::{
@@ -67,11 +68,21 @@ pub(super) async fn cancel(x: &Ctx<'_>, job: JobId, reason: StopReason) -> Resul
     })
 }
 
+/// Completes a stop's intent that a crash interrupted: the job is TERMINATING (without a cancel
+/// reason: it is stopped with its savepoint).
+pub(super) async fn mark_terminating(x: &Ctx<'_>, job: JobId) -> Result<Effect, Error> {
+    x.write_job(x.job(job)?, |j| {
+        j.status.state = JobState::Terminating;
+        j.metadata.annotations.remove(STOP_REASON_ANNOTATION);
+    })
+    .await?;
+    Ok(Effect::wrote())
+}
+
 /// How a job ended, as planned.
 pub(super) struct End {
     pub job_state: JobState,
     pub failure: Option<(FailureReason, String)>,
-    pub deployment_state: DeploymentState,
     pub retained: Retained,
 }
 
@@ -84,23 +95,9 @@ pub(super) async fn job_ended(
     let job = x.job(job)?;
     retained::record(x, job, &end.retained).await?;
     let failure = end.failure.map(|(r, m)| r.failure(m));
-    let new_state = end.deployment_state;
-    let from = x.d().status.state;
-    x.write_deployment(|d| {
-        d.status.state = new_state;
-        d.status.running = None;
-        match new_state {
-            DeploymentState::Failed | DeploymentState::Finished => {
-                give_up(d);
-                d.status.failure = failure.clone();
-            }
-            _ => d.status.failure = None,
-        }
-    })
-    .await?;
     x.write_job(job, |j| {
         j.status.state = end.job_state;
-        j.status.failure = failure.clone();
+        j.status.failure = failure;
         j.metadata.terminated_at = Some(now());
         if let Some(s) = j.status.started.as_mut() {
             s.observed_flink_job_status = Some(flink_state.as_str().into());
@@ -109,16 +106,57 @@ pub(super) async fn job_ended(
     })
     .await?;
     crash::point("end.after_job_terminal");
+    Ok(Effect::wrote())
+}
+
+pub(super) async fn job_vanished(
+    x: &Ctx<'_>,
+    job: JobId,
+    message: String,
+    found: Retained,
+) -> Result<Effect, Error> {
+    let job = x.job(job)?;
+    retained::record(x, job, &found).await?;
+    x.write_job(job, |j| {
+        j.status.state = JobState::Failed;
+        j.status.failure = Some(FailureReason::JobVanished.failure(message));
+        j.metadata.terminated_at = Some(now());
+    })
+    .await?;
+    Ok(Effect::wrote())
+}
+
+/// Writes the deployment's state after its job ended, and says how it ended.
+pub(super) async fn deployment_ended(
+    x: &Ctx<'_>,
+    job: JobId,
+    new_state: DeploymentState,
+    failure: Option<(FailureReason, String)>,
+) -> Result<Effect, Error> {
+    let job = x.job(job)?;
+    let from = x.d().status.state;
+    let failure = failure.map(|(r, m)| r.failure(m));
     let id = job.metadata.id;
-    let (name, message) = match (end.job_state, new_state) {
+    let job_failure = job.status.failure.as_ref();
+    let flink_state = job
+        .status
+        .started
+        .as_ref()
+        .and_then(|s| s.observed_flink_job_status.clone())
+        .unwrap_or_else(|| "gone".into());
+    let (name, message) = match (job.status.state, new_state) {
+        (JobState::Failed, _) if FailureReason::JobVanished.is(job_failure) => (
+            EventName::TransitioningToFailedStateBecauseOfAMissingJob,
+            format!(
+                "{}; the deployment is {new_state}",
+                job_failure.map(|f| f.message.as_str()).unwrap_or_default()
+            ),
+        ),
         (JobState::Failed, _) => (
             EventName::JobFailed,
             format!(
                 "Job {id} failed: {}; the deployment is {new_state}",
-                failure
-                    .as_ref()
-                    .map(|f| f.message.as_str())
-                    .unwrap_or_default()
+                job_failure.map(|f| f.message.as_str()).unwrap_or_default()
             ),
         ),
         (JobState::Finished, _) => (
@@ -136,40 +174,19 @@ pub(super) async fn job_ended(
             ),
         ),
     };
+    // The explanation first: whoever sees the new state sees why.
     x.event(name, message, Some(id), None).await?;
-    Ok(Effect::wrote())
-}
-
-pub(super) async fn job_vanished(
-    x: &Ctx<'_>,
-    job: JobId,
-    message: String,
-    new_state: DeploymentState,
-    found: Retained,
-) -> Result<Effect, Error> {
-    let job = x.job(job)?;
-    retained::record(x, job, &found).await?;
     x.write_deployment(|d| {
         d.status.state = new_state;
         d.status.running = None;
-        if new_state == DeploymentState::Failed {
-            give_up(d);
-            d.status.failure = Some(FailureReason::JobVanished.failure(message.clone()));
+        match new_state {
+            DeploymentState::Failed | DeploymentState::Finished => {
+                give_up(d);
+                d.status.failure = failure.clone();
+            }
+            _ => d.status.failure = None,
         }
     })
-    .await?;
-    x.write_job(job, |j| {
-        j.status.state = JobState::Failed;
-        j.status.failure = Some(FailureReason::JobVanished.failure(message.clone()));
-        j.metadata.terminated_at = Some(now());
-    })
-    .await?;
-    x.event(
-        EventName::TransitioningToFailedStateBecauseOfAMissingJob,
-        format!("{message}; the deployment is {new_state}"),
-        Some(job.metadata.id),
-        None,
-    )
     .await?;
     Ok(Effect::wrote())
 }

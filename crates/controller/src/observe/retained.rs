@@ -12,11 +12,9 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use stateplane_blob::{newest_checkpoint, BlobError, BlobLocation, METADATA_FILE};
-use stateplane_flink::FlinkClient;
+use stateplane_flink::{FlinkClient, FlinkJobId};
 use stateplane_model::plan::RetainedView;
 use stateplane_model::Job;
-
-use super::flink_job_id;
 
 /// Keys naming the checkpoint directory (Flink 2.x name first).
 const CHECKPOINT_DIR_KEYS: [&str; 2] = ["execution.checkpointing.dir", "state.checkpoints.dir"];
@@ -24,7 +22,7 @@ const CHECKPOINT_DIR_KEYS: [&str; 2] = ["execution.checkpointing.dir", "state.ch
 /// Looks for the job's retained checkpoint: Flink's statistics first (when `client` is given: Flink
 /// still knows the job), then its checkpoint directory.
 pub(super) async fn find(client: Option<&FlinkClient>, job: &Job) -> RetainedView {
-    let flink_id = flink_job_id(job);
+    let flink_id = FlinkJobId::from_uuid(job.metadata.id.uuid());
     if let Some(client) = client {
         if let Ok(stats) = client.checkpoints(&flink_id).await {
             let named = stats
@@ -166,5 +164,128 @@ mod tests {
         }
         std::fs::remove_dir_all(dir.path().join("chk-4")).unwrap();
         assert_eq!(confirm(&named, None).await, None);
+    }
+
+    /// moto's S3 server on a free loopback port (skipped, saying so, where it is not installed).
+    struct Moto(std::process::Child, u16);
+
+    impl Drop for Moto {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    async fn start_moto() -> Option<Moto> {
+        let bin = std::env::var("STATEPLANE_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+        let port = free_port();
+        let child = std::process::Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let moto = match child {
+            Ok(c) => Moto(c, port),
+            Err(e) => {
+                eprintln!(
+                    "SKIPPED the S3 part: cannot run {bin} ({e}); pip install 'moto[server]'"
+                );
+                return None;
+            }
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(std::time::Instant::now() < deadline, "moto did not listen");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Some(moto)
+    }
+
+    fn s3_env(endpoint: &str) {
+        // Edition 2021: set_var is safe; no other test of this binary uses S3.
+        for (k, v) in [
+            ("AWS_ENDPOINT", endpoint),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+        ] {
+            std::env::set_var(k, v);
+        }
+    }
+
+    fn job_with_checkpoints_in(dir: &str) -> Job {
+        let spec: stateplane_model::JobSpec = serde_json::from_value(serde_json::json!({
+            "artifact": {"kind": "JAR", "jarUri": "file:///job.jar"},
+            "flinkConfiguration": {"execution.checkpointing.dir": dir}
+        }))
+        .unwrap();
+        Job::new("default", stateplane_model::DeploymentId::new(), "d", spec)
+    }
+
+    #[tokio::test]
+    async fn retained_checkpoints_on_s3_are_confirmed_through_object_store() {
+        let Some(moto) = start_moto().await else {
+            return;
+        };
+        let endpoint = format!("http://127.0.0.1:{}", moto.1);
+        let http = reqwest::Client::new();
+        let put = |path: String, body: &'static [u8]| {
+            let req = http.put(format!("{endpoint}/{path}")).body(body);
+            async move { assert!(req.send().await.unwrap().status().is_success()) }
+        };
+        put("ckpts".into(), b"").await;
+        let job = job_with_checkpoints_in("s3://ckpts/base");
+        let jid = FlinkJobId::from_uuid(job.metadata.id.uuid());
+        // chk-3 complete, chk-5 still being written (no _metadata yet), shared state beside them.
+        put(format!("ckpts/base/{jid}/chk-3/_metadata"), b"meta").await;
+        put(format!("ckpts/base/{jid}/chk-3/state"), b"x").await;
+        put(format!("ckpts/base/{jid}/chk-5/state"), b"x").await;
+        put(format!("ckpts/base/{jid}/shared/s"), b"x").await;
+        s3_env(&endpoint);
+
+        // A job Flink forgot: its checkpoint directory is scanned on S3.
+        match find(None, &job).await {
+            RetainedView::Found { location, note, .. } => {
+                assert_eq!(location, format!("s3://ckpts/base/{jid}/chk-3"));
+                assert_eq!(note, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The checkpoint Flink names is confirmed; one subsumed since is replaced by the newest.
+        let named = format!("s3://ckpts/base/{jid}/chk-3");
+        assert!(matches!(
+            confirm(&named, None).await,
+            Some(RetainedView::Found { location, note: None, .. }) if location == named
+        ));
+        let subsumed = format!("s3://ckpts/base/{jid}/chk-2");
+        assert!(matches!(
+            confirm(&subsumed, None).await,
+            Some(RetainedView::Found { location, .. }) if location == named
+        ));
+
+        // Storage that does not answer is said so, never taken for "no checkpoint".
+        s3_env(&format!("http://127.0.0.1:{}", free_port()));
+        match find(None, &job).await {
+            RetainedView::NotFound {
+                unreadable: Some(why),
+            } => assert!(why.contains("cannot access"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            confirm(&named, None).await,
+            Some(RetainedView::Found { note: Some(n), .. }) if n.contains("not confirmed")
+        ));
     }
 }

@@ -97,6 +97,9 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
         JobState::Terminating => terminating(o, job, state),
         _ => {
             if let Some(sp) = in_flight {
+                if sp.metadata.origin != SavepointOrigin::UserRequest {
+                    return Action::MarkJobTerminating { job: id };
+                }
                 return savepoint::in_flight(o, job, sp, state);
             }
             if state != FlinkJobState::Running {
@@ -262,7 +265,7 @@ fn retained(o: &Observed<'_>, job: &Job, view: &RetainedView) -> Retained {
     }
 }
 
-/// The job is over in Flink: how it ended, and what the deployment becomes.
+/// The job is over in Flink: how it ended.
 fn ended(o: &Observed<'_>, job: &Job, flink_state: FlinkJobState) -> Action {
     let id = job.metadata.id;
     let stopping = job.status.state == JobState::Terminating;
@@ -315,19 +318,11 @@ fn ended(o: &Observed<'_>, job: &Job, flink_state: FlinkJobState) -> Action {
             )),
         ),
     };
-    let deployment_state = match (job_state, o.deployment.spec.state) {
-        (_, DesiredState::Cancelled) => DeploymentState::Cancelled,
-        (JobState::Terminated, DesiredState::Suspended) => DeploymentState::Suspended,
-        (JobState::Terminated, DesiredState::Running) => DeploymentState::Transitioning,
-        (JobState::Finished, _) => DeploymentState::Finished,
-        _ => DeploymentState::Failed,
-    };
     Action::JobEnded {
         job: id,
         flink_state,
         job_state,
         failure,
-        deployment_state,
         retained: match retained_view {
             Some(v) if wants_retained => retained(o, job, v),
             _ => Retained::NotApplicable,
@@ -351,11 +346,6 @@ fn vanished(o: &Observed<'_>, job: &Job) -> Action {
         message: format!(
             "job {id} is no longer known to Flink (was the JobManager restarted without high availability?)"
         ),
-        deployment_state: if o.deployment.spec.state == DesiredState::Cancelled {
-            DeploymentState::Cancelled
-        } else {
-            DeploymentState::Failed
-        },
         retained: retained(o, job, view),
     }
 }

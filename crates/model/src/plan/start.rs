@@ -1,5 +1,11 @@
-//! Planning without a current job: fail orphaned savepoint requests, check the deployment target and
-//! the Flink version gate, start a job (restore selection), or settle the status.
+//! Planning without a current job: record the end of the last job on the deployment, fail orphaned
+//! savepoint requests, check the deployment target and the Flink version gate, start a job (restore
+//! selection), or settle the status.
+//!
+//! A job's end is written in two steps, the job row first: a deployment whose status says it is
+//! RUNNING or TRANSITIONING while its last job has ended (its status write was cut short by a
+//! conflict or a crash) gets that status written before anything else — never a new start of a job
+//! that failed.
 //!
 //! The Flink version gate: when the deployment declares `spec.template.spec.artifact.flinkVersion`
 //! and its target's cluster runs another release line (major.minor), the deployment becomes FAILED
@@ -14,10 +20,13 @@ use super::{
     StopReason, TargetView, STOP_REASON_ANNOTATION,
 };
 use crate::restore::{self, RestoreDecision};
-use crate::{DeploymentState, DeploymentTarget, DesiredState, RestoreStrategyKind};
+use crate::{DeploymentState, DeploymentTarget, DesiredState, JobState, RestoreStrategyKind};
 
 pub(super) fn plan(o: &Observed<'_>) -> Action {
     let d = o.deployment;
+    if let Some(a) = end_unrecorded(o) {
+        return a;
+    }
     if let Some(sp) = oldest_started(o.savepoints, None) {
         let job = sp
             .metadata
@@ -44,6 +53,48 @@ pub(super) fn plan(o: &Observed<'_>) -> Action {
         }
         _ => Action::Steady,
     }
+}
+
+/// What the deployment becomes when its job ended in `job_state`.
+pub(super) fn after_job(job_state: JobState, desired: DesiredState) -> DeploymentState {
+    match (job_state, desired) {
+        (_, DesiredState::Cancelled) => DeploymentState::Cancelled,
+        (JobState::Terminated, DesiredState::Suspended) => DeploymentState::Suspended,
+        (JobState::Terminated, DesiredState::Running) => DeploymentState::Transitioning,
+        (JobState::Finished, _) => DeploymentState::Finished,
+        _ => DeploymentState::Failed,
+    }
+}
+
+/// The last job ended (Flink said so, or forgot it) and the deployment's status does not say so yet.
+fn end_unrecorded(o: &Observed<'_>) -> Option<Action> {
+    let d = o.deployment;
+    let job = o.last_job.filter(|j| j.status.state.is_terminal())?;
+    // A refused submission is recorded on the deployment first (and retried from there).
+    if FailureReason::JobSubmissionFailed.is(job.status.failure.as_ref()) {
+        return None;
+    }
+    if !matches!(
+        d.status.state,
+        DeploymentState::Running | DeploymentState::Transitioning
+    ) {
+        return None;
+    }
+    let state = after_job(job.status.state, d.spec.state);
+    if state == d.status.state && d.status.running.is_none() {
+        return None;
+    }
+    let failure = job
+        .status
+        .failure
+        .as_ref()
+        .and_then(|f| Some((f.reason.parse::<FailureReason>().ok()?, f.message.clone())));
+    Some(Action::DeploymentEnded {
+        job: job.metadata.id,
+        deployment_state: state,
+        failure: failure
+            .filter(|_| matches!(state, DeploymentState::Failed | DeploymentState::Finished)),
+    })
 }
 
 fn start(o: &Observed<'_>) -> Action {

@@ -419,7 +419,6 @@ fn cancel_and_terminating_jobs_are_cancelled_until_flink_says_so() {
             flink_state: FlinkJobState::Canceled,
             job_state: JobState::Terminated,
             failure: None,
-            deployment_state: DeploymentState::Cancelled,
             retained: Retained::Record { location, .. },
         } => {
             assert_eq!(job, j.metadata.id);
@@ -511,7 +510,6 @@ fn finished_job_with_a_stop_savepoint_is_collected_before_the_end_is_recorded() 
         Action::JobEnded {
             flink_state: FlinkJobState::Finished,
             job_state: JobState::Terminated,
-            deployment_state: DeploymentState::Suspended,
             retained: Retained::NotApplicable,
             ..
         }
@@ -533,7 +531,6 @@ fn vanished_and_failed_jobs_are_noticed() {
     assert!(matches!(
         run_with(&d, Some(&j), &a, &[]),
         Action::JobVanished {
-            deployment_state: DeploymentState::Failed,
             retained: Retained::NoneFound { .. },
             ..
         }
@@ -564,7 +561,6 @@ fn vanished_and_failed_jobs_are_noticed() {
         Action::JobEnded {
             job_state: JobState::Failed,
             failure: Some((FailureReason::JobFailed, message)),
-            deployment_state: DeploymentState::Failed,
             retained: Retained::NoneFound { why },
             ..
         } => {

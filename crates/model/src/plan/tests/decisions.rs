@@ -272,3 +272,141 @@ fn failure_reasons_are_the_documented_codes() {
     assert!(!FailureReason::JobFailed.is(Some(&f)));
     assert!(!FailureReason::JobFailed.is(None));
 }
+
+#[test]
+fn a_stop_whose_intent_a_crash_interrupted_is_completed_before_the_stop_is_sent() {
+    let mut d = deployment(D::Suspended, U::Stateful, 1);
+    let j = job(&d, JobState::Started, 1);
+    mark_running(&mut d, &j);
+    // The stop's savepoint row was written, the job's TERMINATING was not.
+    let sp = savepoint(
+        &d,
+        Some(&j),
+        SavepointOrigin::Suspend,
+        SavepointState::Started,
+    );
+    assert_eq!(
+        run(&d, Some(&j), running(), std::slice::from_ref(&sp)),
+        Action::MarkJobTerminating { job: j.metadata.id }
+    );
+    let mut stopping = j.clone();
+    stopping.status.state = JobState::Terminating;
+    assert_eq!(
+        run(&d, Some(&stopping), running(), std::slice::from_ref(&sp)),
+        Action::TriggerSavepoint {
+            savepoint: sp.metadata.id
+        }
+    );
+}
+
+#[test]
+fn a_jobs_end_is_written_on_the_deployment_after_the_job_row_and_before_any_start() {
+    // (how the job ended, desired, the deployment becomes, keeps the failure)
+    let rows = [
+        (JobState::Failed, D::Running, DeploymentState::Failed, true),
+        (
+            JobState::Finished,
+            D::Running,
+            DeploymentState::Finished,
+            false,
+        ),
+        (
+            JobState::Terminated,
+            D::Suspended,
+            DeploymentState::Suspended,
+            false,
+        ),
+        (
+            JobState::Terminated,
+            D::Cancelled,
+            DeploymentState::Cancelled,
+            false,
+        ),
+        (
+            JobState::Failed,
+            D::Cancelled,
+            DeploymentState::Cancelled,
+            false,
+        ),
+        (
+            JobState::Terminated,
+            D::Running,
+            DeploymentState::Transitioning,
+            false,
+        ),
+    ];
+    for (job_state, desired, becomes, keeps_failure) in rows {
+        let mut d = deployment(desired, U::Stateful, 1);
+        let mut j = job(&d, JobState::Started, 1);
+        mark_running(&mut d, &j);
+        j.status.state = job_state;
+        if job_state == JobState::Failed {
+            j.status.failure = Some(FailureReason::JobFailed.failure("the job failed in Flink"));
+        }
+        let want = Action::DeploymentEnded {
+            job: j.metadata.id,
+            deployment_state: becomes,
+            failure: keeps_failure.then(|| {
+                (
+                    FailureReason::JobFailed,
+                    "the job failed in Flink".to_string(),
+                )
+            }),
+        };
+        assert_eq!(
+            plan(&Observed {
+                last_job: Some(&j),
+                ..observed(&d, &answers(FlinkView::NotAsked))
+            }),
+            want,
+            "{job_state} / {desired}"
+        );
+    }
+}
+
+#[test]
+fn a_recorded_end_or_a_refused_submission_is_not_recorded_again() {
+    // An upgrade's job ended and the deployment says TRANSITIONING without a job: the next job starts.
+    let mut d = deployment(D::Running, U::Stateful, 2);
+    d.status.state = DeploymentState::Transitioning;
+    let mut old = job(&d, JobState::Terminated, 1);
+    old.metadata.created_at = crate::now() - Duration::minutes(1);
+    let a = answers(FlinkView::NotAsked);
+    assert!(matches!(
+        plan(&Observed {
+            last_job: Some(&old),
+            ..observed(&d, &a)
+        }),
+        Action::StartJob { .. }
+    ));
+    // A refused submission was counted on the deployment first: it backs off and retries instead.
+    let mut refused = job(&d, JobState::Failed, 2);
+    refused.status.failure = Some(FailureReason::JobSubmissionFailed.failure("refused"));
+    d.status.transition = Some(Transition {
+        job_attempts: 1,
+        last_attempt_at: Some(crate::now()),
+        ..towards(D::Running)
+    });
+    d.status.transition.as_mut().unwrap().spec_version = 2;
+    assert!(matches!(
+        plan(&Observed {
+            last_job: Some(&refused),
+            ..observed(&d, &a)
+        }),
+        Action::Backoff { .. }
+    ));
+}
+
+/// Everything planning looks at, without a current or last job.
+fn observed<'a>(d: &'a Deployment, answers: &'a Answers) -> Observed<'a> {
+    Observed {
+        deployment: d,
+        current_job: None,
+        last_job: None,
+        savepoints: &[],
+        savepoints_configured: true,
+        triggered: &[],
+        answers,
+        now: crate::now(),
+    }
+}
