@@ -266,13 +266,19 @@ fn apply(answers: &mut Answers, effect: Effect) {
     }
 }
 
-/// Learns how long an operation took when the wait for it ends in an action.
+/// Learns how long an operation took when the wait for it ends in an action (not a failure).
 fn learn(memory: &mut Memory, action: &Action) {
     match action {
         Action::Wait { poll: Some(p), .. } if p.operation != Operation::Flink => {
             memory.waiting = Some(*p);
         }
         Action::Observe { .. } | Action::Wait { .. } => {}
+        // A failure says nothing about how long the operation takes when it works.
+        Action::FailSavepoint { .. }
+        | Action::FailJobCreation { .. }
+        | Action::JobVanished { .. } => {
+            memory.waiting = None;
+        }
         _ => {
             if let Some(p) = memory.waiting.take() {
                 if let Ok(took) = (now() - p.since).to_std() {
