@@ -15,6 +15,8 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
 use stateplane_model::plan::{self, Action, Answers, FlinkView, Observed, Operation, Poll};
 use stateplane_model::{now, paths, DeploymentId, JobId, SavepointId, SavepointState};
 use tokio::sync::Notify;
@@ -50,8 +52,9 @@ pub(crate) enum Outcome {
 pub(crate) struct Memory {
     /// How long this deployment's operations take.
     pub history: History,
-    /// The wait the previous step was in, to learn how long its operation took once it ends.
-    pub waiting: Option<Poll>,
+    /// The wait the previous step was in, and when its operation was last seen still under way, to
+    /// learn how long the operation took once it ends.
+    pub waiting: Option<(Poll, DateTime<Utc>)>,
     /// The next pass follows a wait of the schedule: its first question to Flink is a poll and
     /// takes a permit of the cluster's budget.
     pub polled: bool,
@@ -267,10 +270,16 @@ fn apply(answers: &mut Answers, effect: Effect) {
 }
 
 /// Learns how long an operation took when the wait for it ends in an action (not a failure).
+///
+/// The end is only known to lie between the last answer that said "still under way" and the one
+/// that said "done"; the midpoint is learned. (Learning the "done" answer's time would feed the
+/// schedule's own lateness back into it: a first question asked too late makes the next one later.)
 fn learn(memory: &mut Memory, action: &Action) {
+    let now = now();
     match action {
         Action::Wait { poll: Some(p), .. } if p.operation != Operation::Flink => {
-            memory.waiting = Some(*p);
+            // Planned from an answer that said "under way", just now.
+            memory.waiting = Some((*p, now));
         }
         Action::Observe { .. } | Action::Wait { .. } => {}
         // A failure says nothing about how long the operation takes when it works.
@@ -280,8 +289,9 @@ fn learn(memory: &mut Memory, action: &Action) {
             memory.waiting = None;
         }
         _ => {
-            if let Some(p) = memory.waiting.take() {
-                if let Ok(took) = (now() - p.since).to_std() {
+            if let Some((p, under_way)) = memory.waiting.take() {
+                let end = under_way + (now - under_way) / 2;
+                if let Ok(took) = (end - p.since).to_std() {
                     memory.history.record(p.operation, took);
                 }
             }

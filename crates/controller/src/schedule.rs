@@ -7,9 +7,11 @@
 //!
 //! 1. **Learn.** Per deployment and [`Operation`], the durations of its last [`HISTORY`] operations:
 //!    seeded from the deployment's COMPLETED savepoint rows (a request's `createdAt` to its completion,
-//!    `modifiedAt`; USER_REQUEST rows are savepoints, SUSPEND and SUSPEND_AND_UPGRADE rows stops), then
-//!    every operation the worker sees end. The operation's age is measured from its row (the savepoint's
-//!    `createdAt`, the job's), so a controller restarted mid-operation keeps the same schedule.
+//!    `modifiedAt`, an upper bound; USER_REQUEST rows are savepoints, SUSPEND and SUSPEND_AND_UPGRADE
+//!    rows stops), then every operation the worker sees end, timed to the midpoint between the last
+//!    answer "under way" and the first "done" (so the schedule's own lateness is not learned as the
+//!    operation's). The operation's age is measured from its row (the savepoint's `createdAt`, the
+//!    job's), so a controller restarted mid-operation keeps the same schedule.
 //! 2. **First question** at [`FIRST_AT`] × the fastest learned duration after the operation began;
 //!    without history, after [`FIRST_WITHOUT_HISTORY`].
 //! 3. **Around the expected end**, until twice the median learned duration: every median /
