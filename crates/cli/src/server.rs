@@ -62,6 +62,12 @@ pub struct ServerArgs {
     /// Listen on a non-loopback address without --auth (only behind something that restricts access).
     #[arg(long)]
     pub insecure_listen_anywhere: bool,
+    /// The most polling questions per second the controller asks one Flink cluster (REST URL), shared
+    /// by all deployments on it: while savepoints, stops and starts are under way it asks this many at
+    /// most, however many deployments wait.
+    #[arg(long, env = "STATEPLANE_FLINK_POLLS_PER_SECOND", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub flink_polls_per_second: u32,
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -85,9 +91,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     // The controller shares the store with the API and is woken by its change feed.
     let cancel = CancellationToken::new();
+    let defaults = ControllerConfig::default();
     let config = ControllerConfig {
         blob_storage_uri: args.blob_storage_uri.clone(),
-        ..Default::default()
+        flink_budget: stateplane_controller::BudgetConfig {
+            polls_per_second: args.flink_polls_per_second,
+            ..defaults.flink_budget
+        },
+        ..defaults
     };
     let controller = tokio::spawn(backend.controller(config, cancel.clone()));
 

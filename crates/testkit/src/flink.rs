@@ -11,7 +11,8 @@
 //!
 //! Guarantees:
 //! - the cluster gets its own free REST port (rpc/blob ports are picked by the script), its own work
-//!   dir under the system temp dir and 8 task slots, so several test binaries can run side by side;
+//!   dir under the system temp dir and 8 task slots (`STATEPLANE_TEST_FLINK_SLOTS` when a test binary
+//!   needs more), so several test binaries can run side by side;
 //! - the JVMs die when the test process exits — normally, by panic, or by `kill -9`. A watchdog
 //!   shell, started *before* the cluster in its own process group, blocks reading a pipe whose only
 //!   writer is this process; the kernel closes the pipe when the process dies however it dies, the
@@ -91,6 +92,15 @@ pub fn shared_cluster_of(version: &str) -> &'static TestCluster {
         Ok(cluster) => cluster,
         Err(message) => panic!("{message}"),
     }
+}
+
+/// [`TEST_SLOTS`], or `STATEPLANE_TEST_FLINK_SLOTS` (a test binary running many jobs at once sets it
+/// before its first cluster starts).
+fn test_slots() -> u32 {
+    std::env::var("STATEPLANE_TEST_FLINK_SLOTS")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(TEST_SLOTS)
 }
 
 fn default_version() -> String {
@@ -195,7 +205,7 @@ impl TestCluster {
                 ("FLINK_VERSION", version.to_owned()),
                 ("FLINK_REST_PORT", port.to_string()),
                 ("FLINK_WORK_DIR", work_dir.display().to_string()),
-                ("FLINK_SLOTS", TEST_SLOTS.to_string()),
+                ("FLINK_SLOTS", test_slots().to_string()),
             ];
             let started = Instant::now();
             match run_script(
