@@ -222,11 +222,12 @@ impl TestCluster {
                     }
                     // The script returns once the TaskManager registered; its slots are reported a
                     // moment later (on a loaded machine, seconds). A cluster is ready with all of them.
+                    let slots = test_slots();
                     crate::wait::until(
-                        &format!("Flink at {rest_url} to report {TEST_SLOTS} task slots"),
+                        &format!("Flink at {rest_url} to report {slots} task slots"),
                         Duration::from_secs(120),
                         || match slots_total(&rest_url) {
-                            Some(n) if n == u64::from(TEST_SLOTS) => Ok(()),
+                            Some(n) if n == u64::from(slots) => Ok(()),
                             other => Err(format!("slots-total {other:?}")),
                         },
                     );
