@@ -27,6 +27,9 @@ use crate::{Deployment, Job};
 pub const RESCALE_ANNOTATION: &str = "stateplane.io/rescale";
 /// Job annotation: the spec version for which rescaling in place was refused or failed.
 pub const RESCALE_REFUSED_ANNOTATION: &str = "stateplane.io/rescale-refused";
+/// Job annotation: the parallelism of each vertex (JSON, vertex id → parallelism) as Flink confirmed it
+/// at the end of the last in-place rescale; shown by the UI.
+pub const VERTEX_PARALLELISM_ANNOTATION: &str = "stateplane.io/vertex-parallelism";
 /// Flink's per-vertex parallelism overrides (`<vertex id>:<parallelism>,…`).
 pub const VERTEX_OVERRIDES_KEY: &str = "pipeline.jobvertex-parallelism-overrides";
 /// How long an in-place rescale may take before the upgrade strategy takes over. Flink 2.3 waits for
