@@ -22,7 +22,10 @@ use support::{origin_count, Api, Server};
 const CRASH: Duration = Duration::from_secs(60);
 
 fn adaptive() -> &'static TestCluster {
-    shared_cluster_with(stateplane_testkit::flink::DEFAULT_FLINK_VERSION, Scheduler::Adaptive)
+    shared_cluster_with(
+        stateplane_testkit::flink::DEFAULT_FLINK_VERSION,
+        Scheduler::Adaptive,
+    )
 }
 
 /// `(key, count)` of every line the job tagged `tag` printed (`tag> ` or, above parallelism 1,
@@ -75,7 +78,10 @@ async fn running_version(api: &Api, base: &str, name: &str, version: u64) -> Val
             },
         )
         .await;
-    let job = d["status"]["running"]["jobId"].as_str().unwrap().to_string();
+    let job = d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let j = api
         .wait(
             format!("{base}/jobs/{job}"),
@@ -125,8 +131,14 @@ async fn events(api: &Api, base: &str, dep: &str) -> Vec<(String, String)> {
         .iter()
         .map(|e| {
             (
-                e["metadata"]["name"].as_str().unwrap_or_default().to_string(),
-                e["spec"]["message"].as_str().unwrap_or_default().to_string(),
+                e["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                e["spec"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect()
@@ -150,16 +162,30 @@ async fn wait_scheduler(api: &Api, base: &str, scheduler: &str) {
 async fn counters_continue(stdout: &Path, tag: &str, before: usize) {
     let snapshot = printed(stdout, tag);
     let highest = |lines: &[(u64, u64)], key: u64| {
-        lines.iter().filter(|(k, _)| *k == key).map(|(_, c)| *c).max().unwrap_or(0)
+        lines
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, c)| *c)
+            .max()
+            .unwrap_or(0)
     };
     let keys: Vec<u64> = {
-        let mut k: Vec<u64> = snapshot[..before.min(snapshot.len())].iter().map(|(k, _)| *k).collect();
+        let mut k: Vec<u64> = snapshot[..before.min(snapshot.len())]
+            .iter()
+            .map(|(k, _)| *k)
+            .collect();
         k.sort_unstable();
         k.dedup();
         k
     };
-    assert!(!keys.is_empty(), "the job printed nothing before the rescale");
-    let at_rescale: Vec<u64> = keys.iter().map(|k| highest(&snapshot[..before], *k)).collect();
+    assert!(
+        !keys.is_empty(),
+        "the job printed nothing before the rescale"
+    );
+    let at_rescale: Vec<u64> = keys
+        .iter()
+        .map(|k| highest(&snapshot[..before], *k))
+        .collect();
     stateplane_testkit::wait::until(
         "every key to count past its count at the rescale",
         Duration::from_secs(60),
@@ -181,7 +207,10 @@ async fn counters_continue(stdout: &Path, tag: &str, before: usize) {
     let lines = printed(stdout, tag);
     for k in keys {
         let restarts = lines.iter().filter(|(key, c)| *key == k && *c == 1).count();
-        assert_eq!(restarts, 1, "key {k} counted from 1 again: its state was lost");
+        assert_eq!(
+            restarts, 1,
+            "key {k} counted from 1 again: its state was lost"
+        );
     }
 }
 
@@ -196,18 +225,23 @@ async fn in_place_one_two_one_then_an_artifact_change_upgrades() {
     wait_scheduler(&api, &base, "adaptive").await;
     let jar = cluster.example_jar();
     let d = api
-        .post(format!("{base}/deployments"), deployment_body("rs", &jar, dir.path(), 1))
+        .post(
+            format!("{base}/deployments"),
+            deployment_body("rs", &jar, dir.path(), 1),
+        )
         .await;
     let dep = d["metadata"]["id"].as_str().unwrap().to_string();
     let job = running_version(&api, &base, "rs", 1).await;
     let job_id = job["metadata"]["id"].as_str().unwrap().to_string();
     let stdout = cluster.taskmanager_stdout();
-    stateplane_testkit::wait::until("the job to print", Duration::from_secs(60), || {
-        match printed(&stdout, "rs").len() {
+    stateplane_testkit::wait::until(
+        "the job to print",
+        Duration::from_secs(60),
+        || match printed(&stdout, "rs").len() {
             n if n >= 10 => Ok(()),
             n => Err(format!("{n} lines")),
-        }
-    });
+        },
+    );
 
     // 1 → 2 through the API.
     let before = printed(&stdout, "rs").len();
@@ -217,7 +251,11 @@ async fn in_place_one_two_one_then_an_artifact_change_upgrades() {
     )
     .await;
     let j = running_version(&api, &base, "rs", 2).await;
-    assert_eq!(j["metadata"]["id"], job_id.as_str(), "the same Job resource");
+    assert_eq!(
+        j["metadata"]["id"],
+        job_id.as_str(),
+        "the same Job resource"
+    );
     assert_eq!(j["spec"]["parallelism"], 2, "{j}");
     flink_parallelism(&flink, &job_id, 2).await;
     counters_continue(&stdout, "rs", before).await;
@@ -226,27 +264,61 @@ async fn in_place_one_two_one_then_an_artifact_change_upgrades() {
     let before = printed(&stdout, "rs").len();
     let server_url = base.split("/api/").next().unwrap().to_string();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stateplane"))
-        .args(["--server", &server_url, "deployment", "scale", "rs", "--parallelism", "1", "--wait", "--timeout", "90s"])
+        .args([
+            "--server",
+            &server_url,
+            "deployment",
+            "scale",
+            "rs",
+            "--parallelism",
+            "1",
+            "--wait",
+            "--timeout",
+            "90s",
+        ])
+        .env_remove("STATEPLANE_SERVER")
+        .env_remove("STATEPLANE_TOKEN")
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{said} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(said.contains("rescaled in place"), "{said}");
     let j = running_version(&api, &base, "rs", 3).await;
-    assert_eq!(j["metadata"]["id"], job_id.as_str(), "the same Job resource");
+    assert_eq!(
+        j["metadata"]["id"],
+        job_id.as_str(),
+        "the same Job resource"
+    );
     flink_parallelism(&flink, &job_id, 1).await;
     counters_continue(&stdout, "rs", before).await;
 
     let jobs = api.get(format!("{base}/jobs?deploymentId={dep}")).await;
     assert_eq!(job_count(&jobs), 1, "one job all along: {jobs}");
-    let sps = api.get(format!("{base}/savepoints?deploymentId={dep}")).await;
-    assert_eq!(sps["items"].as_array().unwrap().len(), 0, "no savepoint resource: {sps}");
+    let sps = api
+        .get(format!("{base}/savepoints?deploymentId={dep}"))
+        .await;
+    assert_eq!(
+        sps["items"].as_array().unwrap().len(),
+        0,
+        "no savepoint resource: {sps}"
+    );
     let evs = events(&api, &base, &dep).await;
-    assert_eq!(evs.iter().filter(|(n, _)| n == "RESCALED_IN_PLACE").count(), 2, "{evs:?}");
+    assert_eq!(
+        evs.iter().filter(|(n, _)| n == "RESCALED_IN_PLACE").count(),
+        2,
+        "{evs:?}"
+    );
 
     // A savepoint now carries the spec version the job runs.
     let sp = api
-        .post(format!("{base}/savepoints"), json!({"metadata": {"deploymentId": dep}}))
+        .post(
+            format!("{base}/savepoints"),
+            json!({"metadata": {"deploymentId": dep}}),
+        )
         .await;
     let sp_id = sp["metadata"]["id"].as_str().unwrap().to_string();
     let sp = api
@@ -255,7 +327,8 @@ async fn in_place_one_two_one_then_an_artifact_change_upgrades() {
         })
         .await;
     assert_eq!(
-        sp["metadata"]["annotations"][stateplane_model::SPEC_VERSION_ANNOTATION], "3",
+        sp["metadata"]["annotations"][stateplane_model::SPEC_VERSION_ANNOTATION],
+        "3",
         "{sp}"
     );
 
@@ -268,7 +341,9 @@ async fn in_place_one_two_one_then_an_artifact_change_upgrades() {
     .await;
     let j = running_version(&api, &base, "rs", 4).await;
     assert_ne!(j["metadata"]["id"], job_id.as_str(), "a new job");
-    let sps = api.get(format!("{base}/savepoints?deploymentId={dep}")).await;
+    let sps = api
+        .get(format!("{base}/savepoints?deploymentId={dep}"))
+        .await;
     assert_eq!(origin_count(&sps, "SUSPEND_AND_UPGRADE"), 1, "{sps}");
     let evs = events(&api, &base, &dep).await;
     assert!(
@@ -276,8 +351,11 @@ async fn in_place_one_two_one_then_an_artifact_change_upgrades() {
             .any(|(n, m)| n == "RESCALE_IN_PLACE_NOT_POSSIBLE" && m.contains("artifact")),
         "{evs:?}"
     );
-    api.patch(format!("{base}/deployments/rs"), json!({"spec": {"state": "CANCELLED"}}))
-        .await;
+    api.patch(
+        format!("{base}/deployments/rs"),
+        json!({"spec": {"state": "CANCELLED"}}),
+    )
+    .await;
     api.wait(format!("{base}/deployments/rs"), "CANCELLED", |d| {
         d["status"]["state"] == "CANCELLED"
     })
@@ -305,7 +383,11 @@ async fn sigkill_during_an_in_place_rescale_converges() {
     let job_id = job["metadata"]["id"].as_str().unwrap().to_string();
     s.kill9();
 
-    let points = ["rescale.after_intent", "rescale.after_requirements", "rescale.after_job_spec"];
+    let points = [
+        "rescale.after_intent",
+        "rescale.after_requirements",
+        "rescale.after_job_spec",
+    ];
     for (i, point) in points.iter().enumerate() {
         let p = if i % 2 == 0 { 2 } else { 1 };
         let s = Server::start_with(&data, url, &[("STATEPLANE_CRASH_AT", point)]);
@@ -318,7 +400,11 @@ async fn sigkill_during_an_in_place_rescale_converges() {
         let s = Server::start(&data, url);
         let version = i as u64 + 2;
         let j = running_version(&api, &s.base, "rk", version).await;
-        assert_eq!(j["metadata"]["id"], job_id.as_str(), "{point}: the same job");
+        assert_eq!(
+            j["metadata"]["id"],
+            job_id.as_str(),
+            "{point}: the same job"
+        );
         flink_parallelism(&flink, &job_id, p).await;
         let jobs = api.get(format!("{}/jobs?deploymentId={dep}", s.base)).await;
         assert_eq!(job_count(&jobs), 1, "{point}: never a second job: {jobs}");
@@ -329,7 +415,9 @@ async fn sigkill_during_an_in_place_rescale_converges() {
             Some(stateplane_flink::JobState::Running),
             "{point}: the same Flink job runs"
         );
-        let sps = api.get(format!("{}/savepoints?deploymentId={dep}", s.base)).await;
+        let sps = api
+            .get(format!("{}/savepoints?deploymentId={dep}", s.base))
+            .await;
         assert_eq!(sps["items"].as_array().unwrap().len(), 0, "{point}: {sps}");
         s.kill9();
     }
@@ -358,7 +446,9 @@ async fn default_scheduler_is_a_stateful_upgrade() {
     .await;
     let j = running_version(&api, &base, "rd", 2).await;
     assert_ne!(j["metadata"]["id"], job["metadata"]["id"], "a new job");
-    let sps = api.get(format!("{base}/savepoints?deploymentId={dep}")).await;
+    let sps = api
+        .get(format!("{base}/savepoints?deploymentId={dep}"))
+        .await;
     assert_eq!(origin_count(&sps, "SUSPEND_AND_UPGRADE"), 1, "{sps}");
     let evs = events(&api, &base, &dep).await;
     assert!(
@@ -366,8 +456,11 @@ async fn default_scheduler_is_a_stateful_upgrade() {
             .any(|(n, m)| n == "RESCALE_IN_PLACE_NOT_POSSIBLE" && m.contains("default scheduler")),
         "{evs:?}"
     );
-    api.patch(format!("{base}/deployments/rd"), json!({"spec": {"state": "CANCELLED"}}))
-        .await;
+    api.patch(
+        format!("{base}/deployments/rd"),
+        json!({"spec": {"state": "CANCELLED"}}),
+    )
+    .await;
     api.wait(format!("{base}/deployments/rd"), "CANCELLED", |d| {
         d["status"]["state"] == "CANCELLED"
     })

@@ -25,8 +25,8 @@
 //! which planning finds the remaining steps.
 
 mod context;
-mod retained;
 mod rescale;
+mod retained;
 mod savepoint;
 mod start;
 mod status;

@@ -64,7 +64,9 @@ pub async fn run(c: &Client, out: Output, a: ScaleArgs) -> Result<()> {
         let d: Deployment = typed(&raw, "deployment")?;
         if d.status.state == DeploymentState::Failed && d.spec_version() == version {
             let why = d.status.failure.map(|f| f.message).unwrap_or_default();
-            return Err(CliError::Failed(format!("deployment '{name}' is FAILED: {why}")));
+            return Err(CliError::Failed(format!(
+                "deployment '{name}' is FAILED: {why}"
+            )));
         }
         if let (DeploymentState::Running, Some(r)) = (d.status.state, &d.status.running) {
             let job: Job = typed(&c.get(&["jobs", &r.job_id.to_string()], &[]).await?, "job")?;

@@ -43,8 +43,8 @@ pub(super) async fn start(
     let d = x.d();
     let version = d.spec_version();
     let client = x.client()?;
-    let recorded = Intent::of(job)
-        .filter(|i| i.spec_version == version && i.parallelism == parallelism);
+    let recorded =
+        Intent::of(job).filter(|i| i.spec_version == version && i.parallelism == parallelism);
     let first = recorded.is_none();
     if first {
         let intent = Intent {
@@ -131,7 +131,9 @@ pub(super) async fn complete(x: &Ctx<'_>, job: JobId) -> Result<Effect, Error> {
         j.metadata.annotations.remove(RESCALE_ANNOTATION);
         j.metadata.annotations.remove(RESCALE_REFUSED_ANNOTATION);
         if let Some(p) = per_vertex {
-            j.metadata.annotations.insert(VERTEX_PARALLELISM_ANNOTATION.into(), p);
+            j.metadata
+                .annotations
+                .insert(VERTEX_PARALLELISM_ANNOTATION.into(), p);
         }
     })
     .await?;

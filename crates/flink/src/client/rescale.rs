@@ -35,7 +35,9 @@ impl FlinkClient {
     /// set, sensitive values masked by Flink).
     pub async fn jobmanager_config(&self) -> Result<BTreeMap<String, String>, FlinkError> {
         let entries: Vec<ConfigEntry> = self
-            .get(&["jobmanager", "config"], || "jobmanager configuration".into())
+            .get(&["jobmanager", "config"], || {
+                "jobmanager configuration".into()
+            })
             .await?;
         Ok(entries.into_iter().map(|e| (e.key, e.value)).collect())
     }

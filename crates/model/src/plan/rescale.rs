@@ -66,6 +66,7 @@ impl Intent {
 pub struct VertexView {
     pub id: String,
     pub parallelism: u32,
+    /// 0 when Flink did not say.
     pub max_parallelism: u32,
     /// Flink reports the vertex RUNNING.
     pub running: bool,
@@ -97,14 +98,26 @@ pub fn decide(
     if t.artifact != job.spec.artifact {
         return Err("the artifact changed too".into());
     }
-    let target = d.spec.deployment_target_name.as_deref().unwrap_or("default");
-    if job.spec.deployment_target_name.as_deref().unwrap_or("default") != target {
+    let target = d
+        .spec
+        .deployment_target_name
+        .as_deref()
+        .unwrap_or("default");
+    if job
+        .spec
+        .deployment_target_name
+        .as_deref()
+        .unwrap_or("default")
+        != target
+    {
         return Err("the deployment target changed too".into());
     }
     let mut other: Vec<&str> = t
         .flink_configuration
         .iter()
-        .filter(|(k, v)| *k != VERTEX_OVERRIDES_KEY && job.spec.flink_configuration.get(*k) != Some(v))
+        .filter(|(k, v)| {
+            *k != VERTEX_OVERRIDES_KEY && job.spec.flink_configuration.get(*k) != Some(v)
+        })
         .map(|(k, _)| k.as_str())
         .collect();
     other.extend(
@@ -152,7 +165,8 @@ pub fn decide(
             None if from_template.is_some_and(|p| p != v.parallelism) => v.parallelism,
             None => t.parallelism.unwrap_or(v.parallelism),
         };
-        if wanted > v.max_parallelism {
+        // 0: Flink did not say (Flink's own check refuses the PUT then).
+        if v.max_parallelism > 0 && wanted > v.max_parallelism {
             too_big.push(format!(
                 "vertex {} would run at {wanted}, above its max parallelism {}",
                 v.id, v.max_parallelism
@@ -161,7 +175,9 @@ pub fn decide(
         out.insert(v.id.clone(), wanted);
     }
     if let Some(unknown) = new_overrides.keys().find(|k| !out.contains_key(*k)) {
-        return Err(format!("{VERTEX_OVERRIDES_KEY} names vertex {unknown}, which the job does not have"));
+        return Err(format!(
+            "{VERTEX_OVERRIDES_KEY} names vertex {unknown}, which the job does not have"
+        ));
     }
     if !too_big.is_empty() {
         return Err(too_big.join("; "));
@@ -179,8 +195,15 @@ fn overrides(value: Option<&String>) -> Result<BTreeMap<String, u32>, String> {
         }
         let parsed = part
             .split_once(':')
-            .and_then(|(id, p)| Some((id.trim().to_ascii_lowercase(), p.trim().parse::<u32>().ok()?)))
-            .filter(|(id, p)| *p > 0 && id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+            .and_then(|(id, p)| {
+                Some((
+                    id.trim().to_ascii_lowercase(),
+                    p.trim().parse::<u32>().ok()?,
+                ))
+            })
+            .filter(|(id, p)| {
+                *p > 0 && id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+            });
         match parsed {
             Some((id, p)) => out.insert(id, p),
             None => {
@@ -227,8 +250,17 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Option<Action> {
     if intent.is_none() && !parallelism_changed(job, d) {
         return None;
     }
-    let view = o.answers.rescale.as_ref().filter(|(j, _)| *j == id).map(|(_, v)| v);
-    let target_name = job.spec.deployment_target_name.clone().unwrap_or_else(|| "default".into());
+    let view = o
+        .answers
+        .rescale
+        .as_ref()
+        .filter(|(j, _)| *j == id)
+        .map(|(_, v)| v);
+    let target_name = job
+        .spec
+        .deployment_target_name
+        .clone()
+        .unwrap_or_else(|| "default".into());
     let need_target = intent.is_none() && o.answers.target.is_none();
     if view.is_none() || need_target {
         return Some(Action::Observe {
@@ -240,7 +272,10 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Option<Action> {
         });
     }
     let (vertices, requested) = match view? {
-        RescaleView::Found { vertices, requested } => (vertices, requested),
+        RescaleView::Found {
+            vertices,
+            requested,
+        } => (vertices, requested),
         RescaleView::Unreachable { error } => {
             return Some(Action::Wait {
                 reason: format!("Flink did not answer about the job's vertices: {error}"),
@@ -258,7 +293,10 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Option<Action> {
             _ => None,
         };
         return Some(match decide(job, d, adaptive, vertices) {
-            Ok(parallelism) => Action::RescaleInPlace { job: id, parallelism },
+            Ok(parallelism) => Action::RescaleInPlace {
+                job: id,
+                parallelism,
+            },
             Err(reason) => Action::RescaleFallback { job: id, reason },
         });
     };

@@ -82,12 +82,48 @@ fn the_rule() {
     small[1].max_parallelism = 2;
     let mut coded = vertices(1);
     coded[0].parallelism = 5;
-    let cases: Vec<(&str, Deployment, Option<bool>, Vec<VertexView>, Result<BTreeMap<String, u32>, &str>)> = vec![
-        ("parallelism only, adaptive", deployment(2, &[], 2), Some(true), vertices(1), Ok(both(2))),
-        ("default scheduler", deployment(2, &[], 2), Some(false), vertices(1), Err("default scheduler")),
-        ("scheduler not known", deployment(2, &[], 2), None, vertices(1), Err("not known")),
-        ("artifact too", other_artifact, Some(true), vertices(1), Err("artifact")),
-        ("target too", other_target, Some(true), vertices(1), Err("deployment target changed")),
+    let cases: Vec<(
+        &str,
+        Deployment,
+        Option<bool>,
+        Vec<VertexView>,
+        Result<BTreeMap<String, u32>, &str>,
+    )> = vec![
+        (
+            "parallelism only, adaptive",
+            deployment(2, &[], 2),
+            Some(true),
+            vertices(1),
+            Ok(both(2)),
+        ),
+        (
+            "default scheduler",
+            deployment(2, &[], 2),
+            Some(false),
+            vertices(1),
+            Err("default scheduler"),
+        ),
+        (
+            "scheduler not known",
+            deployment(2, &[], 2),
+            None,
+            vertices(1),
+            Err("not known"),
+        ),
+        (
+            "artifact too",
+            other_artifact,
+            Some(true),
+            vertices(1),
+            Err("artifact"),
+        ),
+        (
+            "target too",
+            other_target,
+            Some(true),
+            vertices(1),
+            Err("deployment target changed"),
+        ),
         (
             "configuration too",
             deployment(2, &[("taskmanager.memory.process.size", "2g")], 2),
@@ -104,7 +140,11 @@ fn the_rule() {
         ),
         (
             "an override of an unknown vertex",
-            deployment(1, &[(VERTEX_OVERRIDES_KEY, "00000000000000000000000000000000:2")], 2),
+            deployment(
+                1,
+                &[(VERTEX_OVERRIDES_KEY, "00000000000000000000000000000000:2")],
+                2,
+            ),
             Some(true),
             vertices(1),
             Err("which the job does not have"),
@@ -116,7 +156,13 @@ fn the_rule() {
             vertices(1),
             Err("not <vertex id>:<parallelism>"),
         ),
-        ("above max parallelism", deployment(3, &[], 2), Some(true), small, Err("above its max parallelism 2")),
+        (
+            "above max parallelism",
+            deployment(3, &[], 2),
+            Some(true),
+            small,
+            Err("above its max parallelism 2"),
+        ),
         (
             "a vertex set in code keeps its parallelism",
             deployment(2, &[], 2),
@@ -124,7 +170,13 @@ fn the_rule() {
             coded,
             Ok([(SRC.to_string(), 5), (CNT.to_string(), 2)].into()),
         ),
-        ("no vertices", deployment(2, &[], 2), Some(true), vec![], Err("no vertices")),
+        (
+            "no vertices",
+            deployment(2, &[], 2),
+            Some(true),
+            vec![],
+            Err("no vertices"),
+        ),
     ];
     for (name, d, adaptive, vs, want) in cases {
         let got = decide(&j, &d, adaptive, &vs);
@@ -178,9 +230,10 @@ fn with_intent(j: &Job, p: u32, version: u64, age: i64) -> Job {
         parallelism: both(p),
         since: crate::now() - Duration::seconds(age),
     };
-    j.metadata
-        .annotations
-        .insert(RESCALE_ANNOTATION.into(), serde_json::to_string(&intent).unwrap());
+    j.metadata.annotations.insert(
+        RESCALE_ANNOTATION.into(),
+        serde_json::to_string(&intent).unwrap(),
+    );
     j
 }
 
@@ -307,7 +360,11 @@ fn the_steps() {
         match (&got, &want) {
             (Action::Wait { reason, poll }, Action::Wait { reason: w, .. }) => {
                 assert_eq!(reason, w, "{name}");
-                assert_eq!(poll.map(|p| (p.ask, p.operation)), Some((PollAsk::Rescale, Operation::Rescale)), "{name}");
+                assert_eq!(
+                    poll.map(|p| (p.ask, p.operation)),
+                    Some((PollAsk::Rescale, Operation::Rescale)),
+                    "{name}"
+                );
             }
             _ => assert_eq!(got, want, "{name}"),
         }
