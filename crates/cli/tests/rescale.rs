@@ -65,41 +65,31 @@ fn deployment_body(name: &str, jar: &Path, dir: &Path, parallelism: u32) -> Valu
     }})
 }
 
-/// Waits until the deployment is RUNNING a job that runs spec version `version`; returns the job.
+/// Waits until the deployment is RUNNING a job that runs spec version `version` (the job row takes the
+/// version before the deployment is marked RUNNING again); returns the job.
 async fn running_version(api: &Api, base: &str, name: &str, version: u64) -> Value {
-    let d = api
-        .wait(
-            format!("{base}/deployments/{name}"),
-            &format!("{name} RUNNING on spec version {version}"),
-            |d| {
-                d["status"]["state"] == "RUNNING"
-                    && d["metadata"]["annotations"][stateplane_model::SPEC_VERSION_ANNOTATION]
-                        == version.to_string()
-            },
-        )
-        .await;
-    let job = d["status"]["running"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let j = api
-        .wait(
-            format!("{base}/jobs/{job}"),
-            &format!("job {job} on spec version {version}"),
-            |j| {
-                j["metadata"]["annotations"][stateplane_model::SPEC_VERSION_ANNOTATION]
-                    == version.to_string()
-            },
-        )
-        .await;
-    // The job row takes the version before the deployment is marked RUNNING again.
-    api.wait(
-        format!("{base}/deployments/{name}"),
-        &format!("{name} RUNNING with job {job}"),
-        |d| d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] == job.as_str(),
+    let v = version.to_string();
+    stateplane_testkit::wait::until_async(
+        &format!("{name} RUNNING a job on spec version {version}"),
+        Duration::from_secs(90),
+        || async {
+            let d = api.get(format!("{base}/deployments/{name}")).await;
+            let Some(job) = d["status"]["running"]["jobId"]
+                .as_str()
+                .filter(|_| d["status"]["state"] == "RUNNING")
+            else {
+                return Err(format!("{}", d["status"]));
+            };
+            let j = api.get(format!("{base}/jobs/{job}")).await;
+            if j["metadata"]["annotations"][stateplane_model::SPEC_VERSION_ANNOTATION] == v.as_str()
+            {
+                Ok(j)
+            } else {
+                Err(format!("job {job}: {}", j["metadata"]["annotations"]))
+            }
+        },
     )
-    .await;
-    j
+    .await
 }
 
 /// Every vertex of the Flink job runs at `p` (Flink's `/jobs/{jid}`, waited for: it lags up to 3 s).
