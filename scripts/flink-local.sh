@@ -16,6 +16,8 @@
 #
 # Usage: flink-local.sh start|stop|status|example-jar|sql-runner-jar [--check]
 #   start        start (or find running) a cluster; prints the REST URL on stdout
+#   start --adaptive  the same with Flink's adaptive scheduler (jobs can be rescaled in place) and
+#                short adaptive-scheduler timeouts, so a rescale takes seconds (= FLINK_SCHEDULER=adaptive)
 #   stop         stop the JVMs this script started for the cluster (by pid), remove pid files
 #   status       exit 0 and print the REST URL when running, exit 1 otherwise
 #   example-jar  build examples/stateful-counter into the cache; prints the jar's path on stdout
@@ -28,6 +30,7 @@
 #   FLINK_REST_PORT      REST port (default 8081); rpc/blob ports are picked free at start
 #   FLINK_SLOTS          TaskManager slots (default 4)
 #   FLINK_WORK_DIR       per-cluster dir (default $STATEPLANE_CACHE/clusters/$FLINK_REST_PORT)
+#   FLINK_SCHEDULER      `adaptive` for Flink's adaptive scheduler (as `start --adaptive`); default: Flink's
 #   FLINK_EXTRA_CONFIG   extra config.yaml lines (a key given here replaces the generated one)
 #   FLINK_START_TIMEOUT  seconds to wait for the TaskManager to register (default 90)
 #   FLINK_STOP_TIMEOUT   seconds between TERM and KILL on stop (default 20)
@@ -43,6 +46,7 @@ FLINK_HOME_DIR=$CACHE/flink-$FLINK_VERSION
 WHEEL_DIR=$CACHE/wheels
 REST_PORT=${FLINK_REST_PORT:-8081}
 SLOTS=${FLINK_SLOTS:-4}
+SCHEDULER=${FLINK_SCHEDULER:-default}
 WORK=${FLINK_WORK_DIR:-$CACHE/clusters/$REST_PORT}
 START_TIMEOUT=${FLINK_START_TIMEOUT:-90}
 STOP_TIMEOUT=${FLINK_STOP_TIMEOUT:-20}
@@ -257,6 +261,21 @@ io.tmp.dirs: $WORK/tmp
 state.backend.type: hashmap
 EOF
 )
+  if [ "$SCHEDULER" = adaptive ]; then
+    # In-place rescaling (PUT /jobs/{jid}/resource-requirements) needs the adaptive scheduler. Its
+    # defaults wait 30 s after a (re)start before rescaling and up to 60 s for resources; 1 s here.
+    generated+=$'\njobmanager.scheduler: adaptive'
+    if [[ $FLINK_VERSION == 1.* ]]; then
+      generated+=$'\njobmanager.adaptive-scheduler.scaling-interval.min: 1s'
+      generated+=$'\njobmanager.adaptive-scheduler.resource-stabilization-timeout: 1s'
+    else
+      generated+=$'\njobmanager.adaptive-scheduler.executing.cooldown-after-rescaling: 1s'
+      generated+=$'\njobmanager.adaptive-scheduler.executing.resource-stabilization-timeout: 1s'
+      generated+=$'\njobmanager.adaptive-scheduler.submission.resource-stabilization-timeout: 1s'
+      generated+=$'\njobmanager.adaptive-scheduler.rescale-trigger.max-delay: 1s'
+      generated+=$'\nweb.adaptive-scheduler.rescale-history.size: 20'
+    fi
+  fi
   if [ -n "$extra" ]; then
     # A key set in FLINK_EXTRA_CONFIG replaces the generated line: YAML forbids duplicate keys.
     local keys
@@ -552,7 +571,13 @@ cmd_sql_runner_jar() {
 }
 
 case "${1:-}" in
-  start) cmd_start ;;
+  start)
+    case "${2:-}" in
+      "") ;;
+      --adaptive) SCHEDULER=adaptive ;;
+      *) die "unknown option to start: '$2' (only --adaptive)" ;;
+    esac
+    cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   example-jar) cmd_example_jar ;;

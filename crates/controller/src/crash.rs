@@ -9,7 +9,8 @@
 //!
 //! Points: `start.after_job_row`, `start.after_submit`, `stop.after_savepoint_row`, `stop.after_intent`,
 //! `savepoint.after_trigger`, `savepoint.after_completed`, `cancel.before_flink`,
-//! `end.after_retained_recorded`, `end.after_job_terminal`.
+//! `end.after_retained_recorded`, `end.after_job_terminal`, `rescale.after_intent`,
+//! `rescale.after_requirements`, `rescale.after_job_spec`.
 
 #[cfg(feature = "crash-points")]
 pub(crate) fn point(name: &'static str) {

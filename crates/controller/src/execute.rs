@@ -12,6 +12,9 @@
 //!   twice for one location.
 //! - [`storage`]: disposal (DELETING is written before storage is touched), retention, periodic
 //!   savepoints.
+//! - [`rescale`]: the rescale intent (spec version, per-vertex parallelism) is written on the job row
+//!   before the resource requirements are sent; the job takes the new spec version only once Flink
+//!   runs every vertex at it.
 //! - [`status`]: the deployment's status and the failures that need no Flink.
 //!
 //! The executor decides nothing: what Flink answers to a request it sends (a refused trigger or
@@ -22,6 +25,7 @@
 //! which planning finds the remaining steps.
 
 mod context;
+mod rescale;
 mod retained;
 mod savepoint;
 mod start;
@@ -100,5 +104,8 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
         Action::DisposeSavepoint { savepoint } => storage::dispose(x, savepoint).await,
         Action::ExpireSavepoints { expired } => storage::expire(x, expired).await,
         Action::TriggerPeriodicSavepoint { job } => storage::periodic(x, job).await,
+        Action::RescaleInPlace { job, parallelism } => rescale::start(x, job, parallelism).await,
+        Action::CompleteRescale { job } => rescale::complete(x, job).await,
+        Action::RescaleFallback { job, reason } => rescale::fallback(x, job, reason).await,
     }
 }

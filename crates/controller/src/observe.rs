@@ -5,6 +5,7 @@
 //! answering — is an answer for the planner (`FlinkView::Unreachable`, `SavepointView::Unreachable`,
 //! ...), never a decision.
 
+mod rescale;
 mod retained;
 
 use stateplane_flink::{FlinkClient, FlinkError, FlinkJobId, SavepointStatus, TriggerId};
@@ -148,7 +149,7 @@ pub(crate) async fn answer(
             return Ok(());
         }
     };
-    if budgeted && (ask.job || ask.savepoint.is_some()) {
+    if budgeted && (ask.job || ask.savepoint.is_some() || ask.rescale) {
         client.poll_permit().await;
     }
     let id = flink_job_id(job);
@@ -170,6 +171,9 @@ pub(crate) async fn answer(
     }
     if sp.is_some() {
         answers.savepoint = sp;
+    }
+    if ask.rescale {
+        answers.rescale = Some((job.metadata.id, rescale::view(&client, &id).await));
     }
     if ask.failure_cause {
         let cause = client.job_exceptions(&id).await.ok().flatten();
@@ -236,6 +240,9 @@ pub(crate) async fn poll(
         }
         PollAsk::Savepoint(sp) => {
             answers.savepoint = Some((sp, savepoint_view(&client, &id, sp).await));
+        }
+        PollAsk::Rescale => {
+            answers.rescale = Some((job.metadata.id, rescale::view(&client, &id).await));
         }
     }
     Ok(())

@@ -243,6 +243,7 @@ async fn client_for(
             | Action::StopWithSavepoint { .. }
             | Action::Cancel { .. }
             | Action::SubmitJob { .. }
+            | Action::RescaleInPlace { .. }
     );
     if matches!(action, Action::StartJob { .. }) {
         return Ok(Ok(clients.start.clone()));
@@ -267,6 +268,12 @@ fn apply(answers: &mut Answers, effect: Effect) {
     if let Some(j) = effect.cancel_sent {
         answers.cancel_sent = Some(j);
     }
+    if effect.rescale_sent {
+        answers.rescale = None;
+    }
+    if let Some(r) = effect.rescale_refused {
+        answers.rescale_refused = Some(r);
+    }
 }
 
 /// Learns how long an operation took when the wait for it ends in an action (not a failure).
@@ -285,7 +292,8 @@ fn learn(memory: &mut Memory, action: &Action) {
         // A failure says nothing about how long the operation takes when it works.
         Action::FailSavepoint { .. }
         | Action::FailJobCreation { .. }
-        | Action::JobVanished { .. } => {
+        | Action::JobVanished { .. }
+        | Action::RescaleFallback { .. } => {
             memory.waiting = None;
         }
         _ => {

@@ -1,6 +1,7 @@
 //! Deployment targets and their Flink version: the observer that writes each target's `status`.
 //!
-//! It asks every target's cluster `GET /overview` every few seconds and whenever a target changes,
+//! It asks every target's cluster `GET /overview` (and `GET /jobmanager/config`, for the scheduler
+//! that decides whether a job can be rescaled in place) every few seconds and whenever a target changes,
 //! and writes `status` (Flink version, reachable, message) only when it changed or is a minute old: a
 //! target write wakes every deployment worker, so it must stay rare. Every observation also refreshes
 //! the Flink client's cached version, which decides the REST dialect of submissions and which the
@@ -89,35 +90,38 @@ async fn observe_named(shared: &Arc<Shared>, namespace: &str, name: &str) {
 async fn observe_target(shared: Arc<Shared>, target: DeploymentTarget) {
     let previous = target.status.as_ref();
     let answer = match shared.flink(&target.spec.flink_session_cluster.rest_url) {
-        Ok(client) => client
-            .with_timeout(OVERVIEW_TIMEOUT)
-            .overview()
-            .await
-            .map(|o| o.flink_version),
+        Ok(client) => {
+            let client = client.with_timeout(OVERVIEW_TIMEOUT);
+            let (overview, scheduler) = tokio::join!(client.overview(), client.scheduler());
+            overview.map(|o| (o.flink_version, scheduler.ok()))
+        }
         Err(e) => Err(e),
     };
     let observed = match answer {
-        Ok(version) => DeploymentTargetStatus {
+        Ok((version, scheduler)) => DeploymentTargetStatus {
             flink_version: Some(version).filter(|v| !v.trim().is_empty()),
             observed_at: now(),
             reachable: true,
             message: None,
+            scheduler: scheduler.or_else(|| previous.and_then(|s| s.scheduler.clone())),
         },
         Err(e) => DeploymentTargetStatus {
             flink_version: previous.and_then(|s| s.flink_version.clone()),
             observed_at: now(),
             reachable: false,
             message: Some(e.to_string()),
+            scheduler: previous.and_then(|s| s.scheduler.clone()),
         },
     };
     let news = match previous {
         None => true,
         Some(p) => {
-            (&p.flink_version, p.reachable, &p.message)
+            (&p.flink_version, p.reachable, &p.message, &p.scheduler)
                 != (
                     &observed.flink_version,
                     observed.reachable,
                     &observed.message,
+                    &observed.scheduler,
                 )
                 || observed.observed_at - p.observed_at > REFRESH_AFTER
         }

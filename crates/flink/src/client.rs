@@ -596,5 +596,6 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     message.replace('\n', " ")
 }
 
+mod rescale;
 #[cfg(test)]
 mod tests;

@@ -168,12 +168,18 @@ impl fmt::Display for JobState {
 /// One job vertex (a chain of operators) of a job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VertexInfo {
+    /// The JobVertexID (32 hex digits): the chain head's operator id.
+    #[serde(default)]
+    pub id: String,
     /// Vertex name, e.g. `Source: sequence`.
     pub name: String,
     /// Flink's execution state of the vertex (`RUNNING`, `CREATED`, `DEPLOYING`, ...).
     pub status: String,
     /// Parallelism of the vertex.
     pub parallelism: u32,
+    /// Max parallelism of the vertex (its number of key groups).
+    #[serde(default)]
+    pub max_parallelism: u32,
 }
 
 /// `GET /jobs/{id}`.
@@ -415,14 +421,18 @@ mod tests {
         assert!(!job.all_vertices_running());
         job.vertices = vec![
             VertexInfo {
+                id: "a".into(),
                 name: "a".into(),
                 status: "RUNNING".into(),
                 parallelism: 1,
+                max_parallelism: 128,
             },
             VertexInfo {
+                id: "b".into(),
                 name: "b".into(),
                 status: "DEPLOYING".into(),
                 parallelism: 1,
+                max_parallelism: 128,
             },
         ];
         assert!(!job.all_vertices_running());

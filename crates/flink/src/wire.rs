@@ -232,13 +232,18 @@ pub(crate) struct JobWire {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct VertexWire {
+    #[serde(default)]
+    id: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
     status: String,
     #[serde(default)]
     parallelism: u32,
+    #[serde(default)]
+    max_parallelism: u32,
 }
 
 impl JobWire {
@@ -253,9 +258,11 @@ impl JobWire {
                 .vertices
                 .into_iter()
                 .map(|v| VertexInfo {
+                    id: v.id,
                     name: v.name,
                     status: v.status,
                     parallelism: v.parallelism,
+                    max_parallelism: v.max_parallelism,
                 })
                 .collect(),
         })

@@ -69,6 +69,12 @@ string_enum! {
         SavepointDeletionFailed => "SAVEPOINT_DELETION_FAILED",
         /// Retention (`spec.savepointRetention`) marked a savepoint for deletion.
         SavepointExpired => "SAVEPOINT_EXPIRED",
+        /// The job's parallelism is being changed in place (no savepoint, same Flink job).
+        RescalingInPlace => "RESCALING_IN_PLACE",
+        /// Every vertex of the job runs at the new parallelism; the job runs the new spec version.
+        RescaledInPlace => "RESCALED_IN_PLACE",
+        /// The change cannot be made in place (the message says why); the upgrade strategy applies.
+        RescaleInPlaceNotPossible => "RESCALE_IN_PLACE_NOT_POSSIBLE",
         /// A write through the API with access control on: the message says who (`admin` or the
         /// token's name and role), the method, the path and the answer's status.
         Audit => "AUDIT",

@@ -36,10 +36,12 @@ use crate::{
 
 pub mod failure;
 mod job;
+pub mod rescale;
 mod savepoint;
 mod start;
 
 pub use failure::FailureReason;
+pub use rescale::{RescaleView, VertexView};
 
 /// Annotation on a Job saying why stateplane is stopping it (written before the stop is sent).
 pub const STOP_REASON_ANNOTATION: &str = "stateplane.io/stop-reason";
@@ -161,6 +163,10 @@ pub struct Answers {
     pub submission_refused: Option<(JobId, String)>,
     /// This pass sent Flink the cancel of this job.
     pub cancel_sent: Option<JobId>,
+    /// Flink's vertices and requested resources of the current job (for an in-place rescale).
+    pub rescale: Option<(JobId, RescaleView)>,
+    /// This pass asked Flink to rescale the job in place and Flink refused; the reason.
+    pub rescale_refused: Option<(JobId, String)>,
 }
 
 impl Answers {
@@ -205,6 +211,8 @@ pub struct Ask {
     pub stop_savepoint_written: Option<SavepointId>,
     /// This deployment target and its cluster's Flink version.
     pub target: Option<String>,
+    /// The current job's vertices and requested resources (`/jobs/{jid}`, its resource requirements).
+    pub rescale: bool,
 }
 
 string_enum! {
@@ -220,6 +228,8 @@ string_enum! {
         Start => "START",
         /// A job being cancelled.
         Cancel => "CANCEL",
+        /// A job changing its parallelism in place, until every vertex runs at the new one.
+        Rescale => "RESCALE",
         /// Flink at work on its own (a restart) or not answering: nothing of ours to time.
         Flink => "FLINK",
     }
@@ -234,6 +244,8 @@ pub enum PollAsk {
     Tasks,
     /// A savepoint's trigger id.
     Savepoint(SavepointId),
+    /// The current job's vertices and requested resources.
+    Rescale,
 }
 
 /// A wait on something Flink does: what to ask, for which operation, and since when it runs.
@@ -367,6 +379,19 @@ pub enum Action {
     SavepointsNotConfigured { job: JobId, operation: String },
     /// Bring the deployment's status in line without touching Flink.
     SetStatus { state: DeploymentState },
+    /// Change the running job's parallelism in place: record the intent on the job row (this spec
+    /// version, these per-vertex parallelisms), then send Flink the resource requirements. Flink's
+    /// refusal comes back as [`Answers::rescale_refused`].
+    RescaleInPlace {
+        job: JobId,
+        parallelism: std::collections::BTreeMap<String, u32>,
+    },
+    /// Every vertex runs at the parallelism of the rescale intent: the job now runs the deployment's
+    /// spec version; mark the deployment RUNNING.
+    CompleteRescale { job: JobId },
+    /// The change cannot (or could not) be made in place: record that for this spec version, say why
+    /// in an event; the next step is the upgrade strategy.
+    RescaleFallback { job: JobId, reason: String },
 }
 
 impl Action {
@@ -399,6 +424,9 @@ impl Action {
             Action::DeploymentEnded { .. } => "deployment_ended",
             Action::SavepointsNotConfigured { .. } => "savepoints_not_configured",
             Action::SetStatus { .. } => "set_status",
+            Action::RescaleInPlace { .. } => "rescale_in_place",
+            Action::CompleteRescale { .. } => "complete_rescale",
+            Action::RescaleFallback { .. } => "rescale_fallback",
         }
     }
 }

@@ -70,6 +70,11 @@ pub struct DeploymentTargetStatus {
     /// Why the cluster could not be asked, when it did not answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The cluster's scheduler (`jobmanager.scheduler` of `GET /jobmanager/config`: `adaptive`, or
+    /// `default` when the key is not set); absent until asked. Decides whether a job's parallelism
+    /// can change in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<String>,
 }
 
 /// The release line (major, minor) of a Flink version such as `1.20`, `1.20.5` or `2.1-SNAPSHOT`.
@@ -94,6 +99,14 @@ impl DeploymentTarget {
             .as_ref()
             .filter(|s| s.reachable)
             .and_then(|s| s.flink_version.as_deref())
+    }
+
+    /// The cluster runs Flink's adaptive scheduler, as last observed (None: not known).
+    pub fn adaptive_scheduler(&self) -> Option<bool> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.scheduler.as_deref())
+            .map(|s| s.trim().eq_ignore_ascii_case("adaptive"))
     }
 
     /// Refuses a job built for Flink `artifact_version` (a deployment's
@@ -223,8 +236,10 @@ mod tests {
             observed_at: crate::now(),
             reachable: true,
             message: None,
+            scheduler: Some("adaptive".into()),
         });
         assert_eq!(t.reported_flink_version(), Some("1.20.5"));
+        assert_eq!(t.adaptive_scheduler(), Some(true));
         let json = serde_json::to_value(&t).unwrap();
         assert_eq!(json["status"]["flinkVersion"], "1.20.5");
         assert_eq!(json["status"]["reachable"], true);

@@ -78,17 +78,39 @@ pub fn shared_cluster() -> &'static TestCluster {
 /// # Panics
 /// As [`shared_cluster`].
 pub fn shared_cluster_of(version: &str) -> &'static TestCluster {
+    shared_cluster_with(version, Scheduler::Default)
+}
+
+/// The scheduler a test cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheduler {
+    /// Flink's default scheduler.
+    Default,
+    /// `jobmanager.scheduler: adaptive` with short adaptive-scheduler timeouts
+    /// (`flink-local.sh start --adaptive`): jobs can be rescaled in place within seconds.
+    Adaptive,
+}
+
+/// The cluster of this test binary running Flink `version` with `scheduler`, started on first use;
+/// one per version and scheduler. An adaptive cluster is always started (never the external one).
+///
+/// # Panics
+/// As [`shared_cluster`].
+pub fn shared_cluster_with(version: &str, scheduler: Scheduler) -> &'static TestCluster {
     type Cell = OnceLock<Result<TestCluster, String>>;
     static CLUSTERS: Mutex<Option<HashMap<String, &'static Cell>>> = Mutex::new(None);
     let cell: &'static Cell = {
         let mut guard = CLUSTERS.lock().unwrap_or_else(PoisonError::into_inner);
         guard
             .get_or_insert_with(HashMap::new)
-            .entry(version.to_owned())
+            .entry(match scheduler {
+                Scheduler::Default => version.to_owned(),
+                Scheduler::Adaptive => format!("{version}-adaptive"),
+            })
             // One small leak per version and test binary: the cluster lives as long as the process.
             .or_insert_with(|| Box::leak(Box::new(Cell::new())))
     };
-    match cell.get_or_init(|| TestCluster::start_or_attach(version)) {
+    match cell.get_or_init(|| TestCluster::start_or_attach(version, scheduler)) {
         Ok(cluster) => cluster,
         Err(message) => panic!("{message}"),
     }
@@ -169,11 +191,11 @@ impl TestCluster {
         }
     }
 
-    fn start_or_attach(version: &str) -> Result<TestCluster, String> {
+    fn start_or_attach(version: &str, scheduler: Scheduler) -> Result<TestCluster, String> {
         let repo_root = repo_root()?;
         let external = std::env::var("STATEPLANE_TEST_FLINK_REST_URL")
             .ok()
-            .filter(|_| version == default_version());
+            .filter(|_| version == default_version() && scheduler == Scheduler::Default);
         if let Some(url) = external {
             let rest_url = url.trim().trim_end_matches('/').to_owned();
             let work_dir = match std::env::var_os("STATEPLANE_TEST_FLINK_WORK_DIR") {
@@ -206,6 +228,13 @@ impl TestCluster {
                 ("FLINK_REST_PORT", port.to_string()),
                 ("FLINK_WORK_DIR", work_dir.display().to_string()),
                 ("FLINK_SLOTS", test_slots().to_string()),
+                (
+                    "FLINK_SCHEDULER",
+                    match scheduler {
+                        Scheduler::Default => "default".to_owned(),
+                        Scheduler::Adaptive => "adaptive".to_owned(),
+                    },
+                ),
             ];
             let started = Instant::now();
             match run_script(

@@ -331,7 +331,7 @@ function renderOverview(card, d, preview, jobs) {
     item('Upgrade strategy', d.spec.upgradeStrategy.kind),
     item('Restore strategy', d.spec.restoreStrategy.kind + (d.spec.restoreStrategy.allowNonRestoredState ? ' · allow non-restored state' : '')),
     item('Deployment target', d.spec.deploymentTargetName || '—'),
-    item('Parallelism', t.parallelism || 1),
+    item('Parallelism', window.rescaleParallelism ? window.rescaleParallelism(h, job, t) : (t.parallelism || 1)),
     item('Next start restores from', next, 'wide'),
     item('Savepoint directory', h('span', {class: 'mono'}, cfg['execution.checkpointing.savepoint-dir'] || cfg['state.savepoints.dir'] || 'from blob storage, if configured'), 'wide'),
     item('Artifact', h('span', {class: 'mono'}, t.artifact.jarUri + (t.artifact.entryClass ? ` · ${t.artifact.entryClass}` : '')), 'wide'),

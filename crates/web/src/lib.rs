@@ -30,6 +30,7 @@ use axum::Router;
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const NOT_FOUND_HTML: &str = include_str!("../assets/not-found.html");
 const APP_JS: &str = include_str!("../assets/app.js");
+const RESCALE_JS: &str = include_str!("../assets/rescale.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
 
@@ -55,6 +56,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/ui/assets/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/ui/assets/rescale.js",
+            get(|| async { asset("text/javascript; charset=utf-8", RESCALE_JS) }),
         )
         .route(
             "/ui/assets/app.css",
@@ -191,6 +196,13 @@ mod tests {
             .unwrap()
             .starts_with("text/javascript"));
         assert!(body.contains("/api/v1"), "the UI talks to the public API");
+        let (s, h, body) = get("/ui/assets/rescale.js").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript"));
+        assert!(body.contains("rescaleParallelism"), "{body}");
         let (s, h, _) = get("/ui/assets/app.css").await;
         assert_eq!(s, StatusCode::OK);
         assert!(h[header::CONTENT_TYPE]

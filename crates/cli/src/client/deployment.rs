@@ -47,6 +47,9 @@ pub enum DeploymentCmd {
     Resume(StateArgs),
     /// Stop the job without a savepoint (spec.state CANCELLED).
     Cancel(StateArgs),
+    /// Change the parallelism: in place when the cluster runs the adaptive scheduler, else through
+    /// the upgrade strategy.
+    Scale(super::scale::ScaleArgs),
     /// Create NEW from NAME's spec (CANCELLED), with a COPIED savepoint of NAME to start from.
     Fork {
         /// The deployment to fork (name or id).
@@ -103,6 +106,7 @@ pub async fn run(c: &Client, out: Output, cmd: DeploymentCmd) -> Result<()> {
         DeploymentCmd::Suspend(a) => set_state(c, out, a, DesiredState::Suspended).await,
         DeploymentCmd::Resume(a) => set_state(c, out, a, DesiredState::Running).await,
         DeploymentCmd::Cancel(a) => set_state(c, out, a, DesiredState::Cancelled).await,
+        DeploymentCmd::Scale(a) => super::scale::run(c, out, a).await,
         DeploymentCmd::Fork {
             name,
             from_savepoint,

@@ -24,6 +24,10 @@ pub(crate) struct Effect {
     pub job_changed: bool,
     /// This action sent the job's cancel.
     pub cancel_sent: Option<JobId>,
+    /// Flink refused the resource requirements this action sent.
+    pub rescale_refused: Option<(JobId, String)>,
+    /// This action sent resource requirements: Flink's rescale view must be asked again.
+    pub rescale_sent: bool,
     /// Nothing more to do in this pass.
     pub steady: bool,
 }

@@ -121,6 +121,12 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
                 DesiredState::Suspended => stop_with_savepoint(o, job, SavepointOrigin::Suspend),
                 DesiredState::Running => {
                     let template_changed = job.spec_version().unwrap_or(0) < d.spec_version();
+                    if template_changed && d.spec.upgrade_strategy.kind != UpgradeStrategyKind::None
+                    {
+                        if let Some(a) = super::rescale::plan(o, job) {
+                            return a;
+                        }
+                    }
                     match (template_changed, d.spec.upgrade_strategy.kind) {
                         (true, UpgradeStrategyKind::Stateful) => {
                             stop_with_savepoint(o, job, SavepointOrigin::SuspendAndUpgrade)
