@@ -96,6 +96,37 @@ async fn registration_checks_the_location_on_storage() {
     assert_eq!(list.ok(200)["items"].as_array().unwrap().len(), 2);
 }
 
+/// Without blob storage configured, what the local file system answers is definite: a 422 naming the
+/// field and the reason, never an "unverified" registration, and nothing more about the file system.
+#[tokio::test]
+async fn local_answers_are_definite_without_blob_storage() {
+    let s = start().await;
+    let t = tempfile::tempdir().unwrap();
+    let d = s.create_deployment("default", "local", json!({})).await;
+    let dep = id_of(&d);
+    let file = t.path().join("a-file");
+    write(&file, b"not a snapshot");
+    let locked = t.path().join("locked");
+    std::fs::create_dir_all(locked.join("savepoint-x")).unwrap();
+    for (location, words) in [
+        ("file:///etc/shadow".to_string(), "is not a directory"),
+        (uri(&t.path().join("missing")), "nothing exists at"),
+        (uri(&file), "is not a directory"),
+        (format!("{}/_metadata", uri(&file)), "is not a directory"),
+        (uri(&t.path().join("missing/deeper")), "nothing exists at"),
+    ] {
+        let r = s.post(SAVEPOINTS, &register(&dep, &location)).await;
+        let e = r.error(422, "INVALID_FIELD");
+        assert_eq!(e["field"], "spec.savepointLocation", "{location}");
+        let m = e["message"].as_str().unwrap();
+        assert!(m.contains(words), "{location}: {m}");
+        // The operating system's own words ("os error 20") say more than the reason does.
+        assert!(!m.contains("os error"), "{location}: {m}");
+    }
+    let list = s.get(&format!("{SAVEPOINTS}?deploymentId={dep}")).await;
+    assert_eq!(list.ok(200)["items"].as_array().unwrap().len(), 0);
+}
+
 #[tokio::test]
 async fn storage_that_cannot_be_reached_is_accepted_unverified() {
     // An S3 endpoint on loopback where nobody listens, with credentials: "cannot reach", never "no".

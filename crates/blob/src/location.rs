@@ -219,6 +219,19 @@ impl BlobLocation {
         }
     }
 
+    /// Whether an object store holds an object at exactly this location (a "file", where a snapshot
+    /// directory was expected). Always false on a file system, which says "not a directory" itself.
+    async fn is_object(&self) -> Result<bool, BlobError> {
+        match &self.backend {
+            Backend::Local(_) => Ok(false),
+            Backend::Store { store, prefix } => match store.head(prefix).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(BlobError::from_store(&self.uri, e)),
+            },
+        }
+    }
+
     /// When the file at this location was last written (an object's last-modified time).
     /// [`BlobError::NotFound`] when there is none.
     pub async fn modified(&self) -> Result<std::time::SystemTime, BlobError> {
@@ -246,9 +259,20 @@ impl BlobLocation {
         };
         let bytes = match file.read_prefix(HEADER_LEN).await {
             Ok(b) => b,
+            // `<file>/_metadata`: the location is a file (local file systems say so; object stores
+            // have no files "above" objects, so this only comes from `file:`).
+            Err(BlobError::NotADirectory { .. }) => {
+                return Err(BlobError::NotADirectory {
+                    location: self.uri.clone(),
+                })
+            }
             Err(BlobError::NotFound { .. }) => {
                 return Err(if self.exists().await? {
                     BlobError::NoMetadata {
+                        location: self.uri.clone(),
+                    }
+                } else if self.is_object().await? {
+                    BlobError::NotADirectory {
                         location: self.uri.clone(),
                     }
                 } else {

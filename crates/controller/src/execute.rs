@@ -12,6 +12,7 @@
 //!   twice for one location.
 //! - [`storage`]: disposal (DELETING is written before storage is touched), retention, periodic
 //!   savepoints.
+//! - [`teardown`]: a deployment whose deletion waited for its snapshots' disposal.
 //! - [`status`]: the deployment's status and the failures that need no Flink.
 //!
 //! The executor decides nothing: what Flink answers to a request it sends (a refused trigger or
@@ -28,6 +29,7 @@ mod start;
 mod status;
 mod stop;
 mod storage;
+mod teardown;
 
 use stateplane_model::plan::Action;
 
@@ -98,6 +100,7 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
             failure,
         } => stop::deployment_ended(x, job, deployment_state, failure).await,
         Action::DisposeSavepoint { savepoint } => storage::dispose(x, savepoint).await,
+        Action::DeleteDeployment => teardown::delete_deployment(x).await,
         Action::ExpireSavepoints { expired } => storage::expire(x, expired).await,
         Action::TriggerPeriodicSavepoint { job } => storage::periodic(x, job).await,
     }

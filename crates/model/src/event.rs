@@ -69,6 +69,9 @@ string_enum! {
         SavepointDeletionFailed => "SAVEPOINT_DELETION_FAILED",
         /// Retention (`spec.savepointRetention`) marked a savepoint for deletion.
         SavepointExpired => "SAVEPOINT_EXPIRED",
+        /// A namespace event: a deployment was deleted; the message says what happened to its
+        /// snapshots' data (disposed of, kept, or being disposed of before it goes).
+        DeploymentDeleted => "DEPLOYMENT_DELETED",
         /// A write through the API with access control on: the message says who (`admin` or the
         /// token's name and role), the method, the path and the answer's status.
         Audit => "AUDIT",

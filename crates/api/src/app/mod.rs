@@ -13,9 +13,11 @@ pub mod api_tokens;
 pub mod defaults;
 pub mod deployments;
 pub mod events;
+pub mod fences;
 pub mod jobs;
 pub mod namespaces;
 pub mod savepoints;
+pub mod teardown;
 pub mod targets;
 pub mod watch;
 
