@@ -469,7 +469,8 @@ fn housekeeping(o: &Observed<'_>) -> Option<Action> {
     if crate::storage::teardown::is_being_deleted(o.deployment) {
         // Nothing else is done to a deployment on its way out; a failed disposal waits for the next
         // DELETE (to retry, or to keep the data).
-        let failed = (o.savepoints.iter()).any(|s| s.status.state == SavepointState::FailedDeletion);
+        let failed =
+            (o.savepoints.iter()).any(|s| s.status.state == SavepointState::FailedDeletion);
         return (o.current_job.is_none() && !failed).then_some(Action::DeleteDeployment);
     }
     let expired = retention::expired(o.deployment, o.savepoints, o.current_job, o.now);

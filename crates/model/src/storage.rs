@@ -93,7 +93,11 @@ fn is_flink_job_id(s: &str) -> bool {
 /// alone ([`disposal`]); this is what a copy must carry to stay stateplane's elsewhere.
 pub fn written_by_us(sp: &Savepoint) -> bool {
     sp.metadata.origin.is_triggered_by_us()
-        || sp.metadata.annotations.get(DATA_WRITTEN_BY_ANNOTATION).map(String::as_str)
+        || sp
+            .metadata
+            .annotations
+            .get(DATA_WRITTEN_BY_ANNOTATION)
+            .map(String::as_str)
             == Some(WRITTEN_BY_STATEPLANE)
 }
 

@@ -328,7 +328,10 @@ fn apply_patch(current: &Deployment, patch: &Value) -> ApiResult<Deployment> {
     next.metadata.display_name = meta.display_name;
     next.metadata.labels = meta.labels;
     next.metadata.annotations = meta.annotations;
-    super::teardown::server_annotations(Some(&current.metadata.annotations), &mut next.metadata.annotations);
+    super::teardown::server_annotations(
+        Some(&current.metadata.annotations),
+        &mut next.metadata.annotations,
+    );
     next.spec = spec;
     let version = current.spec_version();
     let template_changed = serde_json::to_value(&next.spec.template).ok()

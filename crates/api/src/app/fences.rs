@@ -51,7 +51,10 @@ mod tests {
         assert!(check("a", theirs_ck, b, "f").is_err());
         assert!(check("b", theirs, b, "f").is_ok(), "its own");
         assert!(check("a", "s3://bucket/elsewhere/savepoint-1", b, "f").is_ok());
-        assert!(check("a", theirs, None, "f").is_ok(), "no blob storage, no layout");
+        assert!(
+            check("a", theirs, None, "f").is_ok(),
+            "no blob storage, no layout"
+        );
         // a namespace whose name starts like another's is another namespace
         let ab = "s3://bucket/base/flink-savepoints/namespaces/ab/x";
         assert!(check("a", ab, b, "f").is_err());

@@ -17,8 +17,8 @@ pub mod fences;
 pub mod jobs;
 pub mod namespaces;
 pub mod savepoints;
-pub mod teardown;
 pub mod targets;
+pub mod teardown;
 pub mod watch;
 
 /// How often a read-modify-write is retried when someone else wrote in between.

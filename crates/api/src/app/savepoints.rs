@@ -390,9 +390,10 @@ pub async fn copy(
     }
     // Data stateplane wrote stays stateplane's in every copy: the last resource to go disposes of it.
     if storage::written_by_us(&source) {
-        sp.metadata
-            .annotations
-            .insert(DATA_WRITTEN_BY_ANNOTATION.into(), WRITTEN_BY_STATEPLANE.into());
+        sp.metadata.annotations.insert(
+            DATA_WRITTEN_BY_ANNOTATION.into(),
+            WRITTEN_BY_STATEPLANE.into(),
+        );
     }
     sp.metadata.annotations.insert(
         SPEC_VERSION_ANNOTATION.into(),

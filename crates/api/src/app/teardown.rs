@@ -108,7 +108,15 @@ pub async fn delete(
                 .deployment_delete(ns, d.metadata.id)
                 .await
                 .map_err(or_not_found("deployment", id_or_name, ns))?;
-            event(store, &d, format!("Deleted deployment '{}' ({}): {}", d.metadata.name, d.metadata.id, plan.summary)).await;
+            event(
+                store,
+                &d,
+                format!(
+                    "Deleted deployment '{}' ({}): {}",
+                    d.metadata.name, d.metadata.id, plan.summary
+                ),
+            )
+            .await;
             return Ok(Deleted {
                 deployment: answer,
                 pending: false,
@@ -131,7 +139,15 @@ pub async fn delete(
         {
             super::savepoints::mark_for_deletion(store, sp).await?;
         }
-        event(store, &d, format!("Deleting deployment '{}' ({}): {}", d.metadata.name, d.metadata.id, plan.summary)).await;
+        event(
+            store,
+            &d,
+            format!(
+                "Deleting deployment '{}' ({}): {}",
+                d.metadata.name, d.metadata.id, plan.summary
+            ),
+        )
+        .await;
         return Ok(Deleted {
             deployment: marked,
             pending: true,

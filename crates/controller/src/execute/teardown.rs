@@ -33,6 +33,10 @@ pub(super) async fn delete_deployment(x: &Ctx<'_>) -> Result<Effect, Error> {
     let mut e = Event::new(ns, d.metadata.id, EventName::DeploymentDeleted, message);
     // A namespace event: the deployment's own events went with it.
     e.metadata.deployment_id = None;
-    x.shared.store.event_append(&e).await.map_err(Error::Store)?;
+    x.shared
+        .store
+        .event_append(&e)
+        .await
+        .map_err(Error::Store)?;
     Ok(Effect::wrote())
 }

@@ -44,7 +44,9 @@ pub struct Derived {
 }
 
 fn base(blob_base: &str) -> String {
-    normalize_location(blob_base).trim_end_matches('/').to_string()
+    normalize_location(blob_base)
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// A namespace's derived prefix in one tree: `<blob>/<tree>/namespaces/<ns>`.
@@ -147,8 +149,14 @@ mod tests {
     fn under_means_below_a_whole_segment() {
         let p = namespace_prefix("file:///blob/", Tree::Savepoints, "team");
         assert_eq!(p, "file:///blob/flink-savepoints/namespaces/team");
-        assert!(is_under("file:/blob/flink-savepoints/namespaces/team/d/x", &p));
+        assert!(is_under(
+            "file:/blob/flink-savepoints/namespaces/team/d/x",
+            &p
+        ));
         assert!(is_under(&p, &p));
-        assert!(!is_under("file:///blob/flink-savepoints/namespaces/team-b/x", &p));
+        assert!(!is_under(
+            "file:///blob/flink-savepoints/namespaces/team-b/x",
+            &p
+        ));
     }
 }

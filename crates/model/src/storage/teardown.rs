@@ -32,7 +32,10 @@ pub struct Teardown {
 
 /// Whether the deployment is being deleted (its snapshots' data first).
 pub fn is_being_deleted(d: &Deployment) -> bool {
-    d.metadata.annotations.get(DELETION_ANNOTATION).map(String::as_str)
+    d.metadata
+        .annotations
+        .get(DELETION_ANNOTATION)
+        .map(String::as_str)
         == Some(DISPOSING_SNAPSHOT_DATA)
 }
 
@@ -126,7 +129,13 @@ mod tests {
     use crate::{DeploymentId, SavepointOrigin};
 
     fn sp(d: DeploymentId, origin: SavepointOrigin, loc: &str) -> Savepoint {
-        Savepoint::new("team", d, origin, SavepointState::Completed, Some(loc.into()))
+        Savepoint::new(
+            "team",
+            d,
+            origin,
+            SavepointState::Completed,
+            Some(loc.into()),
+        )
     }
 
     #[test]
@@ -146,7 +155,12 @@ mod tests {
             );
             c
         };
-        let all = vec![mine.clone(), shared_outside.clone(), external.clone(), copy_here.clone()];
+        let all = vec![
+            mine.clone(),
+            shared_outside.clone(),
+            external.clone(),
+            copy_here.clone(),
+        ];
         let refs: HashMap<String, u64> = [
             ("file:///sp/a/savepoint-1".to_string(), 2),
             ("file:///sp/b/savepoint-2".to_string(), 2),
@@ -162,7 +176,13 @@ mod tests {
                 vec![mine.metadata.id, copy_here.metadata.id],
                 "file:///sp/a/savepoint-1",
             ),
-            ("keep means keep", all.clone(), true, vec![], "keepSnapshotData=true"),
+            (
+                "keep means keep",
+                all.clone(),
+                true,
+                vec![],
+                "keepSnapshotData=true",
+            ),
             (
                 "nothing of ours",
                 vec![external.clone(), shared_outside.clone()],
