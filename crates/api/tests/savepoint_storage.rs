@@ -96,6 +96,37 @@ async fn registration_checks_the_location_on_storage() {
     assert_eq!(list.ok(200)["items"].as_array().unwrap().len(), 2);
 }
 
+/// Without blob storage configured, what the local file system answers is definite: a 422 naming the
+/// field and the reason, never an "unverified" registration, and nothing more about the file system.
+#[tokio::test]
+async fn local_answers_are_definite_without_blob_storage() {
+    let s = start().await;
+    let t = tempfile::tempdir().unwrap();
+    let d = s.create_deployment("default", "local", json!({})).await;
+    let dep = id_of(&d);
+    let file = t.path().join("a-file");
+    write(&file, b"not a snapshot");
+    let locked = t.path().join("locked");
+    std::fs::create_dir_all(locked.join("savepoint-x")).unwrap();
+    for (location, words) in [
+        ("file:///etc/shadow".to_string(), "is not a directory"),
+        (uri(&t.path().join("missing")), "nothing exists at"),
+        (uri(&file), "is not a directory"),
+        (format!("{}/_metadata", uri(&file)), "is not a directory"),
+        (uri(&t.path().join("missing/deeper")), "nothing exists at"),
+    ] {
+        let r = s.post(SAVEPOINTS, &register(&dep, &location)).await;
+        let e = r.error(422, "INVALID_FIELD");
+        assert_eq!(e["field"], "spec.savepointLocation", "{location}");
+        let m = e["message"].as_str().unwrap();
+        assert!(m.contains(words), "{location}: {m}");
+        // The operating system's own words ("os error 20") say more than the reason does.
+        assert!(!m.contains("os error"), "{location}: {m}");
+    }
+    let list = s.get(&format!("{SAVEPOINTS}?deploymentId={dep}")).await;
+    assert_eq!(list.ok(200)["items"].as_array().unwrap().len(), 0);
+}
+
 #[tokio::test]
 async fn storage_that_cannot_be_reached_is_accepted_unverified() {
     // An S3 endpoint on loopback where nobody listens, with credentials: "cannot reach", never "no".
@@ -313,15 +344,22 @@ async fn copies_go_to_deployments_of_the_namespace() {
     .await
     .error(409, "REFUSED");
 
-    // shared data: deleting the source keeps it (200, gone at once); once the copies are gone too, the
-    // last one... is a COPIED one, and that never disposes data
+    // shared data: deleting the source keeps it (200, gone at once) while copies point to it; the
+    // last copy to go disposes of it (the data is stateplane's, whichever resource points to it)
+    assert_eq!(
+        c["metadata"]["annotations"]["stateplane.io/data-written-by"],
+        "stateplane"
+    );
     s.delete(&format!("{SAVEPOINTS}/{src_id}")).await.ok(200);
     s.delete(&format!("{SAVEPOINTS}/{}", id_of(&back)))
         .await
         .ok(200);
-    s.delete(&format!("{SAVEPOINTS}/{}", id_of(&c)))
-        .await
-        .ok(200);
+    assert_eq!(
+        s.delete(&format!("{SAVEPOINTS}/{}", id_of(&c)))
+            .await
+            .ok(202)["status"]["state"],
+        "PENDING_DELETION"
+    );
     // our own, unshared: disposal by the controller
     assert_eq!(
         s.delete(&format!("{SAVEPOINTS}/{}", newer.metadata.id))
@@ -329,4 +367,151 @@ async fn copies_go_to_deployments_of_the_namespace() {
             .ok(202)["status"]["state"],
         "PENDING_DELETION"
     );
+}
+
+/// A namespace cannot register, or copy, a snapshot under another namespace's derived blob-storage
+/// directory; the refusal comes before storage is read, and names only the namespace.
+#[tokio::test]
+async fn namespaces_are_fenced_from_each_others_directories() {
+    let t = tempfile::tempdir().unwrap();
+    let blob = uri(t.path());
+    let s = start_with(ApiConfig {
+        blob_storage_uri: Some(blob.clone()),
+    })
+    .await;
+    s.post("/api/v1/namespaces", &json!({"metadata": {"name": "b"}}))
+        .await
+        .ok(201);
+    let d = s.create_deployment("default", "a", json!({})).await;
+    let dep = id_of(&d);
+    // a real snapshot in b's savepoint directory
+    let theirs = t
+        .path()
+        .join("flink-savepoints/namespaces/b/deployments/x/y/savepoint-1");
+    write(&theirs.join("_metadata"), &encode_header(6, 1));
+    let e = s
+        .post(SAVEPOINTS, &register(&dep, &uri(&theirs)))
+        .await
+        .error(422, "INVALID_FIELD")
+        .clone();
+    assert_eq!(e["field"], "spec.savepointLocation");
+    assert!(
+        e["message"].as_str().unwrap().contains("namespace 'b'"),
+        "{e}"
+    );
+    // the same under our own directory is fine
+    let ours = t
+        .path()
+        .join("flink-savepoints/namespaces/default/deployments/x/y/savepoint-1");
+    write(&ours.join("_metadata"), &encode_header(6, 1));
+    s.post(SAVEPOINTS, &register(&dep, &uri(&ours)))
+        .await
+        .ok(201);
+    // a copy of one that predates the fence is refused too
+    let old = stored(
+        &s,
+        &dep,
+        SavepointOrigin::Copied,
+        SavepointState::Completed,
+        &format!("{blob}/flink-checkpoints/namespaces/b/deployments/x/j/chk-1"),
+    )
+    .await;
+    s.post(
+        &format!("{SAVEPOINTS}/{}/copy", old.metadata.id),
+        &json!({"metadata": {"deploymentId": dep}}),
+    )
+    .await
+    .error(422, "INVALID_FIELD");
+}
+
+/// Deleting a deployment says what happens to its snapshots' data: 202 while the controller disposes
+/// of what is stateplane's, 200 at once when nothing is or `keepSnapshotData=true`.
+#[tokio::test]
+async fn deleting_a_deployment_says_what_happens_to_its_data() {
+    let s = start_with(ApiConfig {
+        blob_storage_uri: Some("file:///blob".into()),
+    })
+    .await;
+    const DATA: &str = "stateplane.io/snapshot-data";
+    let deployments = "/api/v1/namespaces/default/deployments";
+    // only an external registration: deleted at once, its data kept
+    let d = s.create_deployment("default", "ext", json!({})).await;
+    stored(
+        &s,
+        &id_of(&d),
+        SavepointOrigin::Copied,
+        SavepointState::Completed,
+        "file:///else/sp-1",
+    )
+    .await;
+    let r = s.delete(&format!("{deployments}/ext")).await;
+    let said = r.ok(200)["metadata"]["annotations"][DATA]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(said.contains("kept"), "{said}");
+    s.get(&format!("{deployments}/ext"))
+        .await
+        .error(404, "NOT_FOUND");
+
+    // a savepoint stateplane took: 202, marked for the controller, and the deployment frozen
+    let d = s.create_deployment("default", "mine", json!({})).await;
+    let ours = stored(
+        &s,
+        &id_of(&d),
+        SavepointOrigin::UserRequest,
+        SavepointState::Completed,
+        "file:///sp/mine/savepoint-1",
+    )
+    .await;
+    let ext = stored(
+        &s,
+        &id_of(&d),
+        SavepointOrigin::Copied,
+        SavepointState::Completed,
+        "file:///else/sp-2",
+    )
+    .await;
+    s.delete(&format!("{deployments}/mine?keepSnapshotData=maybe"))
+        .await
+        .error(400, "INVALID_PARAMETER");
+    let r = s.delete(&format!("{deployments}/mine")).await;
+    let said = r.ok(202)["metadata"]["annotations"][DATA]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(said.contains("file:///sp/mine/savepoint-1"), "{said}");
+    let state = |id: stateplane_model::SavepointId| {
+        let s = &s;
+        async move { s.get(&format!("{SAVEPOINTS}/{id}")).await.ok(200)["status"]["state"].clone() }
+    };
+    assert_eq!(state(ours.metadata.id).await, "PENDING_DELETION");
+    assert_eq!(state(ext.metadata.id).await, "COMPLETED");
+    s.patch(
+        &format!("{deployments}/mine"),
+        &json!({"metadata": {"labels": {"a": "b"}}}),
+    )
+    .await
+    .error(409, "REFUSED");
+    s.post(SAVEPOINTS, &register(&id_of(&d), "file:///else/sp-3"))
+        .await
+        .error(409, "REFUSED");
+    let events = s.get("/api/v1/namespaces/default/events").await;
+    assert!(
+        events.text.contains("DEPLOYMENT_DELETED"),
+        "{}",
+        events.text
+    );
+    // ... and keepSnapshotData=true deletes it at once
+    let r = s
+        .delete(&format!("{deployments}/mine?keepSnapshotData=true"))
+        .await;
+    let said = r.ok(200)["metadata"]["annotations"][DATA]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(said.contains("keepSnapshotData=true"), "{said}");
+    s.get(&format!("{deployments}/mine"))
+        .await
+        .error(404, "NOT_FOUND");
 }

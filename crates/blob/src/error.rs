@@ -13,13 +13,22 @@ pub enum BlobError {
     /// Nothing exists at the location.
     #[error("nothing exists at {location}")]
     NotFound { location: String },
+    /// Something exists at the location, but it is a file, not a snapshot directory.
+    #[error("{location} is not a directory: a snapshot location is the directory holding Flink's _metadata file")]
+    NotADirectory { location: String },
+    /// The server's own file system refused to read the location (permissions, an unreadable
+    /// entry). A definite answer of local storage: unlike [`Self::Unreachable`], nothing remote failed.
+    /// The message says no more than that, so a caller learns nothing else about the file system.
+    #[error("{location} cannot be read")]
+    Unreadable { location: String },
     /// The location exists but holds no `_metadata` file, so it is no Flink snapshot directory.
     #[error("{location} holds no _metadata file: it is not a Flink savepoint or checkpoint directory (a savepoint is the savepoint-… directory Flink wrote, a retained checkpoint its chk-N directory)")]
     NoMetadata { location: String },
     /// The location holds a `_metadata` file that is not Flink's.
     #[error("{location}: {reason}")]
     NotASnapshot { location: String, reason: String },
-    /// The storage could not be reached, refused the credentials, or no credentials are configured.
+    /// Remote storage could not be reached, refused the credentials, or no credentials are configured.
+    /// Only object stores give this: the local file system always answers.
     #[error("cannot access {location}: {reason}")]
     Unreachable { location: String, reason: String },
 }
@@ -57,16 +66,15 @@ impl BlobError {
         }
     }
 
-    /// Maps a local file system error.
+    /// Maps a local file system error. Each is a definite answer about the location (the file system
+    /// was reached); none carries the operating system's own words, which could say more about the
+    /// file system than "not there", "not a directory" or "cannot be read".
     pub(crate) fn from_io(location: &str, e: &std::io::Error) -> Self {
+        let location = location.to_string();
         match e.kind() {
-            std::io::ErrorKind::NotFound => Self::NotFound {
-                location: location.to_string(),
-            },
-            std::io::ErrorKind::PermissionDenied => {
-                Self::unreachable(location, "permission denied")
-            }
-            _ => Self::unreachable(location, one_line(&e.to_string())),
+            std::io::ErrorKind::NotFound => Self::NotFound { location },
+            std::io::ErrorKind::NotADirectory => Self::NotADirectory { location },
+            _ => Self::Unreadable { location },
         }
     }
 }

@@ -14,13 +14,17 @@
 //! still finds `_metadata` when it is retried, while a wrong location (a parent directory, someone
 //! else's data) is never deleted.
 
-use std::path::{Path as FsPath, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
+
+mod local;
+
+use local::delete_local_snapshot;
 
 use crate::header::{parse_header, SnapshotHeader, HEADER_LEN};
 use crate::BlobError;
@@ -219,6 +223,19 @@ impl BlobLocation {
         }
     }
 
+    /// Whether an object store holds an object at exactly this location (a "file", where a snapshot
+    /// directory was expected). Always false on a file system, which says "not a directory" itself.
+    async fn is_object(&self) -> Result<bool, BlobError> {
+        match &self.backend {
+            Backend::Local(_) => Ok(false),
+            Backend::Store { store, prefix } => match store.head(prefix).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(BlobError::from_store(&self.uri, e)),
+            },
+        }
+    }
+
     /// When the file at this location was last written (an object's last-modified time).
     /// [`BlobError::NotFound`] when there is none.
     pub async fn modified(&self) -> Result<std::time::SystemTime, BlobError> {
@@ -246,9 +263,20 @@ impl BlobLocation {
         };
         let bytes = match file.read_prefix(HEADER_LEN).await {
             Ok(b) => b,
+            // `<file>/_metadata`: the location is a file (local file systems say so; object stores
+            // have no files "above" objects, so this only comes from `file:`).
+            Err(BlobError::NotADirectory { .. }) => {
+                return Err(BlobError::NotADirectory {
+                    location: self.uri.clone(),
+                })
+            }
             Err(BlobError::NotFound { .. }) => {
                 return Err(if self.exists().await? {
                     BlobError::NoMetadata {
+                        location: self.uri.clone(),
+                    }
+                } else if self.is_object().await? {
+                    BlobError::NotADirectory {
                         location: self.uri.clone(),
                     }
                 } else {
@@ -455,95 +483,6 @@ async fn delete_objects(
         }
     }
     Ok(())
-}
-
-async fn delete_local_snapshot(uri: &str, dir: &FsPath) -> Result<Disposal, BlobError> {
-    let io = |e: std::io::Error| BlobError::from_io(uri, &e);
-    let meta = match tokio::fs::symlink_metadata(dir).await {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Disposal::AlreadyGone),
-        Err(e) => return Err(io(e)),
-    };
-    if !meta.is_dir() {
-        return Err(BlobError::NotASnapshot {
-            location: uri.to_string(),
-            reason: "is not a directory; refusing to delete it".into(),
-        });
-    }
-    let metadata = dir.join(METADATA_FILE);
-    let mut files = 0u64;
-    let mut entries = Vec::new();
-    let mut rd = tokio::fs::read_dir(dir).await.map_err(io)?;
-    while let Some(e) = rd.next_entry().await.map_err(io)? {
-        entries.push(e);
-    }
-    if entries.is_empty() {
-        tokio::fs::remove_dir(dir)
-            .await
-            .or_else(ignore_missing)
-            .map_err(io)?;
-        return Ok(Disposal::AlreadyGone);
-    }
-    if !tokio::fs::symlink_metadata(&metadata)
-        .await
-        .map(|m| m.is_file())
-        .unwrap_or(false)
-    {
-        return Err(BlobError::NoMetadata {
-            location: uri.to_string(),
-        });
-    }
-    for e in entries {
-        let path = e.path();
-        if path == metadata {
-            continue;
-        }
-        let ty = e.file_type().await.map_err(io)?;
-        // remove_dir_all does not follow symbolic links; a link itself is removed as a file.
-        if ty.is_dir() {
-            files += count_files(&path);
-            tokio::fs::remove_dir_all(&path)
-                .await
-                .or_else(ignore_missing)
-                .map_err(io)?;
-        } else {
-            files += 1;
-            tokio::fs::remove_file(&path)
-                .await
-                .or_else(ignore_missing)
-                .map_err(io)?;
-        }
-    }
-    tokio::fs::remove_file(&metadata)
-        .await
-        .or_else(ignore_missing)
-        .map_err(io)?;
-    tokio::fs::remove_dir(dir)
-        .await
-        .or_else(ignore_missing)
-        .map_err(io)?;
-    Ok(Disposal::Removed { files: files + 1 })
-}
-
-fn ignore_missing(e: std::io::Error) -> std::io::Result<()> {
-    if e.kind() == std::io::ErrorKind::NotFound {
-        Ok(())
-    } else {
-        Err(e)
-    }
-}
-
-/// Files below a directory, not following links (for the count in events only).
-fn count_files(dir: &FsPath) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    rd.flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => count_files(&e.path()),
-            _ => 1,
-        })
-        .sum()
 }
 
 /// Describes a failure to build a store client: missing account, bad region. Treated as "cannot

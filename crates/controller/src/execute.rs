@@ -15,6 +15,7 @@
 //! - [`rescale`]: the rescale intent (spec version, per-vertex parallelism) is written on the job row
 //!   before the resource requirements are sent; the job takes the new spec version only once Flink
 //!   runs every vertex at it.
+//! - [`teardown`]: a deployment whose deletion waited for its snapshots' disposal.
 //! - [`status`]: the deployment's status and the failures that need no Flink.
 //!
 //! The executor decides nothing: what Flink answers to a request it sends (a refused trigger or
@@ -32,6 +33,7 @@ mod start;
 mod status;
 mod stop;
 mod storage;
+mod teardown;
 
 use stateplane_model::plan::Action;
 
@@ -102,6 +104,7 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
             failure,
         } => stop::deployment_ended(x, job, deployment_state, failure).await,
         Action::DisposeSavepoint { savepoint } => storage::dispose(x, savepoint).await,
+        Action::DeleteDeployment => teardown::delete_deployment(x).await,
         Action::ExpireSavepoints { expired } => storage::expire(x, expired).await,
         Action::TriggerPeriodicSavepoint { job } => storage::periodic(x, job).await,
         Action::RescaleInPlace { job, parallelism } => rescale::start(x, job, parallelism).await,

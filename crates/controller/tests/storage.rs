@@ -162,13 +162,35 @@ async fn blob_storage_derives_locations_and_deletion_disposes_only_what_is_ours(
         has_metadata(&canonical_loc),
         "data of a shared location is kept"
     );
-    // The COPIED one is now the last reference, but stateplane never disposes of a registration.
-    let (st, _) = delete(&h, &s(&copied["metadata"]["id"])).await;
-    assert_eq!(st, 200);
+    // The COPIED one is now the last reference: the data lies where stateplane wrote it, so it goes
+    // with the last resource pointing to it, whatever that resource's origin.
+    let copied_id = s(&copied["metadata"]["id"]);
+    let (st, b) = delete(&h, &copied_id).await;
+    assert_eq!(st, 202, "{b}");
+    wait_gone(&h, &copied_id).await;
     assert!(
-        has_metadata(&canonical_loc),
-        "a COPIED resource never disposes data"
+        !path_of(&canonical_loc).exists(),
+        "disposed of with the last resource"
     );
+
+    // The other order, through the copy endpoint: the copy goes first (data kept), then the original.
+    let original = take_savepoint(&h, &dep, json!({})).await;
+    let original_loc = loc(&original);
+    let (st, copy) = h
+        .post(
+            &format!("savepoints/{}/copy", s(&original["metadata"]["id"])),
+            json!({"metadata": {"deploymentId": dep}}),
+        )
+        .await;
+    assert!(st.is_success(), "{st} {copy}");
+    assert_eq!(delete(&h, &s(&copy["metadata"]["id"])).await.0, 200);
+    assert!(
+        has_metadata(&original_loc),
+        "kept while the original points to it"
+    );
+    assert_eq!(delete(&h, &s(&original["metadata"]["id"])).await.0, 202);
+    wait_gone(&h, &s(&original["metadata"]["id"])).await;
+    assert!(!path_of(&original_loc).exists(), "gone after the last");
 
     // The last reference to a savepoint stateplane took: disposed of, with its target directory.
     let (st, b) = delete(&h, &native_id).await;
@@ -207,6 +229,8 @@ async fn blob_storage_derives_locations_and_deletion_disposes_only_what_is_ours(
 
     // Cancel: the retained checkpoint lands under the derived checkpoint directory, and deleting it
     // disposes of it together with the job's checkpoint directory (shared state).
+    // Taken before the cancel, kept until the deployment is deleted.
+    let last = take_savepoint(&h, &dep, json!({})).await;
     h.wait_checkpoint(&job).await;
     h.patch(
         "deployments/derived",
@@ -241,6 +265,48 @@ async fn blob_storage_derives_locations_and_deletion_disposes_only_what_is_ours(
 
     let events = h.wait_event("derived", "SAVEPOINT_DELETED").await;
     assert!(events.contains("disposed of its data"), "{events}");
+
+    // Deleting the deployment: it says what happens to its snapshots' data, and does it. A snapshot
+    // stateplane took is disposed of; a registered external one survives.
+    let (st, ext) = h
+        .post(
+            "savepoints",
+            json!({"metadata": {"deploymentId": dep, "annotations": {SPEC_VERSION_ANNOTATION: "1"}},
+                   "spec": {"savepointLocation": format!("file://{}", external.display())},
+                   "status": {"state": "COMPLETED"}}),
+        )
+        .await;
+    assert!(st.is_success(), "{st} {ext}");
+    let r = h
+        .http
+        .delete(h.url(&format!("deployments/{dep}")))
+        .send()
+        .await
+        .unwrap();
+    let st = r.status().as_u16();
+    let answer: Value = r.json().await.unwrap();
+    let said = s(&answer["metadata"]["annotations"]["stateplane.io/snapshot-data"]);
+    assert_eq!(st, 202, "{answer}");
+    assert!(said.contains(&loc(&last)), "{said}");
+    until_async("the deployment to be deleted", T, || async {
+        let (st, b) = h.get(&format!("deployments/{dep}")).await;
+        if st.as_u16() == 404 {
+            Ok(())
+        } else {
+            Err(b.to_string())
+        }
+    })
+    .await;
+    assert!(!path_of(&loc(&last)).exists(), "as the answer said: {said}");
+    assert!(
+        external.join("_metadata").is_file(),
+        "registered data survives deleting the deployment"
+    );
+    let (_, events) = h.get("events").await;
+    assert!(
+        events.to_string().contains("DEPLOYMENT_DELETED"),
+        "{events}"
+    );
     drop(blob);
 }
 

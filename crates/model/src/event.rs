@@ -75,6 +75,9 @@ string_enum! {
         RescaledInPlace => "RESCALED_IN_PLACE",
         /// The change cannot be made in place (the message says why); the upgrade strategy applies.
         RescaleInPlaceNotPossible => "RESCALE_IN_PLACE_NOT_POSSIBLE",
+        /// A namespace event: a deployment was deleted; the message says what happened to its
+        /// snapshots' data (disposed of, kept, or being disposed of before it goes).
+        DeploymentDeleted => "DEPLOYMENT_DELETED",
         /// A write through the API with access control on: the message says who (`admin` or the
         /// token's name and role), the method, the path and the answer's status.
         Audit => "AUDIT",

@@ -22,7 +22,8 @@
 //! 2. without a current job: fail orphaned savepoint requests, check the deployment target and its
 //!    Flink version, start a job (restore selection) or settle the status;
 //! 3. housekeeping, only when 1–2 have nothing urgent (steady, waiting for Flink, backing off):
-//!    savepoints waiting for disposal, then retention. Disposal never needs Flink, so it proceeds while
+//!    savepoints waiting for disposal, then deleting a deployment whose deletion waited for them
+//!    ([`crate::storage::teardown`]), then retention. Disposal never needs Flink, so it proceeds while
 //!    Flink is unreachable; and no deletion, however slow the storage, delays a suspend or a start.
 
 use chrono::{DateTime, Duration, Utc};
@@ -299,6 +300,9 @@ pub enum Action {
     Backoff { until: DateTime<Utc> },
     /// Dispose of the data of a savepoint marked for deletion (or just forget it), then delete the row.
     DisposeSavepoint { savepoint: SavepointId },
+    /// The deployment is being deleted and its snapshots' data is disposed of: delete it now (with
+    /// what is left of its jobs, events and savepoint resources).
+    DeleteDeployment,
     /// Retention expires these COMPLETED savepoints: mark them PENDING_DELETION (then disposal as for a
     /// DELETE).
     ExpireSavepoints { expired: Vec<Expired> },
@@ -403,6 +407,7 @@ impl Action {
             Action::Wait { .. } => "wait",
             Action::Backoff { .. } => "backoff",
             Action::DisposeSavepoint { .. } => "dispose_savepoint",
+            Action::DeleteDeployment => "delete_deployment",
             Action::ExpireSavepoints { .. } => "expire_savepoints",
             Action::TriggerPeriodicSavepoint { .. } => "trigger_periodic_savepoint",
             Action::FailSavepoint { .. } => "fail_savepoint",
@@ -488,6 +493,13 @@ fn housekeeping(o: &Observed<'_>) -> Option<Action> {
         return Some(Action::DisposeSavepoint {
             savepoint: s.metadata.id,
         });
+    }
+    if crate::storage::teardown::is_being_deleted(o.deployment) {
+        // Nothing else is done to a deployment on its way out; a failed disposal waits for the next
+        // DELETE (to retry, or to keep the data).
+        let failed =
+            (o.savepoints.iter()).any(|s| s.status.state == SavepointState::FailedDeletion);
+        return (o.current_job.is_none() && !failed).then_some(Action::DeleteDeployment);
     }
     let expired = retention::expired(o.deployment, o.savepoints, o.current_job, o.now);
     (!expired.is_empty()).then_some(Action::ExpireSavepoints { expired })

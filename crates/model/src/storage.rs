@@ -1,16 +1,24 @@
 //! Whose data a savepoint resource points to, and what deleting the resource does to it.
 //!
-//! The rule users of other control planes wish theirs had: stateplane disposes of a snapshot's data
-//! only when (a) stateplane wrote it — a savepoint it triggered (USER_REQUEST, SUSPEND,
-//! SUSPEND_AND_UPGRADE), or a retained checkpoint in the checkpoint directory it derived from blob
-//! storage — and (b) no other savepoint resource points to the same (normalised) location. Everything
-//! else — a registered (COPIED) snapshot, a checkpoint in a directory the user configured, a location
-//! still referenced — keeps its data; only the resource goes. The API (to answer DELETE) and the
-//! controller (to dispose) decide with the same function, [`disposal`], and the controller decides again
-//! right before deleting, so a reference added in between still protects the data.
+//! Ownership belongs to the physical location, not to the resource that points at it. stateplane
+//! disposes of a snapshot's data only when (a) stateplane wrote it — a savepoint it triggered
+//! (USER_REQUEST, SUSPEND, SUSPEND_AND_UPGRADE, and every copy of one, which carries
+//! [`DATA_WRITTEN_BY_ANNOTATION`]), or anything under the directories it derives from blob storage
+//! ([`layout`]: its savepoint target directories, the checkpoint directories it hands Flink) — and (b)
+//! no other savepoint resource, of any origin and in any namespace, points to the same (normalised)
+//! location. So an original and its copies are disposed of with the last of them, whichever order
+//! they are deleted in, and a deleted deployment leaves nothing behind unless asked to. Everything
+//! else — a registered snapshot stateplane did not write, a checkpoint in a directory the user
+//! configured, a location still referenced — keeps its data; only the resource goes. The API (to
+//! answer DELETE) and the controller (to dispose) decide with the same function, [`disposal`], and the
+//! controller decides again right before deleting, so a reference added in between still protects the
+//! data.
 
-use crate::paths::derived_checkpoint_dir;
-use crate::{normalize_location, Deployment, Savepoint, SavepointOrigin};
+pub mod layout;
+pub mod teardown;
+
+use crate::{normalize_location, Savepoint, SavepointId, SavepointOrigin};
+use layout::Tree;
 
 /// The checkpoint id read from a registered snapshot's `_metadata` header.
 pub const CHECKPOINT_ID_ANNOTATION: &str = "stateplane.io/checkpoint-id";
@@ -18,6 +26,13 @@ pub const CHECKPOINT_ID_ANNOTATION: &str = "stateplane.io/checkpoint-id";
 pub const PERIODIC_ANNOTATION: &str = "stateplane.io/periodic";
 /// On a COPIED savepoint made by the copy endpoint: the savepoint it was copied from.
 pub const COPIED_FROM_ANNOTATION: &str = "stateplane.io/copied-from";
+/// `"stateplane"` on a copy of a snapshot stateplane wrote outside its derived directories (a
+/// savepoint it triggered into a directory the deployment configured): the data is stateplane's to
+/// dispose of with the last resource pointing to it, whichever resource that is. Only the server
+/// sets it.
+pub const DATA_WRITTEN_BY_ANNOTATION: &str = "stateplane.io/data-written-by";
+/// The value of [`DATA_WRITTEN_BY_ANNOTATION`].
+pub const WRITTEN_BY_STATEPLANE: &str = "stateplane";
 
 /// What deleting a savepoint resource does to the data at its location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +58,19 @@ impl Disposal {
     pub fn touches_data(&self) -> bool {
         !matches!(self, Self::KeepData { .. })
     }
+
+    /// In words, for answers and events: what deleting the resource does to its data.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::KeepData { reason } => format!("its data is kept ({reason})"),
+            Self::DeleteSnapshot { location, .. } => {
+                format!("its data at {location} is disposed of")
+            }
+            Self::RemoveEmptyTarget { location } => {
+                format!("it never completed; its target directory {location} is removed if empty")
+            }
+        }
+    }
 }
 
 fn last_segment(loc: &str) -> &str {
@@ -60,19 +88,26 @@ fn is_flink_job_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// Whether `sp`'s data is something stateplane wrote by how it came about (its origin, or the mark a
+/// copy of such data carries). Data under the derived directories is stateplane's by its location
+/// alone ([`disposal`]); this is what a copy must carry to stay stateplane's elsewhere.
+pub fn written_by_us(sp: &Savepoint) -> bool {
+    sp.metadata.origin.is_triggered_by_us()
+        || sp
+            .metadata
+            .annotations
+            .get(DATA_WRITTEN_BY_ANNOTATION)
+            .map(String::as_str)
+            == Some(WRITTEN_BY_STATEPLANE)
+}
+
 /// Decides what deleting `sp` does to its data.
 ///
-/// - `deployment`: the savepoint's deployment (needed to know its derived checkpoint directory; a
-///   retained checkpoint of a deployment that is gone is never ours to delete).
-/// - `blob_base`: the server's Universal Blob Storage URI, if configured.
+/// - `blob_base`: the server's Universal Blob Storage URI, if configured (its derived directories are
+///   stateplane's).
 /// - `references`: how many savepoint resources (this one included) point to the same normalised
 ///   location, in any namespace.
-pub fn disposal(
-    sp: &Savepoint,
-    deployment: Option<&Deployment>,
-    blob_base: Option<&str>,
-    references: u64,
-) -> Disposal {
+pub fn disposal(sp: &Savepoint, blob_base: Option<&str>, references: u64) -> Disposal {
     let keep = |reason: String| Disposal::KeepData { reason };
     let Some(location) = sp
         .spec
@@ -92,56 +127,59 @@ pub fn disposal(
         });
     }
     let id = sp.metadata.id.to_string();
+    let delete = |empty_parent: Option<String>, job_checkpoint_dir: Option<String>| {
+        Disposal::DeleteSnapshot {
+            location: location.to_string(),
+            empty_parent,
+            job_checkpoint_dir,
+        }
+    };
+    if sp.metadata.origin.is_triggered_by_us() {
+        if last_segment(location) == id {
+            return Disposal::RemoveEmptyTarget {
+                location: location.to_string(),
+            };
+        }
+        let empty_parent = parent_of(location)
+            .filter(|p| last_segment(p) == id)
+            .map(str::to_string);
+        return delete(empty_parent, None);
+    }
+    if let Some(derived) = blob_base.and_then(|b| layout::derived(location, b)) {
+        return match (derived.tree, derived.rest.as_slice()) {
+            // `<derived>/<deployment>/<savepoint id>/savepoint-…`: the target directory goes too.
+            (Tree::Savepoints, [target, _]) if target.parse::<SavepointId>().is_ok() => {
+                delete(parent_of(location).map(str::to_string), None)
+            }
+            // `<derived>/<deployment>/<flink job id>/chk-N`: the job's directory also holds
+            // `shared/` and `taskowned/`, which only its checkpoints use.
+            (Tree::Checkpoints, [job, chk]) if is_flink_job_id(job) && chk.starts_with("chk-") => {
+                delete(None, parent_of(location).map(str::to_string))
+            }
+            _ => delete(None, None),
+        };
+    }
+    if written_by_us(sp) {
+        // A copy of a savepoint stateplane triggered: its target directory is named after the
+        // original savepoint resource.
+        let empty_parent = parent_of(location)
+            .filter(|p| last_segment(p).parse::<SavepointId>().is_ok())
+            .map(str::to_string);
+        return delete(empty_parent, None);
+    }
     match sp.metadata.origin {
-        o if o.is_triggered_by_us() => {
-            if last_segment(location) == id {
-                return Disposal::RemoveEmptyTarget {
-                    location: location.to_string(),
-                };
-            }
-            let empty_parent = parent_of(location)
-                .filter(|p| last_segment(p) == id)
-                .map(str::to_string);
-            Disposal::DeleteSnapshot {
-                location: location.to_string(),
-                empty_parent,
-                job_checkpoint_dir: None,
-            }
-        }
-        SavepointOrigin::RetainedCheckpoint => {
-            let Some(dir) = deployment.and_then(|d| derived_checkpoint_dir(d, blob_base)) else {
-                return keep(
-                    "a retained checkpoint outside a checkpoint directory stateplane derived from blob \
+        SavepointOrigin::RetainedCheckpoint => keep(match blob_base {
+            Some(b) => format!(
+                "a retained checkpoint outside the checkpoint directories stateplane derives ({}/…): \
+                 it belongs to the job's own configuration",
+                normalize_location(&layout::namespace_prefix(b, Tree::Checkpoints, &sp.metadata.namespace))
+            ),
+            None => "a retained checkpoint outside a checkpoint directory stateplane derived from blob \
                      storage: it belongs to the job's own configuration"
-                        .into(),
-                );
-            };
-            let dir = normalize_location(&dir);
-            let key = normalize_location(location);
-            let Some(rest) = key.strip_prefix(&format!("{dir}/")) else {
-                return keep(format!(
-                    "a retained checkpoint outside the checkpoint directory stateplane derived ({dir}): \
-                     it belongs to the job's own configuration"
-                ));
-            };
-            // `<derived>/<flink job id>/chk-N`: the job's directory also holds `shared/` and
-            // `taskowned/`, which only its checkpoints use.
-            let parts: Vec<&str> = rest.split('/').collect();
-            let job_checkpoint_dir = match parts.as_slice() {
-                [job, chk] if is_flink_job_id(job) && chk.starts_with("chk-") => {
-                    parent_of(location).map(str::to_string)
-                }
-                _ => None,
-            };
-            Disposal::DeleteSnapshot {
-                location: location.to_string(),
-                empty_parent: None,
-                job_checkpoint_dir,
-            }
-        }
-        SavepointOrigin::Copied => keep(
-            "a registered (COPIED) snapshot: stateplane did not write it and never deletes its data"
                 .into(),
+        }),
+        SavepointOrigin::Copied => keep(
+            "a registered (COPIED) snapshot stateplane did not write: it never deletes its data".into(),
         ),
         other => keep(format!("origin {other} is not stateplane's to delete")),
     }
@@ -150,7 +188,7 @@ pub fn disposal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DeploymentSpec, SavepointState};
+    use crate::{Deployment, DeploymentSpec, SavepointState};
 
     fn deployment() -> Deployment {
         let spec: DeploymentSpec = serde_json::from_value(serde_json::json!({
@@ -180,6 +218,11 @@ mod tests {
             d.metadata.id
         );
         let job = "0123456789abcdef0123456789abcdef";
+        let sp_dir = format!(
+            "file:///blob/flink-savepoints/namespaces/team/deployments/{}",
+            d.metadata.id
+        );
+        let target = SavepointId::new();
         // (name, origin, location (SP = this savepoint's id), deployment known, blob, references, want)
         #[allow(clippy::type_complexity)]
         let cases: Vec<(
@@ -309,28 +352,92 @@ mod tests {
                 "keep:outside",
             ),
             (
-                "retained, deployment gone",
+                "retained, deployment gone: the location decides",
                 RetainedCheckpoint,
                 Some(format!("{ck}/{job}/chk-4")),
                 false,
                 blob,
                 1,
-                "keep:outside",
+                "delete+job",
             ),
             (
-                "retained, a sibling deployment's dir",
+                "a copy of a retained checkpoint in a derived dir",
+                Copied,
+                Some(format!("{ck}/{job}/chk-4")),
+                true,
+                blob,
+                1,
+                "delete+job",
+            ),
+            (
+                "a copy of a retained checkpoint, still shared",
+                Copied,
+                Some(format!("{ck}/{job}/chk-4")),
+                true,
+                blob,
+                2,
+                "keep:another",
+            ),
+            (
+                "a registration under a derived savepoint dir",
+                Copied,
+                Some(format!("{sp_dir}/{target}/savepoint-ab-cd")),
+                true,
+                blob,
+                1,
+                "delete+target",
+            ),
+            (
+                "a copy of a triggered savepoint in a configured dir",
+                Copied,
+                Some(format!("file:///mine/{target}/savepoint-ab-cd")),
+                true,
+                None,
+                1,
+                "written:delete+target",
+            ),
+            (
+                "a copy of a triggered savepoint, still shared",
+                Copied,
+                Some(format!("file:///mine/{target}/savepoint-ab-cd")),
+                true,
+                None,
+                2,
+                "written:keep:another",
+            ),
+            (
+                "a registration in a configured dir, blob storage elsewhere",
+                Copied,
+                Some(format!("file:///mine/{target}/savepoint-ab-cd")),
+                true,
+                blob,
+                1,
+                "keep:COPIED",
+            ),
+            (
+                "retained, another deployment's derived dir: still stateplane's",
                 RetainedCheckpoint,
                 Some(format!("{ck}x/{job}/chk-4")),
                 true,
                 blob,
                 1,
-                "keep:outside",
+                "delete+job",
             ),
         ];
-        for (name, origin, loc, known, blob, refs, want) in cases {
+        for (name, origin, loc, _known, blob, refs, want) in cases {
             let mut s = sp(&d, origin, None);
             s.spec.savepoint_location = loc.map(|l| l.replace("SP", &s.metadata.id.to_string()));
-            let got = disposal(&s, known.then_some(&d), blob, refs);
+            let want = match want.strip_prefix("written:") {
+                Some(w) => {
+                    s.metadata.annotations.insert(
+                        DATA_WRITTEN_BY_ANNOTATION.into(),
+                        WRITTEN_BY_STATEPLANE.into(),
+                    );
+                    w
+                }
+                None => want,
+            };
+            let got = disposal(&s, blob, refs);
             let ok = match (&got, want) {
                 (Disposal::KeepData { reason }, w) if w.starts_with("keep:") => {
                     reason.contains(&w["keep:".len()..])
@@ -349,6 +456,12 @@ mod tests {
                             "delete+parent" => {
                                 empty_parent.as_deref()
                                     == Some(&*format!("file:///sp/{}", s.metadata.id))
+                                    && job_checkpoint_dir.is_none()
+                            }
+                            "delete+target" => {
+                                empty_parent
+                                    .as_deref()
+                                    .is_some_and(|p| p.ends_with(&target.to_string()))
                                     && job_checkpoint_dir.is_none()
                             }
                             "delete+job" => {

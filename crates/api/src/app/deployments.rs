@@ -9,7 +9,8 @@
 //! - The namespace's deployment defaults are merged under the spec at creation (explicit fields win).
 //! - PATCH is a JSON merge patch over `{metadata: {labels, annotations, displayName}, spec}`; a PATCH that
 //!   changes nothing writes nothing.
-//! - DELETE only once the desired state is CANCELLED and nothing runs.
+//! - DELETE only once the desired state is CANCELLED and nothing runs; what it does to the snapshots'
+//!   data is [`super::teardown`]'s.
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -195,6 +196,7 @@ pub async fn create(store: &dyn Store, ns: &str, body: DeploymentCreate) -> ApiR
     d.metadata.display_name = meta.display_name;
     d.metadata.labels = meta.labels;
     d.metadata.annotations = meta.annotations;
+    super::teardown::server_annotations(None, &mut d.metadata.annotations);
     d.metadata
         .annotations
         .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
@@ -326,6 +328,10 @@ fn apply_patch(current: &Deployment, patch: &Value) -> ApiResult<Deployment> {
     next.metadata.display_name = meta.display_name;
     next.metadata.labels = meta.labels;
     next.metadata.annotations = meta.annotations;
+    super::teardown::server_annotations(
+        Some(&current.metadata.annotations),
+        &mut next.metadata.annotations,
+    );
     next.spec = spec;
     let version = current.spec_version();
     let template_changed = serde_json::to_value(&next.spec.template).ok()
@@ -378,6 +384,7 @@ pub async fn patch(
     let p = split_patch(body)?;
     for _ in 0..CAS_ATTEMPTS {
         let current = resolve(store, ns, id_or_name).await?;
+        super::teardown::refuse_if_being_deleted(&current)?;
         if let Some(expected) = p.expected {
             if expected != current.metadata.resource_version {
                 return Err(stale(
@@ -420,28 +427,6 @@ pub async fn patch(
         }
     }
     Err(busy("deployment", id_or_name))
-}
-
-/// Deletes a cancelled, stopped deployment with its jobs, events and savepoint resources (never
-/// savepoint data); returns it as it was.
-pub async fn delete(store: &dyn Store, ns: &str, id_or_name: &str) -> ApiResult<Deployment> {
-    let d = resolve(store, ns, id_or_name).await?;
-    let stopped = !matches!(
-        d.status.state,
-        DeploymentState::Running | DeploymentState::Transitioning
-    );
-    if d.spec.state != DesiredState::Cancelled || !stopped {
-        return Err(ApiError::DeploymentNotCancelled(format!(
-            "deployment '{}' has spec.state {} and status.state {}: set spec.state to CANCELLED, wait until \
-             status.state is no longer RUNNING or TRANSITIONING, then delete it",
-            d.metadata.name, d.spec.state, d.status.state
-        )));
-    }
-    store
-        .deployment_delete(ns, d.metadata.id)
-        .await
-        .map_err(or_not_found("deployment", id_or_name, ns))?;
-    Ok(d)
 }
 
 /// Which snapshot the next start would restore from, and why the others would not be used.

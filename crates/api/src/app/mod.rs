@@ -13,10 +13,12 @@ pub mod api_tokens;
 pub mod defaults;
 pub mod deployments;
 pub mod events;
+pub mod fences;
 pub mod jobs;
 pub mod namespaces;
 pub mod savepoints;
 pub mod targets;
+pub mod teardown;
 pub mod watch;
 
 /// How often a read-modify-write is retried when someone else wrote in between.

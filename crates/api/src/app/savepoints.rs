@@ -6,11 +6,15 @@
 //!   bad location shows only when a job fails to restore from it, the location is checked first through
 //!   `stateplane_blob`: the scheme must be supported, something must exist there, and it must hold a
 //!   `_metadata` file with Flink's header — else 422 naming `spec.savepointLocation` and what is wrong.
+//!   A location under another namespace's derived blob-storage directory is refused before storage
+//!   is read ([`super::fences`]); so is a copy of one.
 //!   The checkpoint id read from the header is recorded
-//!   ([`stateplane_model::storage::CHECKPOINT_ID_ANNOTATION`]). Where the storage cannot be reached
-//!   (no credentials here, network), the snapshot is accepted with
-//!   [`stateplane_model::UNVERIFIED_LOCATION_ANNOTATION`] saying why: Flink may well reach what this
-//!   server cannot. This read of storage is the API's one exception to "the API writes intent only": a
+//!   ([`stateplane_model::storage::CHECKPOINT_ID_ANNOTATION`]). Every answer storage gives is definite
+//!   (nothing there, a file instead of a directory, unreadable, no `_metadata`, not Flink's): a 422
+//!   that says which and nothing more about the file system, whether or not blob storage is
+//!   configured. Only where remote storage cannot be reached or refuses the credentials is the
+//!   snapshot accepted, with [`stateplane_model::UNVERIFIED_LOCATION_ANNOTATION`] saying why: Flink
+//!   may well reach what this server cannot. This read of storage is the API's one exception to "the API writes intent only": a
 //!   registration is a claim about storage, and checking it at the door is what makes it safe.
 //! - Request (`{metadata: {deploymentId}}` alone): the intent is stored as STARTED with its final
 //!   location already chosen (`<savepoint dir>/<savepoint id>`); the controller, woken by the store's
@@ -19,9 +23,11 @@
 //! - Copy (`POST …/savepoints/{id}/copy` with `{metadata: {deploymentId}}`): a new COPIED resource at
 //!   the same location for the same or another deployment of the namespace, annotated with the target
 //!   deployment's current spec version, so that deployment's next start can restore it ("fork a
-//!   deployment from a snapshot"). Only COMPLETED savepoints can be copied.
-//! - Delete: what [`stateplane_model::storage::disposal`] says touches data (a snapshot stateplane wrote,
-//!   or a retained checkpoint in the checkpoint directory it derived, that no other resource points to)
+//!   deployment from a snapshot"). Only COMPLETED savepoints can be copied. A copy of data stateplane
+//!   wrote carries [`DATA_WRITTEN_BY_ANNOTATION`], so whichever of them goes last disposes of it.
+//! - Delete: what [`stateplane_model::storage::disposal`] says touches data (a snapshot stateplane wrote
+//!   — one it triggered or a copy of one, or anything under the directories it derives from blob
+//!   storage — that no other resource, of any origin, points to)
 //!   is disposed by the controller: the resource goes to PENDING_DELETION (202). Any other resource is
 //!   removed at once (200), its data left alone. STARTED savepoints cannot be deleted; FAILED_DELETION
 //!   ones are retried.
@@ -34,7 +40,8 @@ use std::time::Duration;
 use stateplane_blob::BlobError;
 use stateplane_model::paths::{savepoint_base_dir, savepoint_target_dir};
 use stateplane_model::storage::{
-    self, CHECKPOINT_ID_ANNOTATION, COPIED_FROM_ANNOTATION, PERIODIC_ANNOTATION,
+    self, CHECKPOINT_ID_ANNOTATION, COPIED_FROM_ANNOTATION, DATA_WRITTEN_BY_ANNOTATION,
+    PERIODIC_ANNOTATION, WRITTEN_BY_STATEPLANE,
 };
 use stateplane_model::{
     DeploymentId, DeploymentState, JobId, Savepoint, SavepointCreate, SavepointFormat, SavepointId,
@@ -104,7 +111,10 @@ async fn deployment_of(
     id: DeploymentId,
 ) -> ApiResult<stateplane_model::Deployment> {
     match store.deployment_get(ns, id).await {
-        Ok(d) if d.metadata.namespace == ns => Ok(d),
+        Ok(d) if d.metadata.namespace == ns => {
+            super::teardown::refuse_if_being_deleted(&d)?;
+            Ok(d)
+        }
         Ok(_) | Err(StoreError::NotFound { .. }) => {
             // Name the namespace when it is the namespace that is missing.
             ensure_namespace(store, ns).await?;
@@ -118,8 +128,9 @@ async fn deployment_of(
 const VALIDATION_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Annotations only the server writes.
-const SERVER_ANNOTATIONS: [&str; 4] = [
+const SERVER_ANNOTATIONS: [&str; 5] = [
     CHECKPOINT_ID_ANNOTATION,
+    DATA_WRITTEN_BY_ANNOTATION,
     UNVERIFIED_LOCATION_ANNOTATION,
     PERIODIC_ANNOTATION,
     COPIED_FROM_ANNOTATION,
@@ -166,6 +177,8 @@ pub async fn create(state: &AppState, ns: &str, body: SavepointCreateBody) -> Ap
             flink_savepoint_id,
         } => {
             deployment_of(store, ns, deployment_id).await?;
+            let blob = state.config.blob_storage_uri.as_deref();
+            super::fences::check(ns, &location, blob, "spec.savepointLocation")?;
             let (key, value) = verify_location(&location).await?;
             let mut sp = Savepoint::new(
                 ns,
@@ -253,21 +266,42 @@ pub enum Deletion {
 /// Whether deleting `sp` must also dispose its data: stateplane wrote it and nothing else points to it
 /// (the rule is [`storage::disposal`], which the controller applies again before disposing).
 async fn must_dispose(state: &AppState, sp: &Savepoint) -> ApiResult<bool> {
-    let store = state.store.as_ref();
     let Some(key) = sp.location_key() else {
         return Ok(false);
     };
-    let deployment = match store
-        .deployment_get(&sp.metadata.namespace, sp.metadata.deployment_id)
-        .await
-    {
-        Ok(d) => Some(d),
-        Err(StoreError::NotFound { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let references = store.savepoint_count_by_location(&key).await?;
+    let references = state.store.savepoint_count_by_location(&key).await?;
     let blob = state.config.blob_storage_uri.as_deref();
-    Ok(storage::disposal(sp, deployment.as_ref(), blob, references).touches_data())
+    Ok(storage::disposal(sp, blob, references).touches_data())
+}
+
+/// Marks `sp` PENDING_DELETION for the controller (a deployment's deletion disposing of its data),
+/// unless it is already on its way; retried on a concurrent change.
+pub async fn mark_for_deletion(store: &dyn Store, sp: &Savepoint) -> ApiResult<()> {
+    let (ns, id) = (sp.metadata.namespace.as_str(), sp.metadata.id);
+    let mut current = sp.clone();
+    for _ in 0..CAS_ATTEMPTS {
+        if matches!(
+            current.status.state,
+            SavepointState::PendingDeletion | SavepointState::Deleting
+        ) {
+            return Ok(());
+        }
+        let mut next = current.clone();
+        next.status.state = SavepointState::PendingDeletion;
+        next.status.failure = None;
+        match store.savepoint_update(&next).await {
+            Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(()),
+            Err(StoreError::Conflict { .. }) => {
+                current = match store.savepoint_get(ns, id).await {
+                    Ok(c) => c,
+                    Err(StoreError::NotFound { .. }) => return Ok(()),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(busy("savepoint", &id.to_string()))
 }
 
 pub async fn delete(state: &AppState, ns: &str, id: SavepointId) -> ApiResult<Deletion> {
@@ -339,6 +373,8 @@ pub async fn copy(
             )))
         }
     };
+    let blob = state.config.blob_storage_uri.as_deref();
+    super::fences::check(ns, &location, blob, "spec.savepointLocation")?;
     let mut sp = Savepoint::new(
         ns,
         target.metadata.id,
@@ -351,6 +387,13 @@ pub async fn copy(
         if let Some(v) = source.metadata.annotations.get(key) {
             sp.metadata.annotations.insert(key.into(), v.clone());
         }
+    }
+    // Data stateplane wrote stays stateplane's in every copy: the last resource to go disposes of it.
+    if storage::written_by_us(&source) {
+        sp.metadata.annotations.insert(
+            DATA_WRITTEN_BY_ANNOTATION.into(),
+            WRITTEN_BY_STATEPLANE.into(),
+        );
     }
     sp.metadata.annotations.insert(
         SPEC_VERSION_ANNOTATION.into(),

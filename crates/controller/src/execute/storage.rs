@@ -2,8 +2,9 @@
 //!
 //! Deletion protocol (the API's DELETE and retention both enter it by writing PENDING_DELETION):
 //! PENDING_DELETION → DELETING (written before storage is touched) → data disposed of through
-//! `stateplane_blob` where [`stateplane_model::storage::disposal`] says it is stateplane's and
-//! unshared, decided again here with the current reference count → the row deleted. The row is
+//! `stateplane_blob` where [`stateplane_model::storage::disposal`] says it is stateplane's (by origin,
+//! by the mark a copy carries, or by lying under a derived directory) and unshared, decided again here
+//! with the current reference count → the row deleted. The row is
 //! forgotten only after disposal succeeded; a failure leaves it FAILED_DELETION with the reason, and a
 //! DELETE of it tries again. A controller killed in the middle finds the row DELETING and repeats the
 //! disposal, which is idempotent (an already-removed snapshot is "already gone"; a half-removed one
@@ -52,7 +53,7 @@ pub(super) async fn dispose(x: &Ctx<'_>, id: SavepointId) -> Result<Effect, Erro
         None => 1,
     };
     let blob = x.shared.config.blob_storage_uri.as_deref();
-    let decision = storage::disposal(&sp, Some(x.d()), blob, references);
+    let decision = storage::disposal(&sp, blob, references);
     let location = sp.spec.savepoint_location.clone().unwrap_or_default();
     let result = match tokio::time::timeout(DISPOSAL_TIMEOUT, dispose_data(&decision)).await {
         Ok(r) => r,

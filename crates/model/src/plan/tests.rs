@@ -896,3 +896,4 @@ fn towards(desired: D) -> Transition {
 }
 
 mod decisions;
+mod teardown;
