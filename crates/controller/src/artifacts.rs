@@ -8,6 +8,33 @@ use stateplane_model::Artifact;
 use stateplane_store::Store;
 
 use crate::error::{ArtifactError, Error};
+use crate::shared::Shared;
+
+/// What a job of an artifact runs: a jar on the cluster, its entry class and program arguments.
+pub(crate) struct Program {
+    pub jar_id: JarId,
+    pub entry_class: Option<String>,
+    pub args: Vec<String>,
+}
+
+/// Puts the artifact's program on the cluster (uploading what it does not have yet) and says how to
+/// run it. `stale`: the cluster refused a jar id this returned before; upload again. A refusal (the
+/// artifact cannot be had, Flink refuses an upload) is [`Error::Artifact`]; a Flink that does not
+/// answer, [`Error::Flink`].
+pub(crate) async fn program(
+    shared: &Shared,
+    client: &FlinkClient,
+    artifact: &Artifact,
+    stale: bool,
+) -> Result<Program, Error> {
+    let jar = fetch(&shared.http, artifact).await?;
+    let jar_id = ensure_uploaded(shared.store.as_ref(), client, &jar, stale).await?;
+    Ok(Program {
+        jar_id,
+        entry_class: artifact.entry_class.clone(),
+        args: artifact.program_args(),
+    })
+}
 
 /// The jar's bytes and content hash.
 pub(crate) struct Jar {

@@ -12,6 +12,8 @@
 //!   twice for one location.
 //! - [`storage`]: disposal (DELETING is written before storage is touched), retention, periodic
 //!   savepoints.
+//! - [`preflight`]: before a template change stops a job, Flink plans the new template; a refusal
+//!   keeps the job and is recorded.
 //! - [`status`]: the deployment's status and the failures that need no Flink.
 //!
 //! The executor decides nothing: what Flink answers to a request it sends (a refused trigger or
@@ -22,6 +24,7 @@
 //! which planning finds the remaining steps.
 
 mod context;
+mod preflight;
 mod retained;
 mod savepoint;
 mod start;
@@ -71,6 +74,10 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
             reason,
             stop,
         } => savepoint::fail(x, savepoint, reason, stop).await,
+        Action::PlanUpgrade { job } => preflight::plan_upgrade(x, job).await,
+        Action::UpgradeRefused { job, message } => {
+            preflight::upgrade_refused(x, job, message).await
+        }
         Action::MarkJobTerminating { job } => stop::mark_terminating(x, job).await,
         Action::Cancel { job, reason } => stop::cancel(x, job, reason).await,
         Action::JobEnded {

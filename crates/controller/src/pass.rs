@@ -243,6 +243,7 @@ async fn client_for(
             | Action::StopWithSavepoint { .. }
             | Action::Cancel { .. }
             | Action::SubmitJob { .. }
+            | Action::PlanUpgrade { .. }
     );
     if matches!(action, Action::StartJob { .. }) {
         return Ok(Ok(clients.start.clone()));
@@ -263,6 +264,9 @@ fn apply(answers: &mut Answers, effect: Effect) {
     }
     if let Some(r) = effect.submission_refused {
         answers.submission_refused = Some(r);
+    }
+    if let Some(p) = effect.preflight {
+        answers.preflight = Some(p);
     }
     if let Some(j) = effect.cancel_sent {
         answers.cancel_sent = Some(j);

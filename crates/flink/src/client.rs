@@ -7,13 +7,12 @@
 //! cannot be reached, since it may come back as another release); cloning it is cheap and clones share
 //! the version and the cluster's request [`Budget`].
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::budget::{Budget, BudgetConfig};
 use crate::error::{root_cause_of_error_body, FlinkError};
@@ -24,6 +23,8 @@ use crate::types::{
 };
 use crate::version::FlinkVersion;
 use crate::wire;
+
+pub(crate) mod plan;
 
 /// Default per-call timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

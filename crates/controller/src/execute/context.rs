@@ -24,6 +24,8 @@ pub(crate) struct Effect {
     pub job_changed: bool,
     /// This action sent the job's cancel.
     pub cancel_sent: Option<JobId>,
+    /// Flink's answer to planning the template of this spec version.
+    pub preflight: Option<(u64, stateplane_model::plan::PreflightView)>,
     /// Nothing more to do in this pass.
     pub steady: bool,
 }
