@@ -25,6 +25,7 @@ use crate::version::FlinkVersion;
 use crate::wire;
 
 pub(crate) mod plan;
+mod upload;
 
 /// Default per-call timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -193,27 +194,7 @@ impl FlinkClient {
         file_name: &str,
         bytes: Vec<u8>,
     ) -> Result<JarId, FlinkError> {
-        let op = "POST /jars/upload";
-        let part = reqwest::multipart::Part::bytes(bytes)
-            .file_name(file_name.to_owned())
-            .mime_str("application/x-java-archive")
-            .map_err(|e| FlinkError::Decode {
-                operation: op.into(),
-                message: e.to_string(),
-            })?;
-        let form = reqwest::multipart::Form::new().part("jarfile", part);
-        let request = self
-            .http
-            .post(self.url(&["jars", "upload"]))
-            .multipart(form)
-            .timeout(self.timeout.max(MIN_UPLOAD_TIMEOUT));
-        let (status, body) = self.send(op, request, false).await?;
-        let wire: wire::UploadWire =
-            self.decode_success(op, status, &body, || format!("jar upload of {file_name}"))?;
-        wire.jar_id().map_err(|message| FlinkError::Decode {
-            operation: op.into(),
-            message,
-        })
+        Ok(self.upload_jar_stored(file_name, bytes).await?.0)
     }
 
     /// `GET /jars`: the jars uploaded to this cluster.
@@ -250,7 +231,11 @@ impl FlinkClient {
         let op = format!("POST /jars/{jar}/run");
         let version = self.flink_version().await?;
         let body = wire::RunJarBody::new(request, &version);
-        let wire: wire::RunWire = self
+        // The run executes the program's main in the JobManager, as a plan does.
+        let client = self
+            .clone()
+            .with_timeout(self.timeout.max(plan::MIN_PLAN_TIMEOUT));
+        let wire: wire::RunWire = client
             .call(
                 Method::POST,
                 &["jars", jar.as_str(), "run"],

@@ -20,8 +20,8 @@ use crate::ids::JarId;
 use crate::types::RunJarRequest;
 use crate::wire::RunJarBody;
 
-/// Plans get at least this long (see [`FlinkClient::plan_jar`]).
-const MIN_PLAN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Plans and runs get at least this long (see [`FlinkClient::plan_jar`]).
+pub(super) const MIN_PLAN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The job graph Flink planned.
 #[derive(Debug, Clone, PartialEq, Eq)]
