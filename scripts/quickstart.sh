@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # One command from a fresh machine to a running stateplane: builds the `stateplane` binary, starts a
 # local Flink 2.3 session cluster (installing Java and Flink when missing), starts the server with a
-# deployment target `default` pointing at that cluster, and creates a demo deployment of the example
-# stateful job. Ctrl-C stops the server and the Flink cluster (KEEP_FLINK=1 keeps Flink running).
+# deployment target `default` pointing at that cluster, and creates two demo deployments: the example
+# stateful job (a jar) and a SQL query counting clicks per user. Ctrl-C stops the server and the Flink cluster (KEEP_FLINK=1 keeps Flink running).
 #
 # Environment: STATEPLANE_LISTEN (127.0.0.1:8080), STATEPLANE_DATA_DIR (./stateplane-data),
-# FLINK_REST_PORT (8081), NO_DEMO=1 to skip the demo deployment.
+# FLINK_REST_PORT (8081), NO_DEMO=1 to skip the demo deployments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -60,6 +60,35 @@ spec:
         jarUri: file://$JAR
         entryClass: io.stateplane.examples.StatefulCounter
         mainArgs: "10"
+      parallelism: 1
+      flinkConfiguration:
+        execution.checkpointing.savepoint-dir: file://$DATA/savepoints
+        execution.checkpointing.dir: file://$DATA/checkpoints
+        execution.checkpointing.interval: 10s
+        execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
+YAML
+fi
+
+if [ "${NO_DEMO:-0}" != 1 ] && ! curl -sf "$SERVER/api/v1/namespaces/default/deployments/sql-counter" >/dev/null; then
+  log "creating the SQL demo deployment 'sql-counter'"
+  curl -sf -X POST "$SERVER/api/v1/namespaces/default/deployments" -H 'Content-Type: application/yaml' --data-binary @- >/dev/null <<YAML
+metadata:
+  name: sql-counter
+spec:
+  state: RUNNING
+  deploymentTargetName: default
+  upgradeStrategy: {kind: STATEFUL}
+  restoreStrategy: {kind: LATEST_STATE}
+  template:
+    spec:
+      artifact:
+        kind: SQLSCRIPT
+        sqlScript: |
+          CREATE TEMPORARY TABLE clicks (user_id INT, url STRING) WITH (
+            'connector' = 'datagen', 'rows-per-second' = '5',
+            'fields.user_id.min' = '1', 'fields.user_id.max' = '5', 'fields.url.length' = '8');
+          CREATE TEMPORARY TABLE clicks_per_user (user_id INT, clicks BIGINT) WITH ('connector' = 'print');
+          INSERT INTO clicks_per_user SELECT user_id, COUNT(*) FROM clicks GROUP BY user_id;
       parallelism: 1
       flinkConfiguration:
         execution.checkpointing.savepoint-dir: file://$DATA/savepoints

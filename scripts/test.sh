@@ -67,5 +67,6 @@ if [ "$avail_kb" -lt $((4 * 1024 * 1024)) ]; then
   log "warning: less than 4 GB free; the build may fail with 'No space left on device'"
 fi
 
+scripts/flink-local.sh sql-runner-jar --check >/dev/null  # the committed SQL runner jar is its source's build
 log "cargo test --workspace"
 cargo test --workspace --no-fail-fast "$@" 2>&1

@@ -14,6 +14,9 @@
 //!   directory ([`newest_checkpoint`]), and when its `_metadata` was written
 //!   ([`BlobLocation::modified`]).
 //!
+//! - **Artifacts**: a deployment's jar (or a SQL script's dependency) read from storage
+//!   ([`read_file`]).
+//!
 //! Errors ([`BlobError`]) tell apart "not there", "not a Flink snapshot" and "cannot reach or
 //! authenticate", because the API answers them differently (a 422 for the first two, an accepted but
 //! unverified registration for the last). No error ever carries a file's contents or a credential.
@@ -40,6 +43,26 @@ pub async fn inspect(uri: &str, timeout: Duration) -> Result<SnapshotHeader, Blo
             location: loc.uri().to_string(),
             reason: format!("no answer within {} s", timeout.as_secs()),
         }),
+    }
+}
+
+/// The whole file at `uri` (a jar), at most `max` bytes (a larger file is an error, not cut), giving
+/// up after `timeout` (reported as unreachable).
+pub async fn read_file(uri: &str, max: usize, timeout: Duration) -> Result<Vec<u8>, BlobError> {
+    let loc = BlobLocation::parse(uri)?;
+    let unreachable = |reason: String| BlobError::Unreachable {
+        location: loc.uri().to_string(),
+        reason,
+    };
+    match tokio::time::timeout(timeout, loc.read_prefix(max.saturating_add(1))).await {
+        Ok(Ok(bytes)) if bytes.len() > max => {
+            Err(unreachable(format!("the file is larger than {max} bytes")))
+        }
+        Ok(r) => r,
+        Err(_) => Err(unreachable(format!(
+            "no answer within {} s",
+            timeout.as_secs()
+        ))),
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use object_store::path::Path as ObjPath;
 use object_store::ObjectStoreExt;
 use stateplane_blob::header::encode_header;
-use stateplane_blob::{inspect, BlobError, BlobLocation, Disposal, SnapshotHeader};
+use stateplane_blob::{inspect, read_file, BlobError, BlobLocation, Disposal, SnapshotHeader};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -184,4 +184,24 @@ async fn s3_locations() {
     assert!(no_meta.exists().await.unwrap());
     no_meta.delete_tree().await.unwrap();
     assert!(no_meta.remove_if_empty().await.unwrap());
+
+    // A jar (a deployment's artifact) is read whole, and a file over the limit is refused, not cut.
+    let jar: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    store
+        .put(&ObjPath::from("jars/job.jar"), jar.clone().into())
+        .await
+        .unwrap();
+    let t = Duration::from_secs(10);
+    assert_eq!(
+        read_file("s3://snapshots/jars/job.jar", 1 << 20, t).await,
+        Ok(jar)
+    );
+    let e = read_file("s3://snapshots/jars/job.jar", 1000, t)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("larger than 1000 bytes"), "{e}");
+    assert!(read_file("s3://snapshots/jars/none.jar", 1000, t)
+        .await
+        .unwrap_err()
+        .is_not_found());
 }

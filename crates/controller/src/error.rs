@@ -62,11 +62,11 @@ pub(crate) enum ArtifactError {
     /// A `file://` jar could not be read.
     #[error("cannot read jar {path}: {reason}")]
     Read { path: String, reason: String },
-    /// An `http(s)://` jar could not be downloaded (a transport error or a non-2xx status).
+    /// An `http(s)://` or blob storage jar could not be downloaded (a transport error or a non-2xx status).
     #[error("cannot download jar {uri}: {reason}")]
     Download { uri: String, reason: String },
     /// The jar URI has a scheme stateplane cannot fetch.
-    #[error("unsupported jarUri '{uri}': use file:// or http(s)://")]
+    #[error("unsupported jar URI '{uri}': use file://, http(s)://, s3://, gs:// or az://")]
     Unsupported { uri: String },
     /// Flink refused the upload.
     #[error("cannot upload jar to Flink: {0}")]

@@ -16,6 +16,8 @@
 //!   before the resource requirements are sent; the job takes the new spec version only once Flink
 //!   runs every vertex at it.
 //! - [`teardown`]: a deployment whose deletion waited for its snapshots' disposal.
+//! - [`preflight`]: before a template change stops a job, Flink plans the new template; a refusal
+//!   keeps the job and is recorded.
 //! - [`status`]: the deployment's status and the failures that need no Flink.
 //!
 //! The executor decides nothing: what Flink answers to a request it sends (a refused trigger or
@@ -27,6 +29,7 @@
 
 mod context;
 mod rescale;
+mod preflight;
 mod retained;
 mod savepoint;
 mod start;
@@ -77,6 +80,10 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
             reason,
             stop,
         } => savepoint::fail(x, savepoint, reason, stop).await,
+        Action::PlanUpgrade { job } => preflight::plan_upgrade(x, job).await,
+        Action::UpgradeRefused { job, message } => {
+            preflight::upgrade_refused(x, job, message).await
+        }
         Action::MarkJobTerminating { job } => stop::mark_terminating(x, job).await,
         Action::Cancel { job, reason } => stop::cancel(x, job, reason).await,
         Action::JobEnded {

@@ -17,7 +17,7 @@
 //! again from fresh rows.
 //!
 //! Modules, each depending only on those listed before it: `error`, `crash`, `metrics`, `schedule`,
-//! `shared`, `artifacts`, `observe`, `execute`, `pass`, `targets`, `worker`.
+//! `shared`, `sql`, `artifacts`, `observe`, `execute`, `pass`, `targets`, `worker`.
 
 mod artifacts;
 mod crash;
@@ -28,6 +28,7 @@ mod observe;
 mod pass;
 mod schedule;
 mod shared;
+mod sql;
 mod targets;
 mod worker;
 

@@ -244,6 +244,7 @@ async fn client_for(
             | Action::Cancel { .. }
             | Action::SubmitJob { .. }
             | Action::RescaleInPlace { .. }
+            | Action::PlanUpgrade { .. }
     );
     if matches!(action, Action::StartJob { .. }) {
         return Ok(Ok(clients.start.clone()));
@@ -264,6 +265,9 @@ fn apply(answers: &mut Answers, effect: Effect) {
     }
     if let Some(r) = effect.submission_refused {
         answers.submission_refused = Some(r);
+    }
+    if let Some(p) = effect.preflight {
+        answers.preflight = Some(p);
     }
     if let Some(j) = effect.cancel_sent {
         answers.cancel_sent = Some(j);

@@ -7,13 +7,12 @@
 //! cannot be reached, since it may come back as another release); cloning it is cheap and clones share
 //! the version and the cluster's request [`Budget`].
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::budget::{Budget, BudgetConfig};
 use crate::error::{root_cause_of_error_body, FlinkError};
@@ -24,6 +23,9 @@ use crate::types::{
 };
 use crate::version::FlinkVersion;
 use crate::wire;
+
+pub(crate) mod plan;
+mod upload;
 
 /// Default per-call timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -192,27 +194,7 @@ impl FlinkClient {
         file_name: &str,
         bytes: Vec<u8>,
     ) -> Result<JarId, FlinkError> {
-        let op = "POST /jars/upload";
-        let part = reqwest::multipart::Part::bytes(bytes)
-            .file_name(file_name.to_owned())
-            .mime_str("application/x-java-archive")
-            .map_err(|e| FlinkError::Decode {
-                operation: op.into(),
-                message: e.to_string(),
-            })?;
-        let form = reqwest::multipart::Form::new().part("jarfile", part);
-        let request = self
-            .http
-            .post(self.url(&["jars", "upload"]))
-            .multipart(form)
-            .timeout(self.timeout.max(MIN_UPLOAD_TIMEOUT));
-        let (status, body) = self.send(op, request, false).await?;
-        let wire: wire::UploadWire =
-            self.decode_success(op, status, &body, || format!("jar upload of {file_name}"))?;
-        wire.jar_id().map_err(|message| FlinkError::Decode {
-            operation: op.into(),
-            message,
-        })
+        Ok(self.upload_jar_stored(file_name, bytes).await?.0)
     }
 
     /// `GET /jars`: the jars uploaded to this cluster.
@@ -249,7 +231,11 @@ impl FlinkClient {
         let op = format!("POST /jars/{jar}/run");
         let version = self.flink_version().await?;
         let body = wire::RunJarBody::new(request, &version);
-        let wire: wire::RunWire = self
+        // The run executes the program's main in the JobManager, as a plan does.
+        let client = self
+            .clone()
+            .with_timeout(self.timeout.max(plan::MIN_PLAN_TIMEOUT));
+        let wire: wire::RunWire = client
             .call(
                 Method::POST,
                 &["jars", jar.as_str(), "run"],

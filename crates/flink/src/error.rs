@@ -128,6 +128,9 @@ impl FlinkError {
 /// is no `Caused by:`. Class-name prefixes (`java.io.FileNotFoundException: `) are stripped; an
 /// exception without a message becomes its simple class name. At most 500 characters.
 pub fn root_cause(trace: &str) -> String {
+    if let Some(message) = script_error(trace) {
+        return truncate_chars(&message, MAX_ROOT_CAUSE_CHARS);
+    }
     let lines: Vec<&str> = trace
         .lines()
         .map(str::trim)
@@ -148,6 +151,19 @@ pub fn root_cause(trace: &str) -> String {
         message
     };
     truncate_chars(&message, MAX_ROOT_CAUSE_CHARS)
+}
+
+/// The exception stateplane's SQL runner (`runners/sql`) throws for a script it cannot run. Its message
+/// is the user's error with the statement's line and column; the causes below it are Flink's detail.
+const SCRIPT_EXCEPTION: &str = "io.stateplane.sqlrunner.SqlScriptException: ";
+
+/// The SQL runner's message in a trace: the text after the first [`SCRIPT_EXCEPTION`] up to its first
+/// stack frame, white space (the message's own line breaks included) collapsed to single spaces.
+fn script_error(trace: &str) -> Option<String> {
+    let (_, rest) = trace.split_once(SCRIPT_EXCEPTION)?;
+    let message = rest.split("\n\tat ").next().unwrap_or(rest);
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!message.is_empty()).then_some(message)
 }
 
 /// Lines Flink wraps server-side exceptions in, never the reason itself.
@@ -233,6 +249,27 @@ mod tests {
     const UNKNOWN_JOB: &str = include_str!("../testdata/job-not-found.json");
     const CANCEL_FINISHED: &str = include_str!("../testdata/cancel-finished.json");
     const DUPLICATE_JOB_ID: &str = include_str!("../testdata/run-duplicate-job-id.json");
+    const PLAN_SQL_UNKNOWN_TABLE: &str = include_str!("../testdata/plan-sql-unknown-table.json");
+    const RUN_SQL_SYNTAX_ERROR: &str = include_str!("../testdata/run-sql-syntax-error.json");
+
+    #[test]
+    fn sql_runner_errors_reduce_to_the_runners_message_with_line_and_column() {
+        assert_eq!(
+            root_cause_of_error_body(PLAN_SQL_UNKNOWN_TABLE.as_bytes()),
+            "statement 3 (line 3, column 1: INSERT INTO snk …): SQL validation failed. From line 4, \
+             column 17 to line 4, column 20: Object 'nope' not found"
+        );
+        let syntax = root_cause_of_error_body(RUN_SQL_SYNTAX_ERROR.as_bytes());
+        assert!(
+            syntax.starts_with(
+                "statement 3 (line 4, column 1: INSERT INTO snk …): SQL parse failed. \
+                 Encountered \"src\" at line 5, column 18. Was expecting one of: <EOF>"
+            ),
+            "{syntax}"
+        );
+        assert!(!syntax.contains("\tat "), "{syntax}");
+        assert_eq!(script_error("java.io.IOException: disk full"), None);
+    }
     const FAILED_JOB_EXCEPTIONS: &str = include_str!("../testdata/job-exceptions-failed.json");
 
     #[test]

@@ -33,6 +33,7 @@ mod version;
 mod wire;
 
 pub use budget::{Budget, BudgetConfig};
+pub use client::plan::{JobPlan, PlannedVertex};
 pub use client::FlinkClient;
 pub use config_keys::{translate_configuration, KeyRename, KEY_RENAMES};
 pub use error::{root_cause, FlinkError};

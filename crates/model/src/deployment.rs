@@ -36,8 +36,8 @@ string_enum! {
 }
 
 string_enum! {
-    /// The kind of a deployment's artifact. Only JAR artifacts exist today.
-    pub enum ArtifactKind { Jar => "JAR" }
+    /// The kind of a deployment's artifact: a jar, or a SQL script (run by stateplane's SQL runner).
+    pub enum ArtifactKind { Jar => "JAR", SqlScript => "SQLSCRIPT" }
 }
 
 /// A Deployment resource.
@@ -191,8 +191,16 @@ pub struct TemplateSpec {
 #[serde(rename_all = "camelCase")]
 pub struct Artifact {
     pub kind: ArtifactKind,
-    /// `file:///path/job.jar` or `http(s)://host/job.jar`.
+    /// JAR: `file:///path/job.jar`, `http(s)://host/job.jar`, or on blob storage (`s3://`, `gs://`,
+    /// `az://`). Not used by SQLSCRIPT artifacts.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub jar_uri: String,
+    /// SQLSCRIPT: the script (DDL, SET, one or more INSERT INTO statements), run as one job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql_script: Option<String>,
+    /// SQLSCRIPT: jars (connectors, UDFs) put on the job's class path, by the same URIs as `jarUri`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_dependencies: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_class: Option<String>,
     /// Program arguments as one string, split on white space (quotes group words).
@@ -397,7 +405,7 @@ impl Deployment {
                 "must be at least 1",
             ));
         }
-        validate_jar_uri(&t.artifact.jar_uri)?;
+        crate::artifact::validate(&t.artifact)?;
         if let Some(ec) = &t.artifact.entry_class {
             if ec.trim().is_empty() || ec.chars().any(char::is_whitespace) {
                 return Err(ValidationError::invalid(
@@ -433,24 +441,6 @@ impl Deployment {
         }
         Ok(())
     }
-}
-
-fn validate_jar_uri(uri: &str) -> Result<(), ValidationError> {
-    let field = "spec.template.spec.artifact.jarUri";
-    let uri = uri.trim();
-    if uri.is_empty() {
-        return Err(ValidationError::invalid(field, "must not be empty"));
-    }
-    let ok = ["file:/", "http://", "https://"]
-        .iter()
-        .any(|p| uri.starts_with(p));
-    if !ok {
-        return Err(ValidationError::invalid(
-            field,
-            "must be a file:// or http(s):// URI, e.g. file:///opt/jobs/job.jar",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -569,6 +559,8 @@ mod tests {
                 entry_class: None,
                 main_args: Some(s.into()),
                 flink_version: None,
+                sql_script: None,
+                additional_dependencies: vec![],
             }
             .program_args()
         };

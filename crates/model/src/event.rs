@@ -60,6 +60,8 @@ string_enum! {
         NoRetainedCheckpoint => "NO_RETAINED_CHECKPOINT",
         /// `requireState` is set and no snapshot qualifies: the start is refused.
         NoSnapshotToRestoreFrom => "NO_SNAPSHOT_TO_RESTORE_FROM",
+        /// Flink cannot plan a changed template: the running job is kept; the message has Flink's reason.
+        UpgradePreflightFailed => "UPGRADE_PREFLIGHT_FAILED",
         /// Flink reported the job FAILED.
         JobFailed => "JOB_FAILED",
         /// A deleted savepoint resource is gone; the message says whether its data was disposed of or

@@ -9,6 +9,7 @@
 mod macros;
 
 pub mod api_token;
+pub mod artifact;
 pub mod deployment;
 pub mod duration;
 pub mod error;

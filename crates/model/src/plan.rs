@@ -38,11 +38,13 @@ use crate::{
 pub mod failure;
 mod job;
 pub mod rescale;
+pub mod preflight;
 mod savepoint;
 mod start;
 
 pub use failure::FailureReason;
 pub use rescale::{RescaleView, VertexView};
+pub use preflight::{PlannedVertex, PreflightView};
 
 /// Annotation on a Job saying why stateplane is stopping it (written before the stop is sent).
 pub const STOP_REASON_ANNOTATION: &str = "stateplane.io/stop-reason";
@@ -168,6 +170,8 @@ pub struct Answers {
     pub rescale: Option<(JobId, RescaleView)>,
     /// This pass asked Flink to rescale the job in place and Flink refused; the reason.
     pub rescale_refused: Option<(JobId, String)>,
+    /// Flink's answer to planning the template of this spec version (an upgrade's preflight).
+    pub preflight: Option<(u64, PreflightView)>,
 }
 
 impl Answers {
@@ -353,6 +357,12 @@ pub enum Action {
     /// A stop's savepoint row exists but its job was not marked TERMINATING (a crash between the two
     /// writes): mark it now, so the stop is sent with its intent complete.
     MarkJobTerminating { job: JobId },
+    /// The template changed: ask Flink to plan it before the running job is stopped (the answer comes
+    /// back as [`Answers::preflight`]; see [`preflight`]).
+    PlanUpgrade { job: JobId },
+    /// Flink cannot plan the new template: keep the job, record the failure and give this spec
+    /// version up.
+    UpgradeRefused { job: JobId, message: String },
     /// Stop the job without a savepoint (the reason is written first).
     Cancel { job: JobId, reason: StopReason },
     /// Flink reports the job over: record the retained checkpoint, then the job's end (the
@@ -423,6 +433,8 @@ impl Action {
             Action::MarkJobStarted { .. } => "mark_job_started",
             Action::StopWithSavepoint { .. } => "stop_with_savepoint",
             Action::MarkJobTerminating { .. } => "mark_job_terminating",
+            Action::PlanUpgrade { .. } => "plan_upgrade",
+            Action::UpgradeRefused { .. } => "upgrade_refused",
             Action::Cancel { .. } => "cancel",
             Action::JobEnded { .. } => "job_ended",
             Action::JobVanished { .. } => "job_vanished",

@@ -334,7 +334,9 @@ function renderOverview(card, d, preview, jobs) {
     item('Parallelism', window.rescaleParallelism ? window.rescaleParallelism(h, job, t) : (t.parallelism || 1)),
     item('Next start restores from', next, 'wide'),
     item('Savepoint directory', h('span', {class: 'mono'}, cfg['execution.checkpointing.savepoint-dir'] || cfg['state.savepoints.dir'] || 'from blob storage, if configured'), 'wide'),
-    item('Artifact', h('span', {class: 'mono'}, t.artifact.jarUri + (t.artifact.entryClass ? ` · ${t.artifact.entryClass}` : '')), 'wide'),
+    t.artifact.kind === 'SQLSCRIPT'
+      ? item('Artifact', sqlArtifact(t.artifact), 'full')
+      : item('Artifact', h('span', {class: 'mono'}, t.artifact.jarUri + (t.artifact.entryClass ? ` · ${t.artifact.entryClass}` : '')), 'wide'),
     item('Created', `${fmtTime(d.metadata.createdAt)} (${ago(d.metadata.createdAt)})`),
     item('Id', h('span', {class: 'mono'}, d.metadata.id)),
   ];

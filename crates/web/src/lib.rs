@@ -31,6 +31,7 @@ const INDEX_HTML: &str = include_str!("../assets/index.html");
 const NOT_FOUND_HTML: &str = include_str!("../assets/not-found.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const RESCALE_JS: &str = include_str!("../assets/rescale.js");
+const SQL_JS: &str = include_str!("../assets/sql.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
 
@@ -60,6 +61,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/ui/assets/rescale.js",
             get(|| async { asset("text/javascript; charset=utf-8", RESCALE_JS) }),
+        )
+        .route(
+            "/ui/assets/sql.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SQL_JS) }),
         )
         .route(
             "/ui/assets/app.css",
@@ -179,6 +184,8 @@ mod tests {
             assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
             assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
             assert!(body.contains(r#"src="/ui/assets/app.js""#), "{body}");
+            assert!(body.contains(r#"src="/ui/assets/sql.js""#), "{body}");
+            assert!(body.contains(r#"src="/ui/assets/rescale.js""#), "{body}");
             assert!(body.contains(r#"href="/ui/assets/app.css""#));
             assert!(
                 !body.contains("<script>"),
@@ -196,13 +203,18 @@ mod tests {
             .unwrap()
             .starts_with("text/javascript"));
         assert!(body.contains("/api/v1"), "the UI talks to the public API");
-        let (s, h, body) = get("/ui/assets/rescale.js").await;
-        assert_eq!(s, StatusCode::OK);
-        assert!(h[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("text/javascript"));
-        assert!(body.contains("rescaleParallelism"), "{body}");
+        for (path, marker) in [
+            ("/ui/assets/rescale.js", "rescaleParallelism"),
+            ("/ui/assets/sql.js", "function sqlArtifact"),
+        ] {
+            let (s, h, body) = get(path).await;
+            assert_eq!(s, StatusCode::OK);
+            assert!(h[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript"));
+            assert!(body.contains(marker), "{path}: {body}");
+        }
         let (s, h, _) = get("/ui/assets/app.css").await;
         assert_eq!(s, StatusCode::OK);
         assert!(h[header::CONTENT_TYPE]

@@ -279,7 +279,21 @@ async fn describe(c: &Client, d: &Deployment) -> Result<String> {
         ("Restore", d.spec.restore_strategy.kind.to_string()),
         ("Next restore", restore),
         ("Target", or_dash(d.spec.deployment_target_name.as_ref())),
-        ("Jar", t.artifact.jar_uri.clone()),
+        match t.artifact.kind {
+            stateplane_model::ArtifactKind::SqlScript => (
+                "Artifact",
+                format!(
+                    "SQL script ({} lines)",
+                    t.artifact
+                        .sql_script
+                        .as_deref()
+                        .unwrap_or("")
+                        .lines()
+                        .count()
+                ),
+            ),
+            stateplane_model::ArtifactKind::Jar => ("Jar", t.artifact.jar_uri.clone()),
+        },
         ("Savepoint dir", or_dash(d.configured_savepoint_dir())),
         ("Failure", failure),
         ("Created", time(d.metadata.created_at)),

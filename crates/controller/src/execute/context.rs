@@ -28,6 +28,8 @@ pub(crate) struct Effect {
     pub rescale_refused: Option<(JobId, String)>,
     /// This action sent resource requirements: Flink's rescale view must be asked again.
     pub rescale_sent: bool,
+    /// Flink's answer to planning the template of this spec version.
+    pub preflight: Option<(u64, stateplane_model::plan::PreflightView)>,
     /// Nothing more to do in this pass.
     pub steady: bool,
 }

@@ -19,7 +19,7 @@ use crate::{artifacts, crash};
 
 /// The Flink configuration a new job of this deployment runs with: the template's, plus the
 /// directories derived from blob storage where the template sets none.
-fn job_configuration(x: &Ctx<'_>) -> BTreeMap<String, String> {
+pub(super) fn job_configuration(x: &Ctx<'_>) -> BTreeMap<String, String> {
     let d = x.d();
     let mut conf = d.spec.template.spec.flink_configuration.clone();
     let blob = x.shared.config.blob_storage_uri.as_deref();
@@ -115,13 +115,7 @@ async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, 
         submission_refused: Some((job.metadata.id, reason)),
         ..Effect::default()
     };
-    let jar = match artifacts::fetch(&x.shared.http, &job.spec.artifact).await {
-        Ok(j) => j,
-        Err(e) => return Ok(refused(e.to_string())),
-    };
     let mut request = RunJarRequest {
-        entry_class: job.spec.artifact.entry_class.clone(),
-        program_args: job.spec.artifact.program_args(),
         parallelism: job.spec.parallelism,
         savepoint_path: job.spec.savepoint_location.clone(),
         allow_non_restored_state: Some(job.spec.allow_non_restored_state),
@@ -132,19 +126,21 @@ async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, 
             .map(|_| ClaimMode::NoClaim),
         job_id: Some(flink_job_id(job)),
         flink_configuration: job.spec.flink_configuration.clone(),
+        ..RunJarRequest::default()
     };
     if request.savepoint_path.is_none() {
         request.allow_non_restored_state = None;
     }
-    let store = x.shared.store.as_ref();
     let mut stale = false;
     loop {
-        let jar_id = match artifacts::ensure_uploaded(store, client, &jar, stale).await {
-            Ok(id) => id,
+        let program = match artifacts::program(x.shared, client, &job.spec.artifact, stale).await {
+            Ok(p) => p,
             Err(Error::Artifact(e)) => return Ok(refused(e.to_string())),
             Err(e) => return Err(e),
         };
-        match client.run_jar(&jar_id, &request).await {
+        request.entry_class = program.entry_class;
+        request.program_args = program.args;
+        match client.run_jar(&program.jar_id, &request).await {
             Ok(_) => break,
             // The cluster lost the jar (e.g. it restarted): upload it again, once.
             Err(FlinkError::NotFound { .. }) if !stale => stale = true,

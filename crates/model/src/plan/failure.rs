@@ -27,6 +27,8 @@ string_enum! {
         JobVanished => "JOB_VANISHED",
         /// The artifact's declared Flink version is of another release line than the cluster's.
         FlinkVersionMismatch => "FLINK_VERSION_MISMATCH",
+        /// Flink cannot plan a changed template; the running job was left alone.
+        UpgradePreflightFailed => "UPGRADE_PREFLIGHT_FAILED",
         /// Disposing of a deleted savepoint's data failed.
         DisposalFailed => "DISPOSAL_FAILED",
     }

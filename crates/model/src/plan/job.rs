@@ -1,10 +1,10 @@
 //! Planning with a current job: adopt it, collect its savepoint, notice its end, stop or upgrade it.
 
-use super::savepoint;
 use super::{
     oldest_started, status_is, Action, Ask, FailureReason, FlinkJobState, FlinkView, Observed,
     Operation, Poll, PollAsk, Retained, RetainedView, StopReason, STOP_REASON_ANNOTATION,
 };
+use super::{preflight, savepoint};
 use crate::{
     normalize_location, retention, DeploymentState, DesiredState, Job, JobState, SavepointOrigin,
     SavepointState, UpgradeStrategyKind,
@@ -131,10 +131,11 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
                         (true, UpgradeStrategyKind::Stateful) => {
                             stop_with_savepoint(o, job, SavepointOrigin::SuspendAndUpgrade)
                         }
-                        (true, UpgradeStrategyKind::Stateless) => Action::Cancel {
-                            job: id,
-                            reason: StopReason::StatelessUpgrade,
-                        },
+                        (true, UpgradeStrategyKind::Stateless) => preflight::check(o, job)
+                            .unwrap_or(Action::Cancel {
+                                job: id,
+                                reason: StopReason::StatelessUpgrade,
+                            }),
                         _ if !status_is(d, DeploymentState::Running, Some(id))
                             && !d.transition().gave_up =>
                         {
@@ -225,6 +226,11 @@ fn stop_with_savepoint(o: &Observed<'_>, job: &Job, origin: SavepointOrigin) -> 
     if let Some(until) = super::backoff_until(t.savepoint_attempts, t.last_attempt_at) {
         if until > o.now {
             return Action::Backoff { until };
+        }
+    }
+    if origin == SavepointOrigin::SuspendAndUpgrade {
+        if let Some(a) = preflight::check(o, job) {
+            return a;
         }
     }
     Action::StopWithSavepoint {

@@ -304,7 +304,9 @@ fn template_change_follows_the_upgrade_strategy() {
         let mut d = deployment(D::Running, upgrade, 2);
         let j = job(&d, JobState::Started, 1);
         mark_running(&mut d, &j);
-        let a = run(&d, Some(&j), running(), &[]);
+        let mut planned = answers(running());
+        planned.preflight = Some((2, PreflightView::Planned { vertices: vec![] }));
+        let a = run_with(&d, Some(&j), &planned, &[]);
         let got = match a {
             Action::StopWithSavepoint {
                 origin: SavepointOrigin::SuspendAndUpgrade,
@@ -897,3 +899,4 @@ fn towards(desired: D) -> Transition {
 
 mod decisions;
 mod teardown;
+mod preflight;

@@ -1,0 +1,102 @@
+//! An upgrade's preflight (see `stateplane_model::plan::preflight`): asks Flink to plan the
+//! deployment's template exactly as the next job would be submitted (the same program, parallelism
+//! and configuration) and hands Flink's answer back to the planner; records a refusal.
+//!
+//! Planning has no effect on the running job. It puts the template's jar on the cluster (the same
+//! content-addressed upload a start makes, so the start that follows reuses it) and runs the
+//! program's main in the JobManager up to the submission.
+
+use stateplane_flink::{FlinkClient, FlinkError, RunJarRequest};
+use stateplane_model::plan::{FailureReason, PlannedVertex, PreflightView};
+use stateplane_model::{EventName, JobId};
+
+use super::context::{give_up, Ctx, Effect};
+use super::start::job_configuration;
+use crate::artifacts;
+use crate::error::Error;
+
+/// Plans the deployment's template; the answer is the effect's (a store failure is the only error).
+pub(super) async fn plan_upgrade(x: &Ctx<'_>, job: JobId) -> Result<Effect, Error> {
+    let view = preflight(x, x.client()?).await?;
+    tracing::info!(%job, ?view, "planned the changed template before stopping the job");
+    Ok(Effect {
+        preflight: Some((x.d().spec_version(), view)),
+        ..Effect::default()
+    })
+}
+
+async fn preflight(x: &Ctx<'_>, client: &FlinkClient) -> Result<PreflightView, Error> {
+    let template = &x.d().spec.template.spec;
+    let mut request = RunJarRequest {
+        parallelism: template.parallelism,
+        flink_configuration: job_configuration(x),
+        ..RunJarRequest::default()
+    };
+    let mut stale = false;
+    loop {
+        let program = match artifacts::program(x.shared, client, &template.artifact, stale).await {
+            Ok(p) => p,
+            Err(Error::Artifact(e)) => {
+                return Ok(PreflightView::Refused {
+                    message: e.to_string(),
+                })
+            }
+            Err(Error::Flink(e)) => return Ok(unreachable(e)),
+            Err(e) => return Err(e),
+        };
+        request.entry_class = program.entry_class;
+        request.program_args = program.args;
+        return Ok(match client.plan_jar(&program.jar_id, &request).await {
+            Ok(plan) => PreflightView::Planned {
+                vertices: plan
+                    .vertices
+                    .into_iter()
+                    .map(|v| PlannedVertex {
+                        id: v.id,
+                        parallelism: v.parallelism,
+                    })
+                    .collect(),
+            },
+            // The cluster lost the jar (it restarted): upload it again, once.
+            Err(FlinkError::NotFound { .. }) if !stale => {
+                stale = true;
+                continue;
+            }
+            Err(e) if e.is_retryable() => unreachable(e),
+            Err(FlinkError::Api { root_cause, .. }) => PreflightView::Refused {
+                message: root_cause,
+            },
+            Err(e) => PreflightView::Refused {
+                message: e.to_string(),
+            },
+        });
+    }
+}
+
+fn unreachable(e: FlinkError) -> PreflightView {
+    PreflightView::Unreachable {
+        error: e.to_string(),
+    }
+}
+
+/// Flink cannot plan the template: the event first, then the failure on the deployment with this
+/// spec version's transition given up (so it is not planned again until the spec changes).
+pub(super) async fn upgrade_refused(
+    x: &Ctx<'_>,
+    job: JobId,
+    message: String,
+) -> Result<Effect, Error> {
+    x.event(
+        EventName::UpgradePreflightFailed,
+        format!("Not upgrading job {job}: {message}"),
+        Some(job),
+        None,
+    )
+    .await?;
+    x.write_deployment(|d| {
+        give_up(d);
+        d.status.failure = Some(FailureReason::UpgradePreflightFailed.failure(message));
+    })
+    .await?;
+    Ok(Effect::wrote())
+}

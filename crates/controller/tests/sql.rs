@@ -1,0 +1,198 @@
+//! SQL deployments (`artifact.kind: SQLSCRIPT`) on a real Flink cluster: the script runs as a job of
+//! the embedded SQL runner, with savepoints, suspend/resume and stateful upgrades checked in Flink's
+//! own view (`latest.restored.external_path`); a script that does not plan never starts a job, and
+//! never stops a running one.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// The first SQL program on a fresh JobManager loads Flink's planner (~15 s on a small machine).
+const SQL_T: Duration = Duration::from_secs(120);
+
+/// A stateful query: rows counted per key.
+fn counter_script(filter: &str) -> String {
+    format!(
+        "-- counts rows per key; after a restore the counts go on\n\
+         SET 'pipeline.name' = 'sql-counter';\n\
+         CREATE TEMPORARY TABLE src (k INT, note STRING) WITH ('connector' = 'datagen', \
+         'rows-per-second' = '20', 'fields.k.min' = '0', 'fields.k.max' = '3', 'fields.note.length' = '3');\n\
+         CREATE TEMPORARY TABLE out_sink (k INT, c BIGINT) WITH ('connector' = 'blackhole');\n\
+         INSERT INTO out_sink SELECT k, COUNT(*) AS c FROM src {filter} GROUP BY k;\n"
+    )
+}
+
+/// The same script with a syntax error on line 5 (the INSERT).
+fn broken_script() -> String {
+    counter_script("").replace("FROM src", "FROMM src")
+}
+
+/// The spec patch that turns the harness's jar deployment into a SQL one (as Ververica sends it).
+fn sql_artifact(script: &str) -> Value {
+    json!({"template": {"spec": {"artifact": {
+        "kind": "SQLSCRIPT", "sqlScript": script, "flinkVersion": "2.3",
+        "jarUri": null, "entryClass": null, "mainArgs": null
+    }}}})
+}
+
+fn running_job(d: &Value) -> String {
+    d["status"]["running"]["jobId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn location_of(sps: &[Value], origin: &str) -> String {
+    sps.iter()
+        .filter(|s| s["metadata"]["origin"] == origin && s["status"]["state"] == "COMPLETED")
+        .max_by_key(|s| {
+            s["metadata"]["createdAt"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .and_then(|s| s["spec"]["savepointLocation"].as_str())
+        .unwrap_or_else(|| panic!("no completed {origin} savepoint: {sps:?}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sql_deployment_lives_through_savepoints_upgrades_and_suspend() {
+    let h = Harness::start().await;
+    let d = h
+        .create_deployment("sql", sql_artifact(&counter_script("")))
+        .await;
+    let dep_id = d["metadata"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["artifact"]["kind"],
+        "SQLSCRIPT"
+    );
+
+    let d = h.wait_state("sql", "RUNNING", SQL_T).await;
+    let job1 = running_job(&d);
+    let flink_job = job1.replace('-', "");
+    assert_eq!(
+        h.flink_restored_path(&job1).await,
+        None,
+        "first start is empty"
+    );
+
+    // A requested savepoint of the SQL job completes.
+    let (s, sp) = h
+        .post("savepoints", json!({"metadata": {"deploymentId": dep_id}}))
+        .await;
+    assert!(s.is_success(), "{s} {sp}");
+    let sp_id = sp["metadata"]["id"].as_str().unwrap().to_string();
+    let sp = h.wait_savepoint(&sp_id, &["COMPLETED", "FAILED"], T).await;
+    assert_eq!(sp["status"]["state"], "COMPLETED", "{sp}");
+    assert!(has_metadata(
+        sp["spec"]["savepointLocation"].as_str().unwrap()
+    ));
+
+    // An upgrade to a script that does not parse: the running job is left alone and the deployment
+    // says why, with Flink's line and column; it is not tried again.
+    let (s, b) = h
+        .patch("deployments/sql", sql_artifact(&broken_script()))
+        .await;
+    assert!(s.is_success(), "{s} {b}");
+    let events = h.wait_event("sql", "UPGRADE_PREFLIGHT_FAILED").await;
+    let d = h
+        .wait_for("sql", "the preflight failure in the status", T, |d| {
+            d["status"]["failure"]["reason"] == "UPGRADE_PREFLIGHT_FAILED"
+        })
+        .await;
+    let message = d["status"]["failure"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 5, column") && message.contains("SQL parse failed"),
+        "{message}"
+    );
+    assert_eq!(d["status"]["state"], "RUNNING", "{d}");
+    assert_eq!(running_job(&d), job1);
+    let flink_id = stateplane_flink::FlinkJobId::parse(&flink_job).unwrap();
+    let state = h.flink.job_status(&flink_id).await.unwrap();
+    assert_eq!(state, Some(stateplane_flink::JobState::Running), "{events}");
+    h.wait_looked_at("sql").await;
+    let refusals = h
+        .events("sql")
+        .await
+        .iter()
+        .filter(|e| e.starts_with("UPGRADE_PREFLIGHT_FAILED"))
+        .count();
+    assert_eq!(refusals, 1, "{events}");
+
+    // A stateful upgrade to a script that keeps the query's state shape restores the upgrade's
+    // savepoint.
+    let (s, b) = h
+        .patch(
+            "deployments/sql",
+            sql_artifact(&counter_script("WHERE k <> 7")),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {b}");
+    let d = h
+        .wait_for("sql", "the upgraded job runs", SQL_T, |d| {
+            d["status"]["state"] == "RUNNING" && running_job(d) != job1
+        })
+        .await;
+    let job2 = running_job(&d);
+    assert!(d["status"]["failure"].is_null(), "{d}");
+    let upgrade_loc = location_of(&h.savepoints(&dep_id).await, "SUSPEND_AND_UPGRADE");
+    let restored = h.flink_restored_path(&job2).await.expect("job 2 restored");
+    assert!(
+        same_location(&restored, &upgrade_loc),
+        "{restored} vs {upgrade_loc}"
+    );
+
+    // Suspend, then resume from the SUSPEND savepoint.
+    h.patch("deployments/sql", json!({"spec": {"state": "SUSPENDED"}}))
+        .await;
+    h.wait_state("sql", "SUSPENDED", T).await;
+    let suspend_loc = location_of(&h.savepoints(&dep_id).await, "SUSPEND");
+    h.patch("deployments/sql", json!({"spec": {"state": "RUNNING"}}))
+        .await;
+    let d = h
+        .wait_for("sql", "the resumed job runs", SQL_T, |d| {
+            d["status"]["state"] == "RUNNING" && running_job(d) != job2
+        })
+        .await;
+    let job3 = running_job(&d);
+    let restored = h.flink_restored_path(&job3).await.expect("job 3 restored");
+    assert!(
+        same_location(&restored, &suspend_loc),
+        "{restored} vs {suspend_loc}"
+    );
+
+    h.patch("deployments/sql", json!({"spec": {"state": "CANCELLED"}}))
+        .await;
+    h.wait_state("sql", "CANCELLED", T).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sql_deployment_whose_script_does_not_parse_fails_without_a_job() {
+    let h = Harness::start().await;
+    let mut patch = sql_artifact(&broken_script());
+    patch["maxJobCreationAttempts"] = json!(1);
+    h.create_deployment("badsql", patch).await;
+    let d = h.wait_state("badsql", "FAILED", SQL_T).await;
+    let message = d["status"]["failure"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 5, column") && message.contains("SQL parse failed"),
+        "{message}"
+    );
+    let (_, jobs) = h.get("jobs").await;
+    let jobs = jobs["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["status"]["state"], "FAILED");
+    let flink_id = stateplane_flink::FlinkJobId::parse(
+        &jobs[0]["metadata"]["id"].as_str().unwrap().replace('-', ""),
+    )
+    .unwrap();
+    assert_eq!(
+        h.flink.job_status(&flink_id).await.ok().flatten(),
+        None,
+        "Flink has no such job"
+    );
+}
