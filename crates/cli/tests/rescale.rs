@@ -323,10 +323,14 @@ async fn in_place_one_two_one_then_an_artifact_change_upgrades() {
     );
 
     // Parallelism and artifact together: the STATEFUL upgrade, with the reason in an event.
+    // (A per-vertex override of the counter: the example's source keeps the one split it started with,
+    // so a new job restored at source parallelism 2 would never run all of its tasks.)
+    let overrides = "5b61d6019ab04da71a4e62533c1a8c40:2";
     api.patch(
         format!("{base}/deployments/rs"),
-        json!({"spec": {"template": {"spec": {"parallelism": 2,
-            "artifact": {"mainArgs": "25 --tag rs"}}}}}),
+        json!({"spec": {"template": {"spec": {
+            "artifact": {"mainArgs": "25 --tag rs"},
+            "flinkConfiguration": {"pipeline.jobvertex-parallelism-overrides": overrides}}}}}),
     )
     .await;
     let j = running_version(&api, &base, "rs", 4).await;
@@ -424,14 +428,14 @@ async fn default_scheduler_is_a_stateful_upgrade() {
     let d = api
         .post(
             format!("{base}/deployments"),
-            deployment_body("rd", &cluster.example_jar(), dir.path(), 1),
+            deployment_body("rd", &cluster.example_jar(), dir.path(), 2),
         )
         .await;
     let dep = d["metadata"]["id"].as_str().unwrap().to_string();
     let job = running_version(&api, &base, "rd", 1).await;
     api.patch(
         format!("{base}/deployments/rd"),
-        json!({"spec": {"template": {"spec": {"parallelism": 2}}}}),
+        json!({"spec": {"template": {"spec": {"parallelism": 1}}}}),
     )
     .await;
     let j = running_version(&api, &base, "rd", 2).await;
