@@ -287,6 +287,8 @@ pub enum Action {
     Backoff { until: DateTime<Utc> },
     /// Dispose of the data of a savepoint marked for deletion (or just forget it), then delete the row.
     DisposeSavepoint { savepoint: SavepointId },
+    /// Read a COMPLETED savepoint's `_metadata` and store its summary (or why it cannot be read).
+    SummarizeSavepoint { savepoint: SavepointId },
     /// Retention expires these COMPLETED savepoints: mark them PENDING_DELETION (then disposal as for a
     /// DELETE).
     ExpireSavepoints { expired: Vec<Expired> },
@@ -378,6 +380,7 @@ impl Action {
             Action::Wait { .. } => "wait",
             Action::Backoff { .. } => "backoff",
             Action::DisposeSavepoint { .. } => "dispose_savepoint",
+            Action::SummarizeSavepoint { .. } => "summarize_savepoint",
             Action::ExpireSavepoints { .. } => "expire_savepoints",
             Action::TriggerPeriodicSavepoint { .. } => "trigger_periodic_savepoint",
             Action::FailSavepoint { .. } => "fail_savepoint",
@@ -444,7 +447,8 @@ pub fn plan(o: &Observed<'_>) -> Action {
     }
 }
 
-/// Deletions under way first (oldest first), then what retention expires.
+/// Deletions under way first (oldest first), then summaries of new snapshots (oldest first), then
+/// what retention expires.
 fn housekeeping(o: &Observed<'_>) -> Option<Action> {
     if let Some(s) = o
         .savepoints
@@ -458,6 +462,16 @@ fn housekeeping(o: &Observed<'_>) -> Option<Action> {
         .min_by_key(|s| (s.metadata.modified_at, s.metadata.id))
     {
         return Some(Action::DisposeSavepoint {
+            savepoint: s.metadata.id,
+        });
+    }
+    if let Some(s) = o
+        .savepoints
+        .iter()
+        .filter(|s| crate::snapshot::needs_summary(s))
+        .min_by_key(|s| (s.metadata.created_at, s.metadata.id))
+    {
+        return Some(Action::SummarizeSavepoint {
             savepoint: s.metadata.id,
         });
     }
