@@ -12,6 +12,7 @@
 //!   twice for one location.
 //! - [`storage`]: disposal (DELETING is written before storage is touched), retention, periodic
 //!   savepoints.
+//! - [`snapshot`]: a savepoint's summary row is written before the annotation that says it is there.
 //! - [`status`]: the deployment's status and the failures that need no Flink.
 //!
 //! The executor decides nothing: what Flink answers to a request it sends (a refused trigger or
@@ -24,6 +25,7 @@
 mod context;
 mod retained;
 mod savepoint;
+pub(crate) mod snapshot;
 mod start;
 mod status;
 mod stop;
@@ -98,6 +100,7 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
             failure,
         } => stop::deployment_ended(x, job, deployment_state, failure).await,
         Action::DisposeSavepoint { savepoint } => storage::dispose(x, savepoint).await,
+        Action::SummarizeSavepoint { savepoint } => snapshot::summarize(x, savepoint).await,
         Action::ExpireSavepoints { expired } => storage::expire(x, expired).await,
         Action::TriggerPeriodicSavepoint { job } => storage::periodic(x, job).await,
     }

@@ -30,6 +30,7 @@ use axum::Router;
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const NOT_FOUND_HTML: &str = include_str!("../assets/not-found.html");
 const APP_JS: &str = include_str!("../assets/app.js");
+const SNAPSHOTS_JS: &str = include_str!("../assets/snapshots.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
 
@@ -55,6 +56,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/ui/assets/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/ui/assets/snapshots.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SNAPSHOTS_JS) }),
         )
         .route(
             "/ui/assets/app.css",

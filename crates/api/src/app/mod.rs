@@ -16,6 +16,7 @@ pub mod events;
 pub mod jobs;
 pub mod namespaces;
 pub mod savepoints;
+pub mod snapshots;
 pub mod targets;
 pub mod watch;
 

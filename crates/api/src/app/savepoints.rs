@@ -118,11 +118,13 @@ async fn deployment_of(
 const VALIDATION_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Annotations only the server writes.
-const SERVER_ANNOTATIONS: [&str; 4] = [
+const SERVER_ANNOTATIONS: [&str; 6] = [
     CHECKPOINT_ID_ANNOTATION,
     UNVERIFIED_LOCATION_ANNOTATION,
     PERIODIC_ANNOTATION,
     COPIED_FROM_ANNOTATION,
+    stateplane_model::snapshot::SUMMARY_ANNOTATION,
+    stateplane_model::snapshot::SUMMARY_ERROR_ANNOTATION,
 ];
 
 fn client_annotations(mut a: StringMap) -> StringMap {
