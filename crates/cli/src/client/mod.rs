@@ -20,6 +20,7 @@ pub mod deployment;
 pub mod job;
 pub mod output;
 pub mod savepoint;
+pub mod snapshot;
 pub mod token;
 pub mod wait;
 
