@@ -53,16 +53,34 @@ pub async fn snapshot_summaries_put_get_list_and_go_with_their_savepoint(store: 
     );
     assert_err!(
         store
-            .snapshot_put("default", &summary(&savepoint(&d, 9, SavepointState::Completed, None), 1))
+            .snapshot_put(
+                "default",
+                &summary(&savepoint(&d, 9, SavepointState::Completed, None), 1)
+            )
             .await,
         StoreError::NotFound { .. }
     );
-    store.snapshot_put("default", &summary(&old, 10)).await.unwrap();
-    store.snapshot_put("default", &summary(&old, 11)).await.unwrap();
-    store.snapshot_put("default", &summary(&new, 20)).await.unwrap();
-    store.snapshot_put("default", &summary(&theirs, 30)).await.unwrap();
+    store
+        .snapshot_put("default", &summary(&old, 10))
+        .await
+        .unwrap();
+    store
+        .snapshot_put("default", &summary(&old, 11))
+        .await
+        .unwrap();
+    store
+        .snapshot_put("default", &summary(&new, 20))
+        .await
+        .unwrap();
+    store
+        .snapshot_put("default", &summary(&theirs, 30))
+        .await
+        .unwrap();
     assert_eq!(
-        store.snapshot_get("default", old.metadata.id).await.unwrap(),
+        store
+            .snapshot_get("default", old.metadata.id)
+            .await
+            .unwrap(),
         summary(&old, 11),
         "a put replaces"
     );
@@ -71,9 +89,16 @@ pub async fn snapshot_summaries_put_get_list_and_go_with_their_savepoint(store: 
         .await
         .unwrap();
     let ids: Vec<SavepointId> = listed.iter().map(|s| s.savepoint_id).collect();
-    assert_eq!(ids, [new.metadata.id, old.metadata.id], "newest first, own only");
+    assert_eq!(
+        ids,
+        [new.metadata.id, old.metadata.id],
+        "newest first, own only"
+    );
     assert_eq!(listed[0].savepoint_created_at, at(2));
-    let one = store.snapshot_list("default", d.metadata.id, 1).await.unwrap();
+    let one = store
+        .snapshot_list("default", d.metadata.id, 1)
+        .await
+        .unwrap();
     assert_eq!(one.len(), 1);
 
     store
