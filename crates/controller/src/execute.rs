@@ -18,6 +18,7 @@
 //! - [`teardown`]: a deployment whose deletion waited for its snapshots' disposal.
 //! - [`preflight`]: before a template change stops a job, Flink plans the new template; a refusal
 //!   keeps the job and is recorded.
+//! - [`snapshot`]: a savepoint's summary row is written before the annotation that says it is there.
 //! - [`status`]: the deployment's status and the failures that need no Flink.
 //!
 //! The executor decides nothing: what Flink answers to a request it sends (a refused trigger or
@@ -32,6 +33,7 @@ mod rescale;
 mod preflight;
 mod retained;
 mod savepoint;
+pub(crate) mod snapshot;
 mod start;
 mod status;
 mod stop;
@@ -112,6 +114,7 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
         } => stop::deployment_ended(x, job, deployment_state, failure).await,
         Action::DisposeSavepoint { savepoint } => storage::dispose(x, savepoint).await,
         Action::DeleteDeployment => teardown::delete_deployment(x).await,
+        Action::SummarizeSavepoint { savepoint } => snapshot::summarize(x, savepoint).await,
         Action::ExpireSavepoints { expired } => storage::expire(x, expired).await,
         Action::TriggerPeriodicSavepoint { job } => storage::periodic(x, job).await,
         Action::RescaleInPlace { job, parallelism } => rescale::start(x, job, parallelism).await,

@@ -24,8 +24,10 @@ pub mod plan;
 pub mod restore;
 pub mod retention;
 pub mod savepoint;
+pub mod snapshot;
 pub mod storage;
 pub mod target;
+pub mod upgrade;
 
 pub use api_token::{ApiToken, Role};
 pub use deployment::*;

@@ -307,6 +307,8 @@ pub enum Action {
     /// The deployment is being deleted and its snapshots' data is disposed of: delete it now (with
     /// what is left of its jobs, events and savepoint resources).
     DeleteDeployment,
+    /// Read a COMPLETED savepoint's `_metadata` and store its summary (or why it cannot be read).
+    SummarizeSavepoint { savepoint: SavepointId },
     /// Retention expires these COMPLETED savepoints: mark them PENDING_DELETION (then disposal as for a
     /// DELETE).
     ExpireSavepoints { expired: Vec<Expired> },
@@ -418,6 +420,7 @@ impl Action {
             Action::Backoff { .. } => "backoff",
             Action::DisposeSavepoint { .. } => "dispose_savepoint",
             Action::DeleteDeployment => "delete_deployment",
+            Action::SummarizeSavepoint { .. } => "summarize_savepoint",
             Action::ExpireSavepoints { .. } => "expire_savepoints",
             Action::TriggerPeriodicSavepoint { .. } => "trigger_periodic_savepoint",
             Action::FailSavepoint { .. } => "fail_savepoint",
@@ -489,7 +492,8 @@ pub fn plan(o: &Observed<'_>) -> Action {
     }
 }
 
-/// Deletions under way first (oldest first), then what retention expires.
+/// Deletions under way first (oldest first), then summaries of new snapshots (oldest first), then
+/// what retention expires.
 fn housekeeping(o: &Observed<'_>) -> Option<Action> {
     if let Some(s) = o
         .savepoints
@@ -512,6 +516,16 @@ fn housekeeping(o: &Observed<'_>) -> Option<Action> {
         let failed =
             (o.savepoints.iter()).any(|s| s.status.state == SavepointState::FailedDeletion);
         return (o.current_job.is_none() && !failed).then_some(Action::DeleteDeployment);
+    }
+    if let Some(s) = o
+        .savepoints
+        .iter()
+        .filter(|s| crate::snapshot::needs_summary(s))
+        .min_by_key(|s| (s.metadata.created_at, s.metadata.id))
+    {
+        return Some(Action::SummarizeSavepoint {
+            savepoint: s.metadata.id,
+        });
     }
     let expired = retention::expired(o.deployment, o.savepoints, o.current_job, o.now);
     (!expired.is_empty()).then_some(Action::ExpireSavepoints { expired })

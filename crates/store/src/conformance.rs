@@ -20,6 +20,7 @@ mod jar_cache;
 mod job;
 mod namespace;
 mod savepoint;
+mod snapshot;
 mod target;
 
 use std::any::Any;
@@ -41,6 +42,7 @@ pub use jar_cache::*;
 pub use job::*;
 pub use namespace::*;
 pub use savepoint::*;
+pub use snapshot::*;
 pub use target::*;
 
 /// A store under test plus whatever must live as long as it (a temporary directory, a database that
@@ -89,6 +91,7 @@ macro_rules! store_conformance_tests {
             savepoints_in_flight_across_namespaces,
             savepoint_update_and_delete,
             savepoint_create_ordered_comes_after_the_newest,
+            snapshot_summaries_put_get_list_and_go_with_their_savepoint,
             job_create_get_list_update,
             jobs_active_across_namespaces,
             event_append_and_list_with_filters,

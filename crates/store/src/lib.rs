@@ -199,6 +199,30 @@ pub trait SavepointStore {
     async fn savepoint_count_by_location(&self, location_key: &str) -> Result<u64>;
 }
 
+/// Snapshot summaries of savepoints (see `migrations/*/0006_snapshot_summaries.sql`).
+#[async_trait]
+pub trait SnapshotStore {
+    /// Stores (or replaces) a savepoint's summary; `NotFound` when the savepoint does not exist.
+    async fn snapshot_put(
+        &self,
+        namespace: &str,
+        s: &stateplane_model::snapshot::SavepointSnapshot,
+    ) -> Result<()>;
+    /// A savepoint's summary; `NotFound` when none is stored.
+    async fn snapshot_get(
+        &self,
+        namespace: &str,
+        savepoint: SavepointId,
+    ) -> Result<stateplane_model::snapshot::SavepointSnapshot>;
+    /// A deployment's summaries, newest savepoint first, at most `limit`.
+    async fn snapshot_list(
+        &self,
+        namespace: &str,
+        deployment: DeploymentId,
+        limit: u32,
+    ) -> Result<Vec<stateplane_model::snapshot::SavepointSnapshot>>;
+}
+
 #[async_trait]
 pub trait JobStore {
     /// Stores a new job resource. [`StoreError::NotFound`] when its deployment does not exist.
@@ -252,6 +276,7 @@ pub trait Store:
     + DeploymentStore
     + DeploymentTargetStore
     + SavepointStore
+    + SnapshotStore
     + JobStore
     + EventStore
     + JarCacheStore

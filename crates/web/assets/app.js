@@ -252,7 +252,8 @@ function deploymentPage(idOrName) {
   // Static parts of the snapshots tab (kept across refreshes).
   const spTools = h('div', {class: 'tab-tools'});
   const spTable = h('div', {class: 'table-wrap'});
-  panels[0].append(spTools, spTable);
+  const spSummary = h('div', {id: 'snapshot-summary'});
+  panels[0].append(spTools, spTable, spSummary);
 
   keepFresh(async () => {
     const d = await api.get(nsPath(`/deployments/${encodeURIComponent(idOrName)}`));
@@ -273,6 +274,7 @@ function deploymentPage(idOrName) {
     if (changed('head', d)) renderHead(head, d);
     if (changed('overview', [d, preview, jobs.items, tick])) renderOverview(overview, d, preview, jobs.items);
     if (changed('snapshots', [d, sps.items, preview, tick])) renderSnapshots(spTools, spTable, d, sps.items, preview);
+    if (typeof renderSnapshotSummary === 'function') await renderSnapshotSummary(spSummary, id);
     if (changed('jobs', [jobs.items, tick])) renderJobs(panels[1], jobs.items);
     if (changed('events', [events.items, tick])) renderEvents(panels[2], events.items);
     const counts = [sps.items.length, jobs.items.length, events.items.length];

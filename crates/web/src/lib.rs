@@ -32,6 +32,7 @@ const NOT_FOUND_HTML: &str = include_str!("../assets/not-found.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const RESCALE_JS: &str = include_str!("../assets/rescale.js");
 const SQL_JS: &str = include_str!("../assets/sql.js");
+const SNAPSHOTS_JS: &str = include_str!("../assets/snapshots.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
 
@@ -65,6 +66,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/ui/assets/sql.js",
             get(|| async { asset("text/javascript; charset=utf-8", SQL_JS) }),
+        )
+        .route(
+            "/ui/assets/snapshots.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SNAPSHOTS_JS) }),
         )
         .route(
             "/ui/assets/app.css",
@@ -206,6 +211,7 @@ mod tests {
         for (path, marker) in [
             ("/ui/assets/rescale.js", "rescaleParallelism"),
             ("/ui/assets/sql.js", "function sqlArtifact"),
+            ("/ui/assets/snapshots.js", "function sparkline"),
         ] {
             let (s, h, body) = get(path).await;
             assert_eq!(s, StatusCode::OK);

@@ -17,6 +17,7 @@ pub mod fences;
 pub mod jobs;
 pub mod namespaces;
 pub mod savepoints;
+pub mod snapshots;
 pub mod targets;
 pub mod teardown;
 pub mod watch;

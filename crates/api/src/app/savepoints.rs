@@ -128,12 +128,14 @@ async fn deployment_of(
 const VALIDATION_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Annotations only the server writes.
-const SERVER_ANNOTATIONS: [&str; 5] = [
+const SERVER_ANNOTATIONS: [&str; 7] = [
     CHECKPOINT_ID_ANNOTATION,
     DATA_WRITTEN_BY_ANNOTATION,
     UNVERIFIED_LOCATION_ANNOTATION,
     PERIODIC_ANNOTATION,
     COPIED_FROM_ANNOTATION,
+    stateplane_model::snapshot::SUMMARY_ANNOTATION,
+    stateplane_model::snapshot::SUMMARY_ERROR_ANNOTATION,
 ];
 
 fn client_annotations(mut a: StringMap) -> StringMap {

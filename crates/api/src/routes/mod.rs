@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod namespaces;
 pub mod savepoints;
+pub mod snapshots;
 
 /// Every documented operation, grouped by path (one `routes!` per path).
 pub(crate) fn declared() -> OpenApiRouter<AppState> {
@@ -69,6 +70,8 @@ pub(crate) fn declared() -> OpenApiRouter<AppState> {
             savepoints::savepoint_delete
         ))
         .routes(routes!(savepoints::savepoint_copy))
+        .routes(routes!(snapshots::savepoint_snapshot_get))
+        .routes(routes!(snapshots::deployment_snapshot_list))
         .routes(routes!(jobs::job_list))
         .routes(routes!(jobs::job_get))
         .routes(routes!(events::event_list))

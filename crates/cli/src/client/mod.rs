@@ -21,6 +21,7 @@ pub mod job;
 pub mod output;
 pub mod savepoint;
 pub mod scale;
+pub mod snapshot;
 pub mod token;
 pub mod wait;
 

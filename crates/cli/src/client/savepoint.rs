@@ -109,7 +109,9 @@ pub async fn run(c: &Client, out: Output, cmd: SavepointCmd) -> Result<()> {
             let id = c.savepoint_id(&id).await?;
             let raw = c.get(&["savepoints", &id.to_string()], &[]).await?;
             if !out.print_raw(&raw)? {
-                print!("{}", describe(c, &typed(&raw, "savepoint")?).await?);
+                let sp: Savepoint = typed(&raw, "savepoint")?;
+                print!("{}", describe(c, &sp).await?);
+                print!("{}", super::snapshot::section(c, &sp).await?);
             }
             Ok(())
         }

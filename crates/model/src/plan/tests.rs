@@ -55,7 +55,46 @@ fn savepoint(
     s.metadata
         .annotations
         .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
+    // Already summarised: the housekeeping step that reads `_metadata` has its own test.
+    s.metadata.annotations.insert(
+        crate::snapshot::SUMMARY_ANNOTATION.into(),
+        "2026-01-01T00:00:00Z".into(),
+    );
     s
+}
+
+#[test]
+fn a_completed_savepoint_without_a_summary_is_summarised_when_nothing_is_urgent() {
+    let d = deployment(DesiredState::Running, UpgradeStrategyKind::Stateful, 1);
+    let mut fresh = savepoint(&d, None, SavepointOrigin::Copied, SavepointState::Completed);
+    fresh
+        .metadata
+        .annotations
+        .remove(crate::snapshot::SUMMARY_ANNOTATION);
+    let mut unreadable = fresh.clone();
+    unreadable.metadata.id = crate::SavepointId::new();
+    unreadable.metadata.annotations.insert(
+        crate::snapshot::SUMMARY_ERROR_ANNOTATION.into(),
+        "truncated".into(),
+    );
+    let sps = vec![unreadable, fresh.clone()];
+    let answers = Answers::default();
+    let o = Observed {
+        deployment: &d,
+        current_job: None,
+        last_job: None,
+        savepoints: &sps,
+        savepoints_configured: true,
+        triggered: &[],
+        answers: &answers,
+        now: crate::now(),
+    };
+    assert_eq!(
+        housekeeping(&o),
+        Some(Action::SummarizeSavepoint {
+            savepoint: fresh.metadata.id
+        })
+    );
 }
 
 fn running() -> FlinkView {
