@@ -42,6 +42,7 @@ mod jar_cache;
 pub(crate) mod job;
 mod namespace;
 pub(crate) mod savepoint;
+mod secret_value;
 mod target;
 
 /// A store's connections and change channel: what every backend has.
