@@ -5,7 +5,9 @@
 mod api;
 mod common;
 mod flink;
+mod proxy;
 mod reconcile;
+mod shared;
 
 use std::path::PathBuf;
 
@@ -18,10 +20,10 @@ struct Args {
     /// Fewer repetitions and 100 000 instead of 1 000 000 savepoints.
     #[arg(long)]
     quick: bool,
-    /// REST URL of a real Flink session cluster (P1, P2).
+    /// REST URL of a real Flink session cluster (P1, P2, P7).
     #[arg(long, default_value = "http://127.0.0.1:8081")]
     flink_url: String,
-    /// The example job's jar (P1, P2).
+    /// The example job's jar (P1, P2, P7).
     #[arg(long)]
     jar: Option<PathBuf>,
     /// The `stateplane` binary to measure (a release build).
@@ -76,13 +78,14 @@ fn main() -> anyhow::Result<()> {
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = anyhow::Result<common::Measure>> + 'a>,
         >;
-        let all: [(&str, Bench); 6] = [
+        let all: [(&str, Bench); 7] = [
             ("P1", |c| Box::pin(flink::savepoint_overhead(c))),
             ("P2", |c| Box::pin(flink::suspend_resume(c))),
             ("P3", |c| Box::pin(api::api_throughput(c))),
             ("P4", |c| Box::pin(api::scale(c))),
             ("P5", |c| Box::pin(reconcile::reconcile_pass(c))),
             ("P6", |c| Box::pin(api::footprint(c))),
+            ("P7", |c| Box::pin(shared::shared_cluster(c))),
         ];
         if wanted("P1") || wanted("P2") {
             // A Flink cluster that has just started answers its REST API and takes snapshots

@@ -134,21 +134,20 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 /// The longest a long-poll waits.
 pub const MAX_WAIT: Duration = Duration::from_secs(120);
 
-/// `30s`, `500ms`, `2m` or a plain number of seconds; capped at [`MAX_WAIT`].
+/// `30s`, `500ms`, `2m` or a plain number of seconds, within
+/// [`stateplane_model::duration::LONG_POLL_TIMEOUT`]; the wait itself is capped at [`MAX_WAIT`].
 fn parse_timeout(t: &str) -> ApiResult<Duration> {
-    let d = if let Ok(secs) = t.trim().parse::<u64>() {
-        Duration::from_secs(secs)
-    } else {
-        stateplane_model::parse_duration(t).map_err(|m| {
+    let d = stateplane_model::duration::LONG_POLL_TIMEOUT
+        .parse(t)
+        .map_err(|e| {
             ApiError::parameter(
                 "timeout",
                 format!(
-                    "{m}; use e.g. timeout=30s (at most {}s)",
+                    "{e}; use e.g. timeout=30s (the server waits at most {}s)",
                     MAX_WAIT.as_secs()
                 ),
             )
-        })?
-    };
+        })?;
     Ok(d.min(MAX_WAIT))
 }
 
@@ -197,10 +196,16 @@ mod tests {
             .wait::<SavepointState>()
             .unwrap_err();
         assert!(matches!(e, ApiError::InvalidParameter { ref name, .. } if name == "waitFor"));
-        let e = params(&[("waitFor", "COMPLETED"), ("timeout", "soon")])
-            .wait::<SavepointState>()
-            .unwrap_err();
-        assert!(matches!(e, ApiError::InvalidParameter { ref name, .. } if name == "timeout"));
+        for bad in ["soon", "9999999999d", "99999999999999999999", "2h", "-1"] {
+            let e = params(&[("waitFor", "COMPLETED"), ("timeout", bad)])
+                .wait::<SavepointState>()
+                .unwrap_err();
+            assert!(
+                matches!(e, ApiError::InvalidParameter { ref name, ref message }
+                    if name == "timeout" && message.contains("allowed are 0s to 1h")),
+                "{bad}: {e:?}"
+            );
+        }
         assert!(params(&[]).wait::<SavepointState>().unwrap().is_none());
     }
 }

@@ -133,6 +133,81 @@ async fn invalid_deployments_name_the_field() {
     );
 }
 
+/// Durations out of their bounds are refused on create and on PATCH, naming the field and the
+/// allowed range, and nothing is written.
+#[tokio::test]
+async fn durations_out_of_bounds_are_refused_and_change_nothing() {
+    let s = start().await;
+    let cases = [
+        (
+            json!({"periodicSavepointInterval": "0ms"}),
+            "spec.periodicSavepointInterval",
+            "10s to 365d",
+        ),
+        (
+            json!({"periodicSavepointInterval": "9999999999d"}),
+            "spec.periodicSavepointInterval",
+            "10s to 365d",
+        ),
+        (
+            json!({"savepointRetention": {"maxAge": "0s"}}),
+            "spec.savepointRetention.maxAge",
+            "1m to 3650d",
+        ),
+        (
+            json!({"savepointRetention": {"maxAge": "9999999999d"}}),
+            "spec.savepointRetention.maxAge",
+            "1m to 3650d",
+        ),
+    ];
+    for (extra, field, range) in &cases {
+        let mut spec = minimal_spec();
+        stateplane_model::merge::merge_patch(&mut spec, extra);
+        let r = s
+            .post(
+                DEPLOYMENTS,
+                &json!({"metadata": {"name": "bad"}, "spec": spec}),
+            )
+            .await;
+        assert_eq!(r.error(422, "INVALID_FIELD")["field"], *field, "{}", r.text);
+        let m = r.json["message"].as_str().unwrap();
+        assert!(m.contains(field) && m.contains(range), "{m}");
+    }
+    s.get(&format!("{DEPLOYMENTS}/bad"))
+        .await
+        .error(404, "NOT_FOUND");
+
+    let d = s
+        .create_deployment(
+            "default",
+            "timed",
+            json!({"periodicSavepointInterval": "30m"}),
+        )
+        .await;
+    let path = format!("{DEPLOYMENTS}/timed");
+    for (extra, field, range) in &cases {
+        let r = s.patch(&path, &json!({"spec": extra})).await;
+        assert_eq!(r.error(422, "INVALID_FIELD")["field"], *field, "{}", r.text);
+        assert!(
+            r.json["message"].as_str().unwrap().contains(range),
+            "{}",
+            r.text
+        );
+    }
+    let now = s.get(&path).await;
+    assert_eq!(now.ok(200), &d, "nothing was written");
+    assert_eq!(now.json["spec"]["periodicSavepointInterval"], "30m");
+
+    // the bounds themselves are accepted
+    let r = s
+        .patch(
+            &path,
+            &json!({"spec": {"periodicSavepointInterval": "10s", "savepointRetention": {"maxAge": "1m"}}}),
+        )
+        .await;
+    assert_eq!(r.ok(200)["spec"]["periodicSavepointInterval"], "10s");
+}
+
 #[tokio::test]
 async fn spec_version_grows_with_template_changes_only() {
     let s = start().await;
@@ -389,18 +464,19 @@ async fn long_poll_returns_when_status_changes() {
         .create_deployment("default", "poll", json!({"state": "RUNNING"}))
         .await;
     let id: DeploymentId = id_of(&d).parse().unwrap();
-    let store = s.store.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let mut dep = store.deployment_get("default", id).await.unwrap();
-        dep.status.state = DeploymentState::Running;
-        store.deployment_update(&dep).await.unwrap();
-    });
+    // The long-poll is in flight before the change it waits for is written.
+    let poll = get_in_flight(
+        &s,
+        &format!("{DEPLOYMENTS}/poll?waitFor=RUNNING&timeout=20s"),
+    )
+    .await;
     let t = Instant::now();
-    let r = s
-        .get(&format!("{DEPLOYMENTS}/poll?waitFor=RUNNING&timeout=20s"))
-        .await;
-    assert_eq!(r.ok(200)["status"]["state"], "RUNNING");
+    let mut dep = s.store.deployment_get("default", id).await.unwrap();
+    dep.status.state = DeploymentState::Running;
+    s.store.deployment_update(&dep).await.unwrap();
+    let (status, body) = poll.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"]["state"], "RUNNING");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 
     // nothing changes: the current resource at the timeout
@@ -427,6 +503,8 @@ async fn long_poll_returns_when_status_changes() {
     for (q, field) in [
         ("waitFor=SOMEDAY", "waitFor"),
         ("waitFor=RUNNING&timeout=forever", "timeout"),
+        ("waitFor=RUNNING&timeout=9999999999d", "timeout"),
+        ("waitFor=RUNNING&timeout=99999999999999999999999", "timeout"),
         ("timeout=5s", "timeout"),
     ] {
         let r = s.get(&format!("{DEPLOYMENTS}/poll?{q}")).await;

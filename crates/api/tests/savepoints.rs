@@ -361,20 +361,19 @@ async fn long_poll_returns_when_the_savepoint_completes() {
         .await;
     let sp_id: SavepointId = id_of(r.ok(201)).parse().unwrap();
 
-    let store = s.store.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let mut sp = store.savepoint_get("default", sp_id).await.unwrap();
-        sp.status.state = SavepointState::Completed;
-        store.savepoint_update(&sp).await.unwrap();
-    });
+    // The long-poll is in flight before the change it waits for is written.
+    let poll = get_in_flight(
+        &s,
+        &format!("{SAVEPOINTS}/{sp_id}?waitFor=COMPLETED,FAILED&timeout=30s"),
+    )
+    .await;
     let t = Instant::now();
-    let r = s
-        .get(&format!(
-            "{SAVEPOINTS}/{sp_id}?waitFor=COMPLETED,FAILED&timeout=30s"
-        ))
-        .await;
-    assert_eq!(r.ok(200)["status"]["state"], "COMPLETED");
+    let mut sp = s.store.savepoint_get("default", sp_id).await.unwrap();
+    sp.status.state = SavepointState::Completed;
+    s.store.savepoint_update(&sp).await.unwrap();
+    let (status, body) = poll.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"]["state"], "COMPLETED");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 
     let t = Instant::now();

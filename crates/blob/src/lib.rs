@@ -10,6 +10,9 @@
 //!   checkpoint id.
 //! - **Disposal** of a snapshot stateplane wrote, once nothing refers to it any more
 //!   ([`BlobLocation::delete_snapshot`]), which refuses anything that is not a snapshot directory.
+//! - **Retained checkpoints**: the newest `chk-N` directory holding `_metadata` in a job's checkpoint
+//!   directory ([`newest_checkpoint`]), and when its `_metadata` was written
+//!   ([`BlobLocation::modified`]).
 //!
 //! Errors ([`BlobError`]) tell apart "not there", "not a Flink snapshot" and "cannot reach or
 //! authenticate", because the API answers them differently (a 422 for the first two, an accepted but
@@ -22,7 +25,7 @@ pub mod header;
 pub mod location;
 pub mod metadata;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 pub use error::BlobError;
 pub use header::{SnapshotHeader, MAGIC};
@@ -38,4 +41,29 @@ pub async fn inspect(uri: &str, timeout: Duration) -> Result<SnapshotHeader, Blo
             reason: format!("no answer within {} s", timeout.as_secs()),
         }),
     }
+}
+
+/// The newest complete checkpoint in a job's checkpoint directory: the `chk-N` directory with the
+/// largest N that holds `_metadata`, with that file's modification time. None when there is none (or
+/// no directory); an error only when the storage cannot be read.
+pub async fn newest_checkpoint(
+    dir: &BlobLocation,
+) -> Result<Option<(BlobLocation, SystemTime)>, BlobError> {
+    let mut numbered: Vec<(u64, String)> = dir
+        .subdirectories()
+        .await?
+        .into_iter()
+        .filter_map(|name| Some((name.strip_prefix("chk-")?.parse().ok()?, name)))
+        .collect();
+    numbered.sort_unstable_by_key(|(n, _)| std::cmp::Reverse(*n));
+    for (_, name) in numbered {
+        let chk = dir.child(&name);
+        match chk.child(METADATA_FILE).modified().await {
+            Ok(at) => return Ok(Some((chk, at))),
+            // Being written, or subsumed while we looked: an older one may be complete.
+            Err(BlobError::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
 }

@@ -219,6 +219,19 @@ impl BlobLocation {
         }
     }
 
+    /// When the file at this location was last written (an object's last-modified time).
+    /// [`BlobError::NotFound`] when there is none.
+    pub async fn modified(&self) -> Result<std::time::SystemTime, BlobError> {
+        match &self.backend {
+            Backend::Local(p) => (tokio::fs::metadata(p).await)
+                .and_then(|m| m.modified())
+                .map_err(|e| BlobError::from_io(&self.uri, &e)),
+            Backend::Store { store, prefix } => (store.head(prefix).await)
+                .map(|m| m.last_modified.into())
+                .map_err(|e| BlobError::from_store(&self.uri, e)),
+        }
+    }
+
     /// Reads and checks the header of the location's `_metadata`. Flink also accepts the path of the
     /// `_metadata` file itself as a snapshot location, and so does this.
     ///

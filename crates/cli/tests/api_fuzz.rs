@@ -3,7 +3,7 @@
 //! response that breaks the schema, and the server must still be healthy afterwards.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -25,19 +25,18 @@ impl Drop for Server {
 }
 
 async fn wait_healthy(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{base}/healthz"))
-        .await
-        .map(|r| r.status().as_u16())
-        .ok()
-        != Some(200)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the server did not become healthy"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    stateplane_testkit::wait::until_async(
+        "the server to become healthy",
+        Duration::from_secs(30),
+        || async {
+            match reqwest::get(format!("{base}/healthz")).await {
+                Ok(r) if r.status().as_u16() == 200 => Ok(()),
+                Ok(r) => Err(r.status().to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        },
+    )
+    .await
 }
 
 fn schemathesis_available() -> bool {

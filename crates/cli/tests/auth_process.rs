@@ -6,13 +6,15 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A `stateplane server` whose stderr is kept, line by line.
 struct Server {
     child: Child,
     url: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// Reads stderr into `log`; finished once the process closed it.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Server {
@@ -45,28 +47,38 @@ fn server_cmd_on(listen: &str, data: &Path, extra: &[&str]) -> Command {
 
 impl Server {
     fn start(mut cmd: Command) -> Server {
-        let stateplane_testkit::process::Spawned { child, addr, log } =
-            stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(30));
+        let stateplane_testkit::process::Spawned {
+            child,
+            addr,
+            log,
+            reader,
+        } = stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(30));
         Server {
             child,
             url: format!("http://{addr}"),
             log,
+            reader: Some(reader),
         }
     }
 
-    /// Stops the server with SIGTERM (so everything is logged) and returns its log.
+    /// Stops the server with SIGTERM (so everything is logged) and returns its whole log.
     fn stop(mut self) -> String {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let status = stateplane_testkit::wait::until(
+            "the server to exit after SIGTERM",
+            Duration::from_secs(20),
+            || match self.child.try_wait() {
+                Ok(Some(status)) => Ok(status),
+                Ok(None) => Err("still running".into()),
+                Err(e) => Err(e.to_string()),
+            },
+        );
+        assert!(status.success(), "exit status {status:?}");
+        if let Some(reader) = self.reader.take() {
+            stateplane_testkit::process::wait_log_closed(&reader, Duration::from_secs(10));
         }
-        std::thread::sleep(Duration::from_millis(200));
         self.log.lock().unwrap().join("\n")
     }
 }

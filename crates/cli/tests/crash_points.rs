@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use stateplane_testkit::wait::until_async;
 use support::{origin_count, Api, Server};
 
 const CRASH: Duration = Duration::from_secs(60);
@@ -235,6 +236,7 @@ async fn every_crash_point_of_savepoint_suspend_start_upgrade_and_cancel() {
     s.kill9();
 
     // Cancel: crash before Flink hears of it, and right after the retained checkpoint was recorded.
+    let mut running = job;
     for (round, point) in ["cancel.before_flink", "end.after_retained_recorded"]
         .iter()
         .enumerate()
@@ -246,14 +248,26 @@ async fn every_crash_point_of_savepoint_suspend_start_upgrade_and_cancel() {
                 json!({"spec": {"state": "RUNNING"}}),
             )
             .await;
-            api.wait(format!("{}/deployments/cp", s.base), "RUNNING", |d| {
-                d["status"]["state"] == "RUNNING"
-            })
-            .await;
+            let d = api
+                .wait(format!("{}/deployments/cp", s.base), "RUNNING", |d| {
+                    d["status"]["state"] == "RUNNING"
+                })
+                .await;
+            running = d["status"]["running"]["jobId"]
+                .as_str()
+                .unwrap()
+                .to_string();
             s.kill9();
         }
-        // let a checkpoint complete so there is something to retain
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // a checkpoint of the running job has completed, so there is something to retain
+        let flink_id = stateplane_flink::FlinkJobId::parse(&running.replace('-', "")).unwrap();
+        until_async("a completed checkpoint to retain", CRASH, || async {
+            match flink.checkpoints(&flink_id).await {
+                Ok(c) if c.latest_completed.is_some() => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
         let s = Server::start_with(&data, url, &[("STATEPLANE_CRASH_AT", point)]);
         api.patch(
             format!("{}/deployments/cp", s.base),

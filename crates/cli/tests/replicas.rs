@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use stateplane_testkit::api::{metric, wait_metric_above, CONTROLLER_ACTIONS};
+use stateplane_testkit::wait::until_async;
 
 const LEADS: &str = "this replica runs the controller";
 const WAITS: &str = "another replica holds the leader lease";
@@ -57,8 +59,9 @@ impl Replica {
             cmd.args(["--flink-rest-url", url]);
         }
         cmd.env("RUST_LOG", "info").env("NO_COLOR", "1");
-        let stateplane_testkit::process::Spawned { child, addr, log } =
-            stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(60));
+        let stateplane_testkit::process::Spawned {
+            child, addr, log, ..
+        } = stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(60));
         let mut r = Replica {
             child,
             name,
@@ -79,19 +82,14 @@ impl Replica {
     }
 
     fn wait_for_log(&self, what: &str, within: Duration) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(line) = self.logged(what) {
-                return line;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "replica {} did not log '{what}' within {within:?}; its log:\n{}",
-                self.name,
-                self.log.lock().unwrap().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        stateplane_testkit::wait::until(
+            &format!("replica {} to log '{what}'", self.name),
+            within,
+            || {
+                self.logged(what)
+                    .ok_or_else(|| format!("its log:\n{}", self.log.lock().unwrap().join("\n")))
+            },
+        )
     }
 
     /// SIGKILL: no destructor, no graceful shutdown, no lease released politely.
@@ -127,19 +125,16 @@ async fn wait_until(
     within: Duration,
     f: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Ok(r) = http.get(&url).send().await {
-            if let Ok(v) = r.json::<Value>().await {
-                if f(&v) {
-                    return v;
-                }
-                assert!(Instant::now() < deadline, "{what} did not happen: {v}");
-            }
+    until_async(what, within, || async {
+        let r = http.get(&url).send().await.map_err(|e| e.to_string())?;
+        let v = r.json::<Value>().await.map_err(|e| e.to_string())?;
+        if f(&v) {
+            Ok(v)
+        } else {
+            Err(v.to_string())
         }
-        assert!(Instant::now() < deadline, "{what} did not happen");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    })
+    .await
 }
 
 fn of_origin<'a>(sps: &'a Value, origin: &str) -> Vec<&'a Value> {
@@ -193,6 +188,21 @@ async fn the_other_replica_finishes_a_suspend_when_the_leader_is_killed() {
         |d| d["status"]["state"] == "RUNNING",
     )
     .await;
+    // The leader's controller did that; the other replica's has not run a single pass.
+    let server = |r: &Replica| r.base.replace("/api/v1/namespaces/default", "");
+    wait_metric_above(
+        &http,
+        &server(&a),
+        CONTROLLER_ACTIONS,
+        0.0,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        metric(&http, &server(&b), CONTROLLER_ACTIONS).await,
+        0.0,
+        "the waiting replica runs no controller"
+    );
 
     call(
         &http,

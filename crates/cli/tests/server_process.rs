@@ -4,13 +4,17 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use stateplane_testkit::wait::until_async;
 
 struct Proc {
     child: Child,
     base: String,
+    /// Every line of its log so far (empty for a process not started by `spawn_with`).
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Proc {
@@ -30,13 +34,17 @@ fn spawn_with(data_dir: &Path, extra: &[&str]) -> Proc {
     cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(extra)
-        .env("RUST_LOG", "info")
+        // tower_http at debug: every request the server starts serving is logged, the signal that a
+        // request is in flight.
+        .env("RUST_LOG", "info,tower_http=debug")
         .env("NO_COLOR", "1");
-    let stateplane_testkit::process::Spawned { child, addr, .. } =
-        stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(30));
+    let stateplane_testkit::process::Spawned {
+        child, addr, log, ..
+    } = stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(30));
     Proc {
         child,
         base: format!("http://{addr}"),
+        log,
     }
 }
 
@@ -120,7 +128,19 @@ async fn data_survives_kill_9_and_sigterm_exits_cleanly() {
         );
         async move { c.get(url).send().await.map(|r| r.status().as_u16()) }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // the server has started serving the long-poll
+    until_async(
+        "the long-poll to reach the server",
+        Duration::from_secs(10),
+        || async {
+            let lines = p.log.lock().unwrap();
+            match lines.iter().find(|l| l.contains("timeout=120s")) {
+                Some(l) => Ok(l.clone()),
+                None => Err(lines.join("\n")),
+            }
+        },
+    )
+    .await;
 
     let pid = p.child.id().to_string();
     let t = Instant::now();
@@ -130,16 +150,11 @@ async fn data_survives_kill_9_and_sigterm_exits_cleanly() {
         .unwrap()
         .success());
     let mut p = p;
-    let status = loop {
-        if let Some(s) = p.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "no exit within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = until_async("an exit after SIGTERM", Duration::from_secs(10), || {
+        let exited = p.child.try_wait().unwrap();
+        async move { exited.ok_or_else(|| "still running".to_string()) }
+    })
+    .await;
     assert!(status.success(), "exit status {status:?}");
     assert!(
         t.elapsed() < Duration::from_secs(5),
@@ -194,6 +209,7 @@ async fn flink_rest_url_becomes_the_default_target() {
     let p = Proc {
         child,
         base: format!("http://{addr}"),
+        log: Arc::default(),
     };
     let (status, t) = get(
         &c,

@@ -10,11 +10,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{deployment_yaml, field, Server};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+use stateplane_testkit::wait::until_async;
 
 /// A chromedriver process on a free port, killed on drop.
 struct Driver {
@@ -61,16 +62,14 @@ async fn start_driver() -> (Driver, Client) {
         _profile: profile,
     };
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = http.get(format!("{}/status", driver.url)).send().await {
-            if r.status().is_success() {
-                break;
-            }
+    until_async("chromedriver to start", Duration::from_secs(20), || async {
+        match http.get(format!("{}/status", driver.url)).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(r.status().to_string()),
+            Err(e) => Err(e.to_string()),
         }
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), json!("chrome"));
     caps.insert(
@@ -99,15 +98,15 @@ async fn wait_js(
     timeout: Duration,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + timeout;
-    loop {
+    until_async(what, timeout, || async {
         let v = c.execute(script, vec![]).await.unwrap_or(Value::Null);
         if done(&v) {
-            return v;
+            Ok(v)
+        } else {
+            Err(v.to_string())
         }
-        assert!(Instant::now() < deadline, "{what}: last seen {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 const SNAPSHOT_ROWS: &str = r#"
@@ -381,7 +380,26 @@ async fn deployment_page_marks_the_next_restore_and_takes_a_savepoint_in_chromiu
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The scrolling has taken effect (WebDriver's resize returns once done), fonts are in, and a
+    // frame was painted since.
+    let settled = "return window.scrollY === 0 \
+         && [...document.querySelectorAll('.table-wrap')].every((w) => w.scrollLeft === 0) \
+         && document.fonts.status === 'loaded';";
+    wait_js(
+        &c,
+        "the page to settle for the picture",
+        settled,
+        Duration::from_secs(10),
+        |v| v == &Value::Bool(true),
+    )
+    .await;
+    c.execute_async(
+        "const done = arguments[arguments.length - 1]; \
+         requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+        vec![],
+    )
+    .await
+    .unwrap();
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let docs = repo_root().join("docs");

@@ -1,36 +1,24 @@
-//! Deployment targets and their Flink version: the observer that writes each target's `status`, and
-//! the gate that keeps a job from starting on a cluster of another Flink release line.
+//! Deployment targets and their Flink version: the observer that writes each target's `status`.
 //!
-//! The observer asks every target's cluster `GET /overview` every few seconds and whenever a target
-//! changes, and writes `status` (Flink version, reachable, message) only when it changed or is a
-//! minute old: a target write wakes every deployment worker, so it must stay rare. Every observation
-//! also refreshes the Flink client's cached version, which decides the REST dialect of submissions.
+//! It asks every target's cluster `GET /overview` every few seconds and whenever a target changes,
+//! and writes `status` (Flink version, reachable, message) only when it changed or is a minute old: a
+//! target write wakes every deployment worker, so it must stay rare. Every observation also refreshes
+//! the Flink client's cached version, which decides the REST dialect of submissions and which the
+//! Flink version gate (`stateplane_model::plan`, without a current job) compares with the
+//! deployment's declared version.
 //!
-//! The gate runs in the reconcile pass of a deployment that would start a job (desired RUNNING, no
-//! current job): when the deployment declares `spec.template.spec.artifact.flinkVersion` and its
-//! target's cluster runs another release line (major.minor), the deployment becomes FAILED with
-//! failure [`VERSION_MISMATCH`] and a `FAILED_CREATING_A_NEW_JOB` event, before anything reaches
-//! Flink. The API refuses such a deployment already when it knows the target's version; this covers
-//! the version learned later (a target created, upgraded or reachable only after the deployment).
-//! The gate is level-triggered: a deployment it failed starts by itself once the versions agree
-//! (the cluster now runs the declared release, or the deployment names another target or version).
-//!
-//! Nothing here is durable besides the target status and the deployment status it writes.
+//! Nothing here is durable besides the target status it writes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use stateplane_flink::FlinkError;
-use stateplane_model::{
-    now, Deployment, DeploymentState, DeploymentTarget, DeploymentTargetStatus, DesiredState,
-    Event, EventName, Failure,
-};
+use stateplane_model::{now, DeploymentTarget, DeploymentTargetStatus};
 use stateplane_store::{ResourceKind, StoreError};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use crate::Shared;
+use crate::shared::Shared;
 
 /// How often every target is asked when nothing changes.
 const OBSERVE_EVERY: Duration = Duration::from_secs(5);
@@ -38,8 +26,6 @@ const OBSERVE_EVERY: Duration = Duration::from_secs(5);
 const REFRESH_AFTER: chrono::Duration = chrono::Duration::seconds(60);
 /// Per-call timeout of an observation: a slow cluster must not delay the others' next round.
 const OVERVIEW_TIMEOUT: Duration = Duration::from_secs(3);
-/// `status.failure.reason` of a deployment the gate failed.
-pub(crate) const VERSION_MISMATCH: &str = "FLINK_VERSION_MISMATCH";
 
 /// Observes every target until the controller is cancelled.
 pub(crate) async fn run(shared: Arc<Shared>) {
@@ -156,111 +142,4 @@ async fn observe_target(shared: Arc<Shared>, target: DeploymentTarget) {
             warn!(error = %e, target = %t.metadata.name, "cannot record deployment target status")
         }
     }
-}
-
-/// The gate described in the module docs, for a deployment without a current job. Returns the
-/// deployment as stored when it changed its status, so the pass plans with it.
-pub(crate) async fn gate_start(
-    shared: &Shared,
-    d: &Deployment,
-) -> Result<Option<Deployment>, StoreError> {
-    let failed_by_gate = d
-        .status
-        .failure
-        .as_ref()
-        .is_some_and(|f| f.reason == VERSION_MISMATCH);
-    if d.spec.state != DesiredState::Running || (d.transition().gave_up && !failed_by_gate) {
-        return Ok(None);
-    }
-    let declared = d.spec.template.spec.artifact.flink_version.as_deref();
-    if declared.is_none() && !failed_by_gate {
-        return Ok(None);
-    }
-    let name = d
-        .spec
-        .deployment_target_name
-        .as_deref()
-        .unwrap_or("default");
-    let target = match shared.store.target_get(&d.metadata.namespace, name).await {
-        Ok(t) => t,
-        // A missing target is the start's own concern (it waits for one to be created).
-        Err(StoreError::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    // The client's version is the freshest (cached, refreshed by the observer); the stored status
-    // is the fallback when the cluster cannot be asked right now.
-    let cluster_version = match shared.flink(&target.spec.flink_session_cluster.rest_url) {
-        Ok(client) => match client.flink_version().await {
-            Ok(v) => Some(v.to_string()),
-            Err(e) => {
-                log_unknown(&e);
-                target.reported_flink_version().map(str::to_owned)
-            }
-        },
-        Err(_) => target.reported_flink_version().map(str::to_owned),
-    };
-    match target.check_artifact_flink_version(declared, cluster_version.as_deref()) {
-        Err(e) => {
-            let message = format!("not starting a job: {e}");
-            if failed_by_gate
-                && d.status.state == DeploymentState::Failed
-                && d.status.failure.as_ref().map(|f| &f.message) == Some(&message)
-            {
-                return Ok(None);
-            }
-            let stored = update_status(shared, d, |d| {
-                let mut t = d.transition();
-                t.gave_up = true;
-                t.last_attempt_at = Some(now());
-                d.status.transition = Some(t);
-                d.status.state = DeploymentState::Failed;
-                d.status.running = None;
-                d.status.failure = Some(Failure::new(VERSION_MISMATCH, message.clone()));
-            })
-            .await?;
-            event(shared, d, EventName::FailedCreatingANewJob, &message).await?;
-            Ok(Some(stored))
-        }
-        // Lifted only on evidence: a version that now agrees, or no version declared any more.
-        Ok(()) if failed_by_gate && (cluster_version.is_some() || declared.is_none()) => {
-            let message = format!(
-                "Flink versions agree now (artifact {}, deployment target '{name}' runs {}): the job can start",
-                declared.unwrap_or("not declared"),
-                cluster_version.as_deref().unwrap_or("an unknown version")
-            );
-            let stored = update_status(shared, d, |d| {
-                d.status.transition = None;
-                d.status.failure = None;
-            })
-            .await?;
-            event(shared, d, EventName::StateTransitionIsNeeded, &message).await?;
-            Ok(Some(stored))
-        }
-        Ok(()) => Ok(None),
-    }
-}
-
-fn log_unknown(e: &FlinkError) {
-    debug!(error = %e, "cannot ask the deployment target for its Flink version; using its status");
-}
-
-/// Changes the deployment's status with compare-and-swap, re-reading on conflicts.
-async fn update_status(
-    shared: &Shared,
-    d: &Deployment,
-    f: impl Fn(&mut Deployment),
-) -> Result<Deployment, StoreError> {
-    crate::cas::write(shared.store.as_ref(), d, f).await
-}
-
-async fn event(
-    shared: &Shared,
-    d: &Deployment,
-    name: EventName,
-    message: &str,
-) -> Result<(), StoreError> {
-    info!(event = %name, "{message}");
-    let e = Event::new(&d.metadata.namespace, d.metadata.id, name, message);
-    shared.store.event_append(&e).await?;
-    Ok(())
 }

@@ -3,29 +3,28 @@
 //! The dispatcher subscribes to the store's change feed *before* listing deployments, so no write can
 //! fall between the two; it starts one worker per deployment and nudges it on every change that
 //! concerns it. A lagging subscription or a change of deployment targets nudges every worker. Workers
-//! end when their deployment is gone; the dispatcher reaps them.
+//! end when their deployment is gone (the dispatcher reaps them), and all of them when the
+//! controller is cancelled or its `run` future is dropped: never two workers of one deployment.
+//!
+//! A worker runs passes (`crate::pass`) one after another and sleeps between them as the pass says:
+//! until the schedule's next question (`crate::schedule`), a planned back-off, the resync interval
+//! while a job runs; it retires when there is nothing to watch. A conflict is planned again at once;
+//! any other failed pass after a back-off of 200 ms per consecutive failure, at most 5 s.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use stateplane_model::{Deployment, DeploymentId};
-use stateplane_store::{ResourceKind, Store, StoreError};
+use stateplane_store::{ResourceKind, Store};
 use tokio::sync::{broadcast::error::RecvError, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
-use crate::execute::Outcome;
-use crate::{ControllerConfig, Shared};
+use crate::pass::{Memory, Outcome};
+use crate::shared::{ControllerConfig, Shared};
 
-/// While Flink works on something of ours, poll every 2 ms for the first 1.5 s (a job starts and a
-/// savepoint completes in ~100 ms here; a doubling period would add half of that again, and a pass
-/// itself takes a few ms, so this is about one pass after another), then back off by half each time up
-/// to 1 s for long operations.
-const FAST_POLL_MIN: Duration = Duration::from_millis(2);
-const FAST_POLL_FOR: Duration = Duration::from_millis(1500);
-const FAST_POLL_MAX: Duration = Duration::from_secs(1);
 /// How often the dispatcher re-lists deployments in case a change notification was missed.
 const RESYNC_EVERY: Duration = Duration::from_secs(30);
 
@@ -88,7 +87,8 @@ impl Controller {
                 clients: Mutex::new(HashMap::new()),
                 triggered: Mutex::default(),
                 http,
-                cancel,
+                // The workers' own token: cancelled with the caller's, and when `run` is dropped.
+                cancel: cancel.child_token(),
             }),
         }
     }
@@ -96,6 +96,8 @@ impl Controller {
     /// Runs until the cancellation token given to [`Controller::new`] is cancelled.
     pub async fn run(self) {
         let shared = self.shared;
+        // Workers never outlive this future: dropped (an aborted task, as in a crash), it stops them.
+        let _workers_end_with_it = shared.cancel.clone().drop_guard();
         let mut changes = shared.store.changes();
         let mut workers: HashMap<DeploymentId, Worker> = HashMap::new();
         let target_observer = tokio::spawn(crate::targets::run(shared.clone()));
@@ -182,37 +184,27 @@ fn spawn_worker(
     workers.insert(id, Worker { wake, handle });
 }
 
-/// One deployment's loop: reconcile, then sleep until nudged or until the outcome's wait is over.
+/// One deployment's loop: a pass, then sleep until nudged or until the outcome's wait is over.
 async fn work(shared: Arc<Shared>, namespace: String, id: DeploymentId, wake: Arc<Wake>) {
-    let mut fast = FAST_POLL_MIN;
-    let mut waiting_since: Option<std::time::Instant> = None;
+    let mut memory = Memory::default();
     let mut errors = 0u32;
     loop {
         let started = std::time::Instant::now();
-        let outcome = crate::execute::reconcile_once(&shared, &namespace, id).await;
+        let outcome = crate::pass::run(&shared, &namespace, id, &mut memory, &wake.notify).await;
         crate::metrics::pass(started.elapsed().as_secs_f64());
+        if shared.cancel.is_cancelled() {
+            return;
+        }
         let wait = match outcome {
             Ok(Outcome::Gone) => return,
-            Ok(Outcome::Progressed) => {
-                fast = FAST_POLL_MIN;
-                waiting_since = None;
+            Ok(Outcome::Again) => {
                 errors = 0;
-                if shared.cancel.is_cancelled() {
-                    return;
-                }
                 continue;
             }
-            Ok(Outcome::Waiting) => {
-                let since = *waiting_since.get_or_insert_with(std::time::Instant::now);
-                if since.elapsed() > FAST_POLL_FOR {
-                    fast = (fast * 3 / 2).min(FAST_POLL_MAX);
-                }
-                fast
+            Ok(Outcome::Sleep { until }) => {
+                errors = 0;
+                until.saturating_duration_since(std::time::Instant::now())
             }
-            Ok(Outcome::Until(at)) => (at - chrono::Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .min(Duration::from_secs(60)),
             Ok(Outcome::Steady { job_running: false }) => {
                 // Nothing to watch: retire (the dispatcher starts a worker again when the deployment,
                 // one of its savepoints or jobs, or a deployment target changes) unless nudged meanwhile.
@@ -222,20 +214,18 @@ async fn work(shared: Arc<Shared>, namespace: String, id: DeploymentId, wake: Ar
                 continue;
             }
             Ok(Outcome::Steady { job_running: true }) => {
-                fast = FAST_POLL_MIN;
-                waiting_since = None;
                 errors = 0;
                 shared.config.resync_interval
+            }
+            Err(e) if e.is_conflict() => {
+                debug!(error = %e, "a row changed under the pass; planning again");
+                tokio::task::yield_now().await;
+                continue;
             }
             Err(e) => {
                 errors += 1;
                 let w = Duration::from_millis(200 * u64::from(errors.min(25)));
-                match e {
-                    crate::execute::ReconcileError::Store(StoreError::Conflict { .. }) => {
-                        debug!(error = %e, "concurrent change; reconciling again")
-                    }
-                    _ => warn!(error = %e, retry_in = ?w, "reconcile pass failed"),
-                }
+                warn!(error = %e, retry_in = ?w, "reconcile pass failed");
                 w
             }
         };

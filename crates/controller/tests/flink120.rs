@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use stateplane_flink::FlinkClient;
 use stateplane_model::SPEC_VERSION_ANNOTATION;
 use stateplane_testkit::flink::{DEFAULT_FLINK_VERSION, FLINK_1_20};
+use stateplane_testkit::wait::until_async;
 
 fn origin(sp: &Value) -> &str {
     sp["metadata"]["origin"].as_str().unwrap_or("")
@@ -41,19 +42,20 @@ async fn wait_new_job(h: &Harness, name: &str, previous: &str) -> String {
 
 /// Waits until the target reports a reachable cluster of `version`.
 async fn wait_target_version(h: &Harness, target: &str, version: &str) -> Value {
-    let deadline = std::time::Instant::now() + T;
-    loop {
-        let (s, t) = h.get(&format!("deployment-targets/{target}")).await;
-        assert!(s.is_success(), "{s} {t}");
-        if t["status"]["flinkVersion"] == version && t["status"]["reachable"] == true {
-            return t;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "target {target} never reported Flink {version}: {t}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    until_async(
+        &format!("target {target} to report Flink {version}"),
+        T,
+        || async {
+            let (s, t) = h.get(&format!("deployment-targets/{target}")).await;
+            assert!(s.is_success(), "{s} {t}");
+            if t["status"]["flinkVersion"] == version && t["status"]["reachable"] == true {
+                Ok(t)
+            } else {
+                Err(t.to_string())
+            }
+        },
+    )
+    .await
 }
 
 /// `(key, count)` of every line the example job printed under `tag` into a TaskManager's stdout.
@@ -244,11 +246,13 @@ async fn a_1_20_savepoint_restores_on_2_3_as_a_copied_savepoint() {
         ))
         .await;
     assert_eq!(jobs["items"], json!([]), "nothing was submitted");
-    assert!(h
-        .events("wrong")
-        .await
-        .iter()
-        .any(|e| e.starts_with("FAILED_CREATING_A_NEW_JOB") && e.contains(DEFAULT_FLINK_VERSION)));
+    let events = h.wait_event("wrong", "FAILED_CREATING_A_NEW_JOB").await;
+    assert!(
+        events.lines().any(
+            |e| e.starts_with("FAILED_CREATING_A_NEW_JOB") && e.contains(DEFAULT_FLINK_VERSION)
+        ),
+        "{events}"
+    );
 
     // The targets report their versions; from now on the API refuses a mismatch at once.
     wait_target_version(&h, "flink23", DEFAULT_FLINK_VERSION).await;
@@ -346,18 +350,18 @@ async fn a_1_20_savepoint_restores_on_2_3_as_a_copied_savepoint() {
         same_location(&restored, &final_loc),
         "Flink 2.3 restored {restored}, not the 1.20 savepoint {final_loc}"
     );
-    let deadline = std::time::Instant::now() + T;
-    let first_after = loop {
+    let first_after = until_async("the 2.3 job's output for all four keys", T, || async {
         let mut first = BTreeMap::new();
         for (key, count) in printed(&c23.taskmanager_stdout(), "migrated") {
             first.entry(key).or_insert(count);
         }
         if first.len() == 4 {
-            break first;
+            Ok(first)
+        } else {
+            Err(format!("{first:?}"))
         }
-        assert!(std::time::Instant::now() < deadline, "no output: {first:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     for (key, count) in &first_after {
         assert_eq!(
             Some(count - 1),

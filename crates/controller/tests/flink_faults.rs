@@ -60,7 +60,7 @@ async fn lost_taskmanager_and_jobmanager() {
     // The TaskManager dies; a savepoint asked for now fails with Flink's reason, and the deployment
     // keeps its job (Flink's restart strategy is at work, not stateplane's).
     kill9(pids[1]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    stateplane_testkit::wait::process_gone(pids[1], Duration::from_secs(10));
     let (s, sp) = h
         .post("savepoints", json!({"metadata": {"deploymentId": dep_id}}))
         .await;
@@ -86,9 +86,16 @@ async fn lost_taskmanager_and_jobmanager() {
     );
     assert_eq!(h.job(&job).await["status"]["state"], "STARTED");
 
-    // The JobManager dies too: Flink is unreachable, and stateplane changes nothing meanwhile.
+    // The JobManager dies too: Flink is unreachable, and stateplane changes nothing meanwhile. Seen
+    // when the controller has found Flink not answering in two passes since (it looks again quickly
+    // while it waits for Flink).
     kill9(pids[0]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    stateplane_testkit::wait::process_gone(pids[0], Duration::from_secs(10));
+    let mark = stateplane_testkit::logs::mark();
+    h.wait_planned("faulty", "find Flink unreachable", mark, 2, |a| {
+        a.contains("Flink did not answer")
+    })
+    .await;
     let d = h.deployment("faulty").await;
     assert_eq!(
         d["status"]["state"], "RUNNING",
@@ -110,11 +117,11 @@ async fn lost_taskmanager_and_jobmanager() {
         d["status"]
     );
     assert_eq!(h.job(&job).await["status"]["state"], "FAILED");
-    let events = h.events("faulty").await.join("\n");
-    assert!(
-        events.contains("TRANSITIONING_TO_FAILED_STATE_BECAUSE_OF_A_MISSING_JOB"),
-        "{events}"
-    );
+    h.wait_event(
+        "faulty",
+        "TRANSITIONING_TO_FAILED_STATE_BECAUSE_OF_A_MISSING_JOB",
+    )
+    .await;
     let sps = h.savepoints(&dep_id).await;
     let retained: Vec<_> = sps
         .iter()
@@ -131,9 +138,17 @@ async fn lost_taskmanager_and_jobmanager() {
         .to_string();
     assert!(has_metadata(&retained_loc));
 
-    // No surprise restart; asking again restores the recorded checkpoint (in Flink's own view).
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // No surprise restart: the controller looks again and leaves it FAILED. Asking again restores the
+    // recorded checkpoint (in Flink's own view).
+    assert_eq!(h.wait_looked_at("faulty").await, "Steady");
     assert_eq!(h.deployment("faulty").await["status"]["state"], "FAILED");
+    assert_eq!(h.job(&job).await["status"]["state"], "FAILED");
+    let (_, jobs) = h.get(&format!("jobs?deploymentId={dep_id}")).await;
+    assert_eq!(
+        jobs["items"].as_array().map(Vec::len),
+        Some(1),
+        "no new job: {jobs}"
+    );
     h.patch(
         "deployments/faulty",
         json!({"spec": {"state": "CANCELLED"}}),

@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
@@ -14,6 +14,7 @@ use stateplane_model::storage::{
     CHECKPOINT_ID_ANNOTATION, COPIED_FROM_ANNOTATION, PERIODIC_ANNOTATION,
 };
 use stateplane_model::SPEC_VERSION_ANNOTATION;
+use stateplane_testkit::wait::until_async;
 
 /// A deployment of the example job that sets no savepoint or checkpoint directory of its own.
 fn without_dirs() -> Value {
@@ -49,18 +50,15 @@ async fn delete(h: &Harness, id: &str) -> (u16, Value) {
 
 /// Waits until the savepoint resource is gone (404), failing with its state otherwise.
 async fn wait_gone(h: &Harness, id: &str) {
-    let deadline = Instant::now() + T;
-    loop {
+    until_async(&format!("savepoint {id} to be deleted"), T, || async {
         let (st, b) = h.get(&format!("savepoints/{id}")).await;
         if st.as_u16() == 404 {
-            return;
+            Ok(())
+        } else {
+            Err(b.to_string())
         }
-        assert!(
-            Instant::now() < deadline,
-            "savepoint {id} was not deleted: {b}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 async fn take_savepoint(h: &Harness, dep_id: &str, extra: Value) -> Value {
@@ -241,8 +239,7 @@ async fn blob_storage_derives_locations_and_deletion_disposes_only_what_is_ours(
         "the job's checkpoint directory went with its last retained checkpoint"
     );
 
-    let events = h.events("derived").await.join("\n");
-    assert!(events.contains("SAVEPOINT_DELETED"), "{events}");
+    let events = h.wait_event("derived", "SAVEPOINT_DELETED").await;
     assert!(events.contains("disposed of its data"), "{events}");
     drop(blob);
 }
@@ -382,9 +379,9 @@ async fn retention_keeps_the_restore_candidate() {
 
     // Cancel: a retained checkpoint becomes the newest snapshot. By count it would push the savepoint
     // out, but LATEST_SAVEPOINT restores the savepoint, so retention keeps it. (Checkpoints come every
-    // second: waiting a little makes the retained one newer than the savepoint.)
-    h.wait_checkpoint(&job).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // second: once one completed after the savepoint, the retained one is newer.)
+    let second_taken = chrono::Utc::now().timestamp_millis();
+    wait_checkpoint_after(&h.flink, &job, second_taken).await;
     h.patch("deployments/kept", json!({"spec": {"state": "CANCELLED"}}))
         .await;
     h.wait_state("kept", "CANCELLED", T).await;
@@ -394,8 +391,15 @@ async fn retention_keeps_the_restore_candidate() {
         .into_iter()
         .find(|s| s["metadata"]["origin"] == "RETAINED_CHECKPOINT")
         .expect("a retained checkpoint");
-    // Give the controller passes to act (it is woken by every change; a few seconds are plenty).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let created =
+        |v: &Value| chrono::DateTime::parse_from_rfc3339(&s(&v["metadata"]["createdAt"])).unwrap();
+    assert!(
+        created(&rc) > created(&second),
+        "the retained checkpoint is the newest: {rc} vs {second}"
+    );
+    // The controller has looked at the deployment with the retained checkpoint recorded, and found
+    // nothing to expire.
+    assert_eq!(h.wait_looked_at("kept").await, "Steady");
     let sps = h.savepoints(&dep).await;
     let ids: Vec<String> = sps.iter().map(|x| s(&x["metadata"]["id"])).collect();
     assert!(
@@ -414,8 +418,7 @@ async fn retention_keeps_the_restore_candidate() {
         "{preview}"
     );
 
-    let events = h.events("kept").await.join("\n");
-    assert!(events.contains("SAVEPOINT_EXPIRED"), "{events}");
+    let events = h.wait_event("kept", "SAVEPOINT_EXPIRED").await;
     assert!(events.contains("maxCount 1"), "{events}");
     drop(blob);
 }
@@ -427,30 +430,23 @@ async fn periodic_savepoints_appear_on_schedule_and_retention_rolls_them() {
     let mut extra = without_dirs();
     stateplane_model::merge::merge_patch(
         &mut extra,
-        &json!({"periodicSavepointInterval": "2s", "savepointRetention": {"maxCount": 2}}),
+        &json!({"periodicSavepointInterval": "10s", "savepointRetention": {"maxCount": 2}}),
     );
     let d = h.create_deployment("periodic", extra).await;
     let dep = s(&d["metadata"]["id"]);
     let d = h.wait_state("periodic", "RUNNING", T).await;
     let job = running_job(&d);
-    let started = Instant::now();
 
-    // The first one comes an interval after the job started, marked as periodic, of the running job.
-    let first = loop {
+    // The first one comes an interval (10 s, the shortest allowed) after the job started, marked as
+    // periodic, of the running job.
+    let first = until_async("a periodic savepoint", T, || async {
         let sps = h.savepoints(&dep).await;
-        if let Some(p) = sps
-            .iter()
+        sps.iter()
             .find(|s| s["metadata"]["annotations"][PERIODIC_ANNOTATION] == "true")
-        {
-            break p.clone();
-        }
-        assert!(
-            started.elapsed() < T,
-            "no periodic savepoint: {:?}",
-            h.events("periodic").await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+            .cloned()
+            .ok_or_else(|| format!("{sps:?}"))
+    })
+    .await;
     assert_eq!(first["metadata"]["origin"], "USER_REQUEST");
     assert_eq!(first["metadata"]["jobId"], job.as_str());
     let first = h
@@ -458,24 +454,21 @@ async fn periodic_savepoints_appear_on_schedule_and_retention_rolls_them() {
         .await;
     assert_eq!(first["status"]["state"], "COMPLETED", "{first}");
 
-    // More follow; retention keeps the newest two of them.
-    let events = loop {
-        let events = h.events("periodic").await;
-        let triggered = events
-            .iter()
-            .filter(|e| e.starts_with("NEED_TO_TRIGGER_A_SAVEPOINT"))
-            .count();
-        if triggered >= 4 {
-            break events;
-        }
-        assert!(started.elapsed() < Duration::from_secs(90), "{events:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    // More follow, an interval apart; retention keeps the newest two of them.
+    let triggered = stateplane_testkit::api::wait_events(
+        &h.http,
+        &format!("{}/api/v1/namespaces/{NS}", h.base),
+        &dep,
+        "NEED_TO_TRIGGER_A_SAVEPOINT",
+        3,
+        Duration::from_secs(90),
+    )
+    .await;
     assert!(
-        events
-            .iter()
-            .any(|e| e.contains("periodicSavepointInterval 2s")),
-        "{events:?}"
+        triggered.iter().all(|e| e["spec"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("periodicSavepointInterval 10s"))),
+        "{triggered:?}"
     );
     h.patch(
         "deployments/periodic",
@@ -483,8 +476,7 @@ async fn periodic_savepoints_appear_on_schedule_and_retention_rolls_them() {
     )
     .await;
     h.wait_state("periodic", "CANCELLED", T).await;
-    let deadline = Instant::now() + T;
-    loop {
+    until_async("retention to roll the periodic savepoints", T, || async {
         let sps = h.savepoints(&dep).await;
         let periodic: Vec<&Value> = sps
             .iter()
@@ -495,11 +487,12 @@ async fn periodic_savepoints_appear_on_schedule_and_retention_rolls_them() {
             for s in &periodic {
                 assert!(has_metadata(&loc(s)));
             }
-            break;
+            Ok(())
+        } else {
+            Err(format!("{sps:?}"))
         }
-        assert!(Instant::now() < deadline, "retention did not roll: {sps:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     assert!(
         !path_of(&loc(&first)).exists(),
         "the first periodic savepoint was rolled out"

@@ -5,7 +5,7 @@
 //! The client holds the URL, a connection pool and the cluster's Flink version (learned from
 //! `GET /overview`, refreshed by every [`FlinkClient::overview`] call and forgotten when the cluster
 //! cannot be reached, since it may come back as another release); cloning it is cheap and clones share
-//! the version.
+//! the version and the cluster's request [`Budget`].
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,6 +15,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::budget::{Budget, BudgetConfig};
 use crate::error::{root_cause_of_error_body, FlinkError};
 use crate::ids::{FlinkJobId, JarId, TriggerId};
 use crate::types::{
@@ -37,6 +38,8 @@ pub struct FlinkClient {
     timeout: Duration,
     /// The cluster's version, once known; decides the REST dialect of `run_jar`.
     version: Arc<Mutex<Option<FlinkVersion>>>,
+    /// The cluster's request budget, shared by every clone.
+    budget: Arc<Budget>,
 }
 
 /// A request body.
@@ -82,7 +85,31 @@ impl FlinkClient {
             base,
             timeout: DEFAULT_TIMEOUT,
             version: Arc::new(Mutex::new(None)),
+            budget: Arc::new(Budget::new(BudgetConfig::default())),
         })
+    }
+
+    /// The same client with its own request budget of these limits (see [`crate::budget`]); clones
+    /// made afterwards share it.
+    pub fn with_budget(mut self, config: BudgetConfig) -> FlinkClient {
+        self.budget = Arc::new(Budget::new(config));
+        self
+    }
+
+    /// The cluster's request budget.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// Waits until the cluster's budget allows one more polling question (see [`crate::budget`]).
+    /// Callers asking again about an operation they wait for take one before each question.
+    pub async fn poll_permit(&self) {
+        self.budget.poll().await;
+    }
+
+    /// Requests this client and its clones have sent.
+    pub fn requests_sent(&self) -> u64 {
+        self.budget.requests_sent()
     }
 
     /// The same client with another per-call timeout (default 10 s; jar uploads get at least 60 s).
@@ -179,7 +206,7 @@ impl FlinkClient {
             .post(self.url(&["jars", "upload"]))
             .multipart(form)
             .timeout(self.timeout.max(MIN_UPLOAD_TIMEOUT));
-        let (status, body) = self.send(op, request).await?;
+        let (status, body) = self.send(op, request, false).await?;
         let wire: wire::UploadWire =
             self.decode_success(op, status, &body, || format!("jar upload of {file_name}"))?;
         wire.jar_id().map_err(|message| FlinkError::Decode {
@@ -268,7 +295,7 @@ impl FlinkClient {
             .http
             .get(self.url(&["jobs", job.as_str(), "status"]))
             .timeout(self.timeout);
-        let (status, body) = self.send(&op, request).await?;
+        let (status, body) = self.send(&op, request, true).await?;
         if status == StatusCode::NOT_FOUND
             || (status == StatusCode::INTERNAL_SERVER_ERROR
                 && String::from_utf8_lossy(&body).contains("FlinkJobNotFoundException"))
@@ -299,7 +326,7 @@ impl FlinkClient {
         let mut url = self.url(&["jobs", job.as_str()]);
         url.query_pairs_mut().append_pair("mode", "cancel");
         let (status, body) = self
-            .send(&op, self.http.patch(url).timeout(self.timeout))
+            .send(&op, self.http.patch(url).timeout(self.timeout), false)
             .await?;
         if status == StatusCode::CONFLICT {
             return Err(FlinkError::AlreadyTerminal {
@@ -465,6 +492,7 @@ impl FlinkClient {
         resource: impl FnOnce() -> String,
     ) -> Result<T, FlinkError> {
         let op = format!("{method} /{}", segments.join("/"));
+        let question = method == Method::GET;
         let mut request = self
             .http
             .request(method, self.url(segments))
@@ -472,15 +500,22 @@ impl FlinkClient {
         if let Body::Json(b) = body {
             request = request.json(b);
         }
-        let (status, bytes) = self.send(&op, request).await?;
+        let (status, bytes) = self.send(&op, request, question).await?;
         self.decode_success(&op, status, &bytes, resource)
     }
 
+    /// Sends one request; a `question` (a GET) first takes one of the budget's in-flight slots.
     async fn send(
         &self,
         op: &str,
         request: reqwest::RequestBuilder,
+        question: bool,
     ) -> Result<(StatusCode, bytes::Bytes), FlinkError> {
+        let _slot = match question {
+            true => self.budget.question().await,
+            false => None,
+        };
+        self.budget.count();
         let response = request
             .send()
             .await
@@ -562,65 +597,4 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_validated() {
-        for good in [
-            "http://127.0.0.1:8081",
-            "http://localhost:8081/",
-            "https://flink.example/prefix/",
-        ] {
-            assert!(FlinkClient::new(good).is_ok(), "{good}");
-        }
-        for bad in [
-            "",
-            "localhost:8081",
-            "ftp://x",
-            "http://",
-            "http://x?q=1",
-            "http://u:p@x",
-            "not a url",
-        ] {
-            assert!(
-                matches!(FlinkClient::new(bad), Err(FlinkError::InvalidUrl { .. })),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn paths_are_joined_and_escaped() {
-        let c = FlinkClient::new("http://127.0.0.1:8081/prefix/").unwrap();
-        assert_eq!(c.rest_url(), "http://127.0.0.1:8081/prefix");
-        assert_eq!(
-            c.url(&["jobs", "overview"]).as_str(),
-            "http://127.0.0.1:8081/prefix/jobs/overview"
-        );
-        assert_eq!(
-            c.url(&["jars", "a b#c.jar", "run"]).as_str(),
-            "http://127.0.0.1:8081/prefix/jars/a%20b%23c.jar/run"
-        );
-        let root = FlinkClient::new("http://127.0.0.1:8081").unwrap();
-        assert_eq!(
-            root.url(&["overview"]).as_str(),
-            "http://127.0.0.1:8081/overview"
-        );
-    }
-
-    #[tokio::test]
-    async fn unreachable_flink_is_a_retryable_connect_error() {
-        // Port 9 (discard) is closed on loopback in any sane test environment.
-        let c = FlinkClient::new("http://127.0.0.1:9")
-            .unwrap()
-            .with_timeout(Duration::from_secs(2));
-        let err = c.overview().await.unwrap_err();
-        assert!(
-            matches!(err, FlinkError::Connect { .. } | FlinkError::Timeout { .. }),
-            "{err:?}"
-        );
-        assert!(err.is_retryable());
-        assert!(!err.to_string().contains('\n'));
-    }
-}
+mod tests;

@@ -11,6 +11,8 @@
 //!
 //! Guarantees:
 //! - every call is bounded by the client's timeout (default 10 s, see [`FlinkClient::with_timeout`]);
+//! - every call counts against the cluster's [`Budget`] (questions in flight, polls per second), which
+//!   the client's clones share;
 //! - nothing here retries or sleeps: callers decide with [`FlinkError::is_retryable`];
 //! - no call panics on anything Flink sends; unknown states map to [`JobState::Unknown`];
 //! - client-chosen ids ([`FlinkJobId`] for submission, [`TriggerId`] for savepoints) are passed
@@ -21,6 +23,7 @@
 //! forgotten after `rest.async.store-duration` (5 min) or a JobManager restart; a status request
 //! then answers [`FlinkError::NotFound`].
 
+pub mod budget;
 mod client;
 mod config_keys;
 mod error;
@@ -29,6 +32,7 @@ mod types;
 mod version;
 mod wire;
 
+pub use budget::{Budget, BudgetConfig};
 pub use client::FlinkClient;
 pub use config_keys::{translate_configuration, KeyRename, KEY_RENAMES};
 pub use error::{root_cause, FlinkError};

@@ -23,23 +23,17 @@ fn client() -> FlinkClient {
     FlinkClient::new(shared_cluster().rest_url()).expect("valid REST URL")
 }
 
-/// Polls `f` every 100 ms until it yields `Some`, or panics after `DEADLINE` naming `what`.
+/// Polls `f` until it yields `Some`, or panics after `DEADLINE` naming `what`.
 async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {DEADLINE:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    stateplane_testkit::wait::until_async(what, DEADLINE, || {
+        let probe = f();
+        async move { probe.await.ok_or_else(|| "not yet".to_string()) }
+    })
+    .await
 }
 
 /// `file:/x`, `file:///x` and `/x` all become `/x`.

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::duration;
 use crate::meta::{
     lenient_optional_string_map, lenient_string_map, spec_version_of, validate_dns_label, StringMap,
 };
@@ -492,15 +493,19 @@ impl Deployment {
             }
         }
         if let Some(i) = &spec.periodic_savepoint_interval {
-            parse_duration(i)
-                .map_err(|m| ValidationError::invalid("spec.periodicSavepointInterval", m))?;
+            duration::PERIODIC_SAVEPOINT_INTERVAL
+                .parse(i)
+                .map_err(|e| {
+                    ValidationError::invalid("spec.periodicSavepointInterval", e.to_string())
+                })?;
         }
         if let Some(SavepointRetention {
             max_age: Some(a), ..
         }) = &spec.savepoint_retention
         {
-            parse_duration(a)
-                .map_err(|m| ValidationError::invalid("spec.savepointRetention.maxAge", m))?;
+            duration::RETENTION_MAX_AGE.parse(a).map_err(|e| {
+                ValidationError::invalid("spec.savepointRetention.maxAge", e.to_string())
+            })?;
         }
         for key in SAVEPOINT_DIR_KEYS {
             if let Some(dir) = t.flink_configuration.get(key) {
@@ -536,32 +541,6 @@ fn validate_jar_uri(uri: &str) -> Result<(), ValidationError> {
         ));
     }
     Ok(())
-}
-
-/// Parses durations such as `500ms`, `30s`, `30m`, `12h`, `7d` (one number, one unit).
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration such as 30s, 30m, 12h or 7d"))?;
-    let secs = match unit.trim() {
-        "ms" => return Ok(std::time::Duration::from_millis(n)),
-        "s" | "sec" => n,
-        "m" | "min" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
-        _ => {
-            return Err(format!(
-                "'{s}' is not a duration such as 30s, 30m, 12h or 7d"
-            ))
-        }
-    };
-    if n == 0 {
-        return Err(format!("'{s}' must be greater than zero"));
-    }
-    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod macros;
 
 pub mod api_token;
 pub mod deployment;
+pub mod duration;
 pub mod error;
 pub mod event;
 pub mod ids;

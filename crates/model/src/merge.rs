@@ -109,7 +109,10 @@ mod tests {
             (json!({"a": 1}), json!({"a": 1})),
             (json!({"a": 1, "b": 2}), json!({"a": 1})),
             (json!({"a": 1}), json!({"a": 2, "c": [1]})),
-            (json!({"a": {"b": 1, "c": 2}}), json!({"a": {"b": 1, "d": 3}})),
+            (
+                json!({"a": {"b": 1, "c": 2}}),
+                json!({"a": {"b": 1, "d": 3}}),
+            ),
             (json!({"a": {"b": 1}}), json!({"a": 5})),
             (json!({"a": 5}), json!({"a": {"b": 1}})),
             (json!({"a": [1, 2]}), json!({"a": [2]})),
@@ -128,7 +131,10 @@ mod tests {
             }
             assert_eq!(got, want, "{from} -> {to} via {patch}");
         }
-        assert_eq!(diff(&json!({"a": {"b": 1}}), &json!({"a": {"b": 1}})), json!({}));
+        assert_eq!(
+            diff(&json!({"a": {"b": 1}}), &json!({"a": {"b": 1}})),
+            json!({})
+        );
         assert_eq!(
             diff(&json!({"a": {"b": 1, "c": 2}}), &json!({"a": {"b": 1}})),
             json!({"a": {"c": null}}),

@@ -1,5 +1,5 @@
-//! Reconcile planning: given what a deployment wants and what is (our rows + Flink's view), the one
-//! next action. Pure; the controller's executor performs the action and the next pass plans again.
+//! Reconcile planning: given what a deployment wants and what is (our rows, Flink's answers, storage's
+//! answers), the one next action. Pure; the controller's executor performs the action and plans again.
 //!
 //! Planning is level-triggered: it never asks "what just happened", only "what is", so a controller
 //! killed at any line plans the same remaining steps after a restart. Every side effect the executor
@@ -7,23 +7,39 @@
 //! with its trigger id, a TERMINATING job with its stop reason), and each such row is matched here
 //! against Flink's view to decide whether to repeat, collect or give up.
 //!
+//! Every decision is made here, including what to look at: a pass starts with the store's rows only
+//! ([`Answers::default`]), and the planner answers [`Action::Observe`] with the questions it needs
+//! answered (Flink's view of the job, of a savepoint's trigger id, a retained checkpoint on storage,
+//! the deployment target and its Flink version) before it decides. So observing has no side effects,
+//! and the decisions that look like the executor's — the Flink version gate, triggering a requested
+//! savepoint before Flink was asked about the job, failing a savepoint Flink refused, failing a job
+//! creation Flink refused — are table-tested rules here. Refusals come back as answers
+//! ([`SavepointView::Refused`], [`Answers::submission_refused`]) and are planned like any other fact.
+//!
 //! Order of concerns in one pass:
 //! 1. the current job (the one non-terminal Job row), against Flink: adopt, collect a savepoint,
 //!    notice an end, stop or upgrade it, or take a periodic savepoint when one is due;
-//! 2. without a current job: fail orphaned savepoint requests, start a job (restore selection) or
-//!    settle the status;
+//! 2. without a current job: fail orphaned savepoint requests, check the deployment target and its
+//!    Flink version, start a job (restore selection) or settle the status;
 //! 3. housekeeping, only when 1–2 have nothing urgent (steady, waiting for Flink, backing off):
 //!    savepoints waiting for disposal, then retention. Disposal never needs Flink, so it proceeds while
 //!    Flink is unreachable; and no deletion, however slow the storage, delays a suspend or a start.
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::restore::{self, RestoreDecision};
+use crate::restore::RestoreDecision;
 use crate::retention::{self, Expired};
 use crate::{
-    Deployment, DeploymentState, DesiredState, Job, JobId, JobState, RestoreStrategyKind,
-    Savepoint, SavepointId, SavepointOrigin, SavepointState, UpgradeStrategyKind,
+    Deployment, DeploymentState, DeploymentTarget, Job, JobId, JobState, Savepoint, SavepointId,
+    SavepointOrigin, SavepointState,
 };
+
+pub mod failure;
+mod job;
+mod savepoint;
+mod start;
+
+pub use failure::FailureReason;
 
 /// Annotation on a Job saying why stateplane is stopping it (written before the stop is sent).
 pub const STOP_REASON_ANNOTATION: &str = "stateplane.io/stop-reason";
@@ -64,11 +80,12 @@ impl FlinkJobState {
 }
 
 /// What Flink says about the current job.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum FlinkView {
-    /// There is no current job, so Flink was not asked.
+    /// Flink was not asked (yet, in this pass).
+    #[default]
     NotAsked,
-    /// Flink did not answer (connection refused, timeout, 5xx).
+    /// Flink did not answer (connection refused, timeout, 5xx), or its target cannot be used.
     Unreachable { error: String },
     /// Flink answered that it does not know the job.
     Missing,
@@ -79,6 +96,82 @@ pub enum FlinkView {
     },
 }
 
+/// What Flink says about a savepoint's trigger id (or did when it was sent).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SavepointView {
+    /// Flink is taking it.
+    InProgress,
+    /// Flink wrote it here.
+    Completed { location: String },
+    /// Flink failed it; its reason.
+    Failed { cause: String },
+    /// Flink does not know the trigger id: never triggered, or forgotten (expiry, a restart).
+    Unknown,
+    /// Flink did not answer.
+    Unreachable { error: String },
+    /// This pass sent the trigger (or stop) and Flink refused it; its reason.
+    Refused { cause: String },
+}
+
+/// A retained checkpoint of an ended job, as found in Flink's statistics and on storage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RetainedView {
+    /// One was found. `note` says what could not be confirmed, if anything.
+    Found {
+        location: String,
+        completed_at: DateTime<Utc>,
+        note: Option<String>,
+    },
+    /// None was found; `unreadable` says why the storage could not be looked at, if it could not.
+    NotFound { unreadable: Option<String> },
+}
+
+/// The deployment target a new job would start on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetView {
+    /// No target of this name exists in the namespace.
+    Missing { name: String },
+    /// The target's REST URL cannot be used.
+    Unusable { name: String, error: String },
+    /// The target, and its cluster's Flink version when known (asked, or from its status).
+    Found {
+        target: Box<DeploymentTarget>,
+        cluster_version: Option<String>,
+    },
+}
+
+/// Answers from outside the store gathered in this pass, each about the thing it names. A fresh pass
+/// starts with none; [`Action::Observe`] says which to gather.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answers {
+    /// Flink's view of the current job.
+    pub job: FlinkView,
+    /// Flink's view of a savepoint's trigger id.
+    pub savepoint: Option<(SavepointId, SavepointView)>,
+    /// The retained checkpoint of an ended job.
+    pub retained: Option<(JobId, RetainedView)>,
+    /// The root cause Flink reports for a failed job (`None` inside: Flink has none).
+    pub failure_cause: Option<(JobId, Option<String>)>,
+    /// For a stop-with-savepoint whose trigger Flink forgot: the savepoint Flink's statistics say the
+    /// job wrote into the savepoint's target directory, if any.
+    pub stop_savepoint_written: Option<(SavepointId, Option<String>)>,
+    /// The deployment target a new job would start on.
+    pub target: Option<TargetView>,
+    /// This pass submitted the job and Flink (or reading its artifact) refused; the reason.
+    pub submission_refused: Option<(JobId, String)>,
+    /// This pass sent Flink the cancel of this job.
+    pub cancel_sent: Option<JobId>,
+}
+
+impl Answers {
+    fn savepoint(&self, id: SavepointId) -> Option<&SavepointView> {
+        self.savepoint
+            .as_ref()
+            .filter(|(s, _)| *s == id)
+            .map(|(_, v)| v)
+    }
+}
+
 /// Everything planning looks at.
 #[derive(Debug, Clone)]
 pub struct Observed<'a> {
@@ -87,12 +180,97 @@ pub struct Observed<'a> {
     pub current_job: Option<&'a Job>,
     /// The deployment's newest job of any state.
     pub last_job: Option<&'a Job>,
-    pub flink: FlinkView,
     /// The deployment's savepoints.
     pub savepoints: &'a [Savepoint],
     /// A savepoint directory is known (deployment configuration or blob storage).
     pub savepoints_configured: bool,
+    /// Savepoints whose trigger (or stop) this process has sent and Flink accepted.
+    pub triggered: &'a [SavepointId],
+    pub answers: &'a Answers,
     pub now: DateTime<Utc>,
+}
+
+/// The questions to answer before planning again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ask {
+    /// Flink's view of the current job (its state; its tasks too while it starts).
+    pub job: bool,
+    /// Flink's view of this savepoint's trigger id.
+    pub savepoint: Option<SavepointId>,
+    /// The current job's retained checkpoint (Flink's statistics when it knows the job, storage).
+    pub retained: bool,
+    /// The root cause of the current job's failure.
+    pub failure_cause: bool,
+    /// The savepoint a stop wrote, from Flink's checkpoint statistics of the current job.
+    pub stop_savepoint_written: Option<SavepointId>,
+    /// This deployment target and its cluster's Flink version.
+    pub target: Option<String>,
+}
+
+string_enum! {
+    /// What a wait is for. The polling schedule learns how long each takes for a deployment.
+    pub enum Operation {
+        /// A savepoint of a job that keeps running.
+        Savepoint => "SAVEPOINT",
+        /// The savepoint of a stop-with-savepoint.
+        Stop => "STOP",
+        /// A job finishing after its stop-with-savepoint completed.
+        Finish => "FINISH",
+        /// A job being started, until all of its tasks run.
+        Start => "START",
+        /// A job being cancelled.
+        Cancel => "CANCEL",
+        /// Flink at work on its own (a restart) or not answering: nothing of ours to time.
+        Flink => "FLINK",
+    }
+}
+
+/// The one question a wait is waiting to ask again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollAsk {
+    /// The current job's state.
+    Job,
+    /// The current job's state and tasks (`/jobs/overview`).
+    Tasks,
+    /// A savepoint's trigger id.
+    Savepoint(SavepointId),
+}
+
+/// A wait on something Flink does: what to ask, for which operation, and since when it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Poll {
+    pub ask: PollAsk,
+    pub operation: Operation,
+    pub since: DateTime<Utc>,
+}
+
+/// What becomes of a retained checkpoint when a job ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Retained {
+    /// Not looked for: the job finished, or was stopped with a savepoint (which discards checkpoints).
+    NotApplicable,
+    /// Record it as a RETAINED_CHECKPOINT savepoint (before the job row is marked terminal).
+    Record {
+        location: String,
+        completed_at: DateTime<Utc>,
+        note: Option<String>,
+    },
+    /// A savepoint row with this location exists already (a pass before a crash recorded it).
+    AlreadyRecorded,
+    /// None: say so in an event, with this explanation.
+    NoneFound { why: String },
+}
+
+/// How a failed savepoint affects its job and deployment (a stop's failure is the suspend's or
+/// upgrade's failure; a user request's is only its own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopFailed {
+    /// `suspend` or `stateful upgrade`.
+    pub operation: &'static str,
+    /// The job to mark STARTED again (it was TERMINATING: Flink keeps it running).
+    pub take_back: Option<JobId>,
+    /// This was the last attempt of `maxSavepointCreationAttempts`.
+    pub gives_up: bool,
 }
 
 /// The one next step.
@@ -100,8 +278,11 @@ pub struct Observed<'a> {
 pub enum Action {
     /// Nothing to do; look again at the next tick or when something changes.
     Steady,
-    /// Flink is busy with something of ours (a start, a stop); look again soon.
-    Wait { reason: String },
+    /// Answer these questions (reads only), then plan again.
+    Observe { ask: Ask },
+    /// Flink is busy with something; ask `poll` again when the schedule says so (or, without one,
+    /// look again in a while).
+    Wait { reason: String, poll: Option<Poll> },
     /// A previous attempt failed; do not try again before `until`.
     Backoff { until: DateTime<Utc> },
     /// Dispose of the data of a savepoint marked for deletion (or just forget it), then delete the row.
@@ -110,34 +291,77 @@ pub enum Action {
     /// DELETE).
     ExpireSavepoints { expired: Vec<Expired> },
     /// The deployment's periodic savepoint is due: record a STARTED USER_REQUEST savepoint of the job
-    /// (annotated as periodic); the next pass triggers it.
+    /// (annotated as periodic); the next step triggers it.
     TriggerPeriodicSavepoint { job: JobId },
-    /// A savepoint request that can no longer be served (its job is gone).
+    /// Mark a STARTED savepoint FAILED with this reason; `stop` when it was a stop's savepoint.
     FailSavepoint {
         savepoint: SavepointId,
         reason: String,
+        stop: Option<StopFailed>,
     },
+    /// Mark a STARTED savepoint COMPLETED at the location Flink wrote it to.
+    CompleteSavepoint {
+        savepoint: SavepointId,
+        location: String,
+    },
+    /// Send Flink the savepoint's trigger (its id is the trigger id; a stop's savepoint is sent as a
+    /// stop-with-savepoint). Flink's refusal comes back as [`SavepointView::Refused`].
+    TriggerSavepoint { savepoint: SavepointId },
     /// Record a new Job row (STARTING) and submit it to Flink.
     StartJob { restore: RestoreDecision },
+    /// The deployment target to start on cannot be used: record why (not an attempt: creating or
+    /// fixing the target wakes the deployment).
+    TargetMissing { message: String },
+    /// The Flink version gate refuses the start: the deployment becomes FAILED (it starts by itself
+    /// once the versions agree).
+    GateStart { message: String },
+    /// The versions the gate refused agree now: clear the failure, so the job can start.
+    LiftGate { message: String },
     /// `requireState` is set and nothing qualifies: refuse to start empty.
     RefuseStart { decision: RestoreDecision },
     /// A STARTING job that Flink does not know: the submission never happened; submit it (same id).
+    /// Flink's refusal comes back as [`Answers::submission_refused`].
     SubmitJob { job: JobId },
+    /// Flink (or reading the artifact) refused the job's submission: mark it FAILED and count the
+    /// attempt.
+    FailJobCreation {
+        job: JobId,
+        reason: String,
+        gives_up: bool,
+    },
     /// Flink runs every task of a STARTING job: mark it STARTED and the deployment RUNNING.
     MarkJobStarted { job: JobId },
-    /// A STARTED savepoint: ask Flink about it, triggering it first if Flink does not know it.
-    AdvanceSavepoint { savepoint: SavepointId },
-    /// Record a STARTED savepoint of this origin and stop the job with it.
+    /// Record a STARTED savepoint of this origin, mark the job TERMINATING and stop it with the
+    /// savepoint.
     StopWithSavepoint { job: JobId, origin: SavepointOrigin },
-    /// Stop the job without a savepoint.
+    /// A stop's savepoint row exists but its job was not marked TERMINATING (a crash between the two
+    /// writes): mark it now, so the stop is sent with its intent complete.
+    MarkJobTerminating { job: JobId },
+    /// Stop the job without a savepoint (the reason is written first).
     Cancel { job: JobId, reason: StopReason },
-    /// Flink reports the job over: record how, any retained checkpoint, and the deployment's state.
+    /// Flink reports the job over: record the retained checkpoint, then the job's end (the
+    /// deployment's new state is the next step, [`Action::DeploymentEnded`]).
     JobEnded {
         job: JobId,
         flink_state: FlinkJobState,
+        job_state: JobState,
+        failure: Option<(FailureReason, String)>,
+        retained: Retained,
     },
-    /// Flink no longer knows a job that ran (e.g. the JobManager restarted without HA).
-    JobVanished { job: JobId },
+    /// Flink no longer knows a job that ran (e.g. the JobManager restarted without HA): record its
+    /// retained checkpoint, then the job FAILED with this message.
+    JobVanished {
+        job: JobId,
+        message: String,
+        retained: Retained,
+    },
+    /// The deployment's last job ended, and the deployment's status does not say so yet: write its
+    /// new state (and the job's failure, when the job failed), with the event.
+    DeploymentEnded {
+        job: JobId,
+        deployment_state: DeploymentState,
+        failure: Option<(FailureReason, String)>,
+    },
     /// A savepoint is needed (suspend, stateful upgrade) but no savepoint directory is configured:
     /// record the failure and keep the job running.
     SavepointsNotConfigured { job: JobId, operation: String },
@@ -145,10 +369,51 @@ pub enum Action {
     SetStatus { state: DeploymentState },
 }
 
+impl Action {
+    /// The action's name, for metrics and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Steady => "steady",
+            Action::Observe { .. } => "observe",
+            Action::Wait { .. } => "wait",
+            Action::Backoff { .. } => "backoff",
+            Action::DisposeSavepoint { .. } => "dispose_savepoint",
+            Action::ExpireSavepoints { .. } => "expire_savepoints",
+            Action::TriggerPeriodicSavepoint { .. } => "trigger_periodic_savepoint",
+            Action::FailSavepoint { .. } => "fail_savepoint",
+            Action::CompleteSavepoint { .. } => "complete_savepoint",
+            Action::TriggerSavepoint { .. } => "trigger_savepoint",
+            Action::StartJob { .. } => "start_job",
+            Action::TargetMissing { .. } => "target_missing",
+            Action::GateStart { .. } => "gate_start",
+            Action::LiftGate { .. } => "lift_gate",
+            Action::RefuseStart { .. } => "refuse_start",
+            Action::SubmitJob { .. } => "submit_job",
+            Action::FailJobCreation { .. } => "fail_job_creation",
+            Action::MarkJobStarted { .. } => "mark_job_started",
+            Action::StopWithSavepoint { .. } => "stop_with_savepoint",
+            Action::MarkJobTerminating { .. } => "mark_job_terminating",
+            Action::Cancel { .. } => "cancel",
+            Action::JobEnded { .. } => "job_ended",
+            Action::JobVanished { .. } => "job_vanished",
+            Action::DeploymentEnded { .. } => "deployment_ended",
+            Action::SavepointsNotConfigured { .. } => "savepoints_not_configured",
+            Action::SetStatus { .. } => "set_status",
+        }
+    }
+}
+
 /// How long to wait after `attempts` failed attempts: 500 ms doubling, at most 30 s.
 pub fn backoff(attempts: u32) -> Duration {
     let ms = 500i64.saturating_mul(1i64 << attempts.saturating_sub(1).min(10));
     Duration::milliseconds(ms.min(30_000))
+}
+
+fn backoff_until(attempts: u32, last: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (attempts, last) {
+        (0, _) | (_, None) => None,
+        (n, Some(at)) => Some(at + backoff(n)),
+    }
 }
 
 /// The savepoint the controller works on next: the oldest STARTED one (of `job`, when given). Savepoints
@@ -168,8 +433,8 @@ fn status_is(d: &Deployment, state: DeploymentState, job: Option<JobId>) -> bool
 /// Decides the next action for one deployment.
 pub fn plan(o: &Observed<'_>) -> Action {
     let action = match o.current_job {
-        Some(job) => plan_with_job(o, job),
-        None => plan_without_job(o),
+        Some(job) => job::plan(o, job),
+        None => start::plan(o),
     };
     match action {
         Action::Steady | Action::Wait { .. } | Action::Backoff { .. } => {
@@ -198,231 +463,6 @@ fn housekeeping(o: &Observed<'_>) -> Option<Action> {
     }
     let expired = retention::expired(o.deployment, o.savepoints, o.current_job, o.now);
     (!expired.is_empty()).then_some(Action::ExpireSavepoints { expired })
-}
-
-fn plan_with_job(o: &Observed<'_>, job: &Job) -> Action {
-    let d = o.deployment;
-    let id = job.metadata.id;
-    let (state, all_running) = match &o.flink {
-        FlinkView::Unreachable { error } => {
-            return Action::Wait {
-                reason: format!("Flink did not answer: {error}"),
-            };
-        }
-        FlinkView::NotAsked => {
-            return Action::Wait {
-                reason: "Flink was not asked about the job".into(),
-            }
-        }
-        FlinkView::Missing => {
-            return match job.status.state {
-                JobState::Starting => Action::SubmitJob { job: id },
-                _ => Action::JobVanished { job: id },
-            };
-        }
-        FlinkView::Job {
-            state,
-            all_tasks_running,
-        } => (*state, *all_tasks_running),
-    };
-    let in_flight = oldest_started(o.savepoints, Some(id));
-
-    if state.is_globally_terminal() {
-        // Collect the outcome of a stop-with-savepoint before noticing that the job ended.
-        if let Some(sp) = in_flight {
-            return Action::AdvanceSavepoint {
-                savepoint: sp.metadata.id,
-            };
-        }
-        return Action::JobEnded {
-            job: id,
-            flink_state: state,
-        };
-    }
-
-    match job.status.state {
-        JobState::Starting => {
-            if state == FlinkJobState::Running && all_running {
-                Action::MarkJobStarted { job: id }
-            } else {
-                Action::Wait {
-                    reason: format!("job is {state} in Flink, waiting for all tasks to run"),
-                }
-            }
-        }
-        JobState::Terminating => match in_flight {
-            Some(sp) => Action::AdvanceSavepoint {
-                savepoint: sp.metadata.id,
-            },
-            // A cancel under way carries its reason: send it again until Flink reports the end.
-            None => match job
-                .metadata
-                .annotations
-                .get(STOP_REASON_ANNOTATION)
-                .and_then(|r| r.parse().ok())
-            {
-                Some(reason) => Action::Cancel { job: id, reason },
-                None => {
-                    let last_stop = o
-                        .savepoints
-                        .iter()
-                        .filter(|s| {
-                            s.metadata.job_id == Some(id)
-                                && s.metadata.origin != SavepointOrigin::UserRequest
-                        })
-                        .max_by_key(|s| (s.metadata.created_at, s.metadata.id));
-                    match last_stop.map(|s| s.status.state) {
-                        // The stop's savepoint failed (and a crash kept the job from being marked
-                        // STARTED again): Flink keeps such a job running; take it back.
-                        Some(SavepointState::Failed) => Action::MarkJobStarted { job: id },
-                        // The stop's savepoint completed: Flink is finishing the job. Never cancel it
-                        // (that would race the savepoint it just wrote).
-                        _ => Action::Wait {
-                            reason: format!("the stop-with-savepoint completed; job is {state} in Flink, finishing"),
-                        },
-                    }
-                }
-            },
-        },
-        _ => {
-            if let Some(sp) = in_flight {
-                return Action::AdvanceSavepoint {
-                    savepoint: sp.metadata.id,
-                };
-            }
-            if state != FlinkJobState::Running {
-                // Restarting, failing, reconciling: Flink's own restart strategy is at work.
-                return Action::Wait {
-                    reason: format!("job is {state} in Flink"),
-                };
-            }
-            match d.spec.state {
-                DesiredState::Cancelled => Action::Cancel {
-                    job: id,
-                    reason: StopReason::Cancel,
-                },
-                DesiredState::Suspended => stop_with_savepoint(o, job, SavepointOrigin::Suspend),
-                DesiredState::Running => {
-                    let template_changed = job.spec_version().unwrap_or(0) < d.spec_version();
-                    match (template_changed, d.spec.upgrade_strategy.kind) {
-                        (true, UpgradeStrategyKind::Stateful) => {
-                            stop_with_savepoint(o, job, SavepointOrigin::SuspendAndUpgrade)
-                        }
-                        (true, UpgradeStrategyKind::Stateless) => Action::Cancel {
-                            job: id,
-                            reason: StopReason::StatelessUpgrade,
-                        },
-                        _ if !status_is(d, DeploymentState::Running, Some(id))
-                            && !d.transition().gave_up =>
-                        {
-                            Action::SetStatus {
-                                state: DeploymentState::Running,
-                            }
-                        }
-                        _ if o.savepoints_configured
-                            && job.status.state == JobState::Started
-                            && retention::periodic_due(d, job, o.savepoints, o.now) =>
-                        {
-                            Action::TriggerPeriodicSavepoint { job: id }
-                        }
-                        _ => Action::Steady,
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn stop_with_savepoint(o: &Observed<'_>, job: &Job, origin: SavepointOrigin) -> Action {
-    let t = o.deployment.transition();
-    if t.gave_up {
-        return Action::Steady;
-    }
-    if !o.savepoints_configured {
-        let operation = match origin {
-            SavepointOrigin::Suspend => "suspend",
-            _ => "stateful upgrade",
-        };
-        return Action::SavepointsNotConfigured {
-            job: job.metadata.id,
-            operation: operation.into(),
-        };
-    }
-    if let Some(until) = backoff_until(t.savepoint_attempts, t.last_attempt_at) {
-        if until > o.now {
-            return Action::Backoff { until };
-        }
-    }
-    Action::StopWithSavepoint {
-        job: job.metadata.id,
-        origin,
-    }
-}
-
-fn backoff_until(attempts: u32, last: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    match (attempts, last) {
-        (0, _) | (_, None) => None,
-        (n, Some(at)) => Some(at + backoff(n)),
-    }
-}
-
-fn plan_without_job(o: &Observed<'_>) -> Action {
-    let d = o.deployment;
-    if let Some(sp) = oldest_started(o.savepoints, None) {
-        return Action::FailSavepoint {
-            savepoint: sp.metadata.id,
-            reason: "the deployment has no running job to take the savepoint of".into(),
-        };
-    }
-    match d.spec.state {
-        DesiredState::Running => {
-            let t = d.transition();
-            if t.gave_up {
-                return Action::Steady;
-            }
-            if let Some(until) = backoff_until(t.job_attempts, t.last_attempt_at) {
-                if until > o.now {
-                    return Action::Backoff { until };
-                }
-            }
-            let stateless_upgrade = o.last_job.is_some_and(|j| {
-                j.metadata
-                    .annotations
-                    .get(STOP_REASON_ANNOTATION)
-                    .map(String::as_str)
-                    == Some(StopReason::StatelessUpgrade.as_str())
-                    && j.spec_version().unwrap_or(0) < d.spec_version()
-            });
-            let restore = if stateless_upgrade {
-                RestoreDecision {
-                    strategy: RestoreStrategyKind::None,
-                    savepoint_id: None,
-                    savepoint_location: None,
-                    reason: "STATELESS upgrade: the new template starts without state".into(),
-                    skipped: Vec::new(),
-                    start_refused: false,
-                }
-            } else {
-                restore::select(d, o.savepoints)
-            };
-            if restore.start_refused {
-                Action::RefuseStart { decision: restore }
-            } else {
-                Action::StartJob { restore }
-            }
-        }
-        DesiredState::Suspended if !status_is(d, DeploymentState::Suspended, None) => {
-            Action::SetStatus {
-                state: DeploymentState::Suspended,
-            }
-        }
-        DesiredState::Cancelled if !status_is(d, DeploymentState::Cancelled, None) => {
-            Action::SetStatus {
-                state: DeploymentState::Cancelled,
-            }
-        }
-        _ => Action::Steady,
-    }
 }
 
 #[cfg(test)]

@@ -17,9 +17,9 @@
 //! instead of retrying in a loop — is older than the interval, or, before the first, once the job has
 //! run that long; never while another savepoint of the job is in flight.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
-use crate::deployment::parse_duration;
+use crate::duration::{self, Bounds};
 use crate::restore;
 use crate::{Deployment, Job, Savepoint, SavepointId, SavepointOrigin, SavepointState};
 
@@ -30,9 +30,11 @@ pub struct Expired {
     pub reason: String,
 }
 
-fn duration(s: Option<&str>) -> Option<Duration> {
-    let d = parse_duration(s?).ok()?;
-    Duration::from_std(d).ok()
+/// The setting's duration, or `None` (the schedule is off) when it is unset or outside `bounds`. The
+/// API refuses such values; one can only come from a row written before the bounds existed, and
+/// ignoring it is the safe reading (no savepoints taken back to back, none expired by surprise).
+fn setting(s: Option<&str>, bounds: Bounds) -> Option<std::time::Duration> {
+    bounds.parse(s?).ok()
 }
 
 /// The snapshots of `d` that its retention settings expire now, oldest last.
@@ -45,7 +47,7 @@ pub fn expired(
     let Some(r) = &d.spec.savepoint_retention else {
         return Vec::new();
     };
-    let max_age = duration(r.max_age.as_deref());
+    let max_age = setting(r.max_age.as_deref(), duration::RETENTION_MAX_AGE);
     if r.max_count.is_none() && max_age.is_none() {
         return Vec::new();
     }
@@ -77,13 +79,18 @@ pub fn expired(
                 "beyond spec.savepointRetention.maxCount {n} (number {} by age)",
                 i + 1
             ),
-            (_, Some(age)) if now - s.metadata.created_at > age => format!(
-                "older than spec.savepointRetention.maxAge {} (created {})",
-                r.max_age.as_deref().unwrap_or_default().trim(),
-                s.metadata
-                    .created_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
+            // Past the end of time (never, in practice) means never expired.
+            (_, Some(age))
+                if duration::after(s.metadata.created_at, age).is_some_and(|t| now > t) =>
+            {
+                format!(
+                    "older than spec.savepointRetention.maxAge {} (created {})",
+                    r.max_age.as_deref().unwrap_or_default().trim(),
+                    s.metadata
+                        .created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
+            }
             _ => continue,
         };
         out.push(Expired {
@@ -94,14 +101,17 @@ pub fn expired(
     out
 }
 
-/// When the running `job` of `d` is due for its next periodic savepoint (None: no schedule, or a
-/// savepoint of the job is in flight).
+/// When the running `job` of `d` is due for its next periodic savepoint (None: no schedule, a
+/// savepoint of the job is in flight, or the next one would be past the end of time).
 pub fn periodic_due_at(
     d: &Deployment,
     job: &Job,
     savepoints: &[Savepoint],
 ) -> Option<DateTime<Utc>> {
-    let interval = duration(d.spec.periodic_savepoint_interval.as_deref())?;
+    let interval = setting(
+        d.spec.periodic_savepoint_interval.as_deref(),
+        duration::PERIODIC_SAVEPOINT_INTERVAL,
+    )?;
     let of_job = || {
         savepoints
             .iter()
@@ -115,7 +125,7 @@ pub fn periodic_due_at(
         .max()
         .or_else(|| job.status.started.as_ref().map(|s| s.started_at))
         .unwrap_or(job.metadata.created_at);
-    Some(since + interval)
+    duration::after(since, interval)
 }
 
 /// Whether a periodic savepoint of `job` is due at `now`.
@@ -135,7 +145,7 @@ mod tests {
         DeploymentSpec, JobSpec, JobState, JobStatusStarted, RestoreStrategyKind,
         SavepointRetention, SPEC_VERSION_ANNOTATION,
     };
-    use chrono::TimeZone;
+    use chrono::{Duration, TimeZone};
     use uuid::Uuid;
 
     fn t0() -> DateTime<Utc> {
@@ -396,6 +406,27 @@ mod tests {
             "{}",
             got[0].reason
         );
+        // An out-of-bounds maxAge (only in rows older than the bounds) expires nothing; neither does
+        // a savepoint whose expiry would be past the end of time.
+        for age in ["0s", "9999999999d"] {
+            d.spec.savepoint_retention = Some(SavepointRetention {
+                max_count: None,
+                max_age: Some(age.into()),
+            });
+            assert!(
+                expired(&d, &all, None, t0() + Duration::hours(5)).is_empty(),
+                "{age}"
+            );
+        }
+        let mut late = all.clone();
+        for s in &mut late {
+            s.metadata.created_at = DateTime::<Utc>::MAX_UTC;
+        }
+        d.spec.savepoint_retention = Some(SavepointRetention {
+            max_count: None,
+            max_age: Some("1d".into()),
+        });
+        assert!(expired(&d, &late, None, DateTime::<Utc>::MAX_UTC).is_empty());
     }
 
     #[test]
@@ -453,6 +484,22 @@ mod tests {
                 false,
             ),
             ("no schedule", None, vec![], 1000, false),
+            // Rows written before the bounds existed: an interval out of bounds is no schedule (never
+            // back to back, never an overflow).
+            (
+                "0ms is off",
+                Some("0ms"),
+                vec![(1, 10, Completed, true)],
+                1000,
+                false,
+            ),
+            (
+                "a huge interval is off",
+                Some("9999999999d"),
+                vec![],
+                1000,
+                false,
+            ),
         ];
         for (name, interval, sps, at, want) in cases {
             let mut d = deployment(None, None, LatestState);

@@ -180,22 +180,60 @@ async fn writes_through_one_replica_reach_the_other_replicas_changes() {
 
 /// The pid of the backend whose `application_name` is `app` in `db` (exactly one expected).
 async fn backend_pid(admin: &mut PgConnection, db: &str, app: &str) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let pids: Vec<i32> = sqlx::query_scalar(
-            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
-        )
-        .bind(db)
-        .bind(app)
-        .fetch_all(&mut *admin)
-        .await
-        .unwrap();
-        if pids.len() == 1 {
-            return pids[0];
-        }
-        assert!(Instant::now() < deadline, "backends named {app}: {pids:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let admin = tokio::sync::Mutex::new(admin);
+    stateplane_testkit::wait::until_async(
+        &format!("one backend named {app}"),
+        Duration::from_secs(10),
+        || async {
+            let mut conn = admin.lock().await;
+            let pids: Vec<i32> = sqlx::query_scalar(
+                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
+            )
+            .bind(db)
+            .bind(app)
+            .fetch_all(&mut **conn)
+            .await
+            .unwrap();
+            match pids.as_slice() {
+                [pid] => Ok(*pid),
+                _ => Err(format!("backends: {pids:?}")),
+            }
+        },
+    )
+    .await
+}
+
+/// Waits until a lease session in database `db` (at `url`) that does not hold the lock has tried for
+/// it (its last query, finished, was `pg_try_advisory_lock`) later than `after` (a try seen before);
+/// returns that session's pid and when the try began (seconds since the epoch).
+async fn lease_try(url: &str, db: &str, after: Option<f64>) -> (i32, f64) {
+    stateplane_testkit::wait::until_async(
+        "a waiting lease to try for the lock",
+        Duration::from_secs(10),
+        || async move {
+            let mut admin = PgConnection::connect(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let tries: Vec<(i32, f64)> = sqlx::query_as(
+                "SELECT a.pid, extract(epoch FROM a.query_start)::float8 FROM pg_stat_activity a
+                 WHERE a.datname = $1 AND a.application_name = 'stateplane-leader'
+                   AND a.state = 'idle' AND a.query LIKE '%pg_try_advisory_lock%'
+                   AND NOT EXISTS (SELECT 1 FROM pg_locks l
+                                   WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted)",
+            )
+            .bind(db)
+            .fetch_all(&mut admin)
+            .await
+            .map_err(|e| e.to_string())?;
+            let _ = admin.close().await;
+            tries
+                .iter()
+                .find(|(_, at)| after.is_none_or(|a| *at > a))
+                .copied()
+                .ok_or_else(|| format!("tries so far: {tries:?}"))
+        },
+    )
+    .await
 }
 
 async fn terminate(admin: &mut PgConnection, pid: i32) {
@@ -341,30 +379,60 @@ async fn events_appended_during_a_namespace_delete_fail_cleanly() {
     a.namespace_create(&Namespace::new("doomed")).await.unwrap();
     let d = Deployment::new("doomed", "counter", spec());
     a.deployment_create(&d).await.unwrap();
+    // Appends (counting the ones that landed) until one is refused, then 20 more (at most 10 000).
+    let landed = Arc::new(AtomicUsize::new(0));
+    let counter = landed.clone();
     let appender = tokio::spawn(async move {
         let mut outcomes = Vec::new();
-        for i in 0..200 {
+        let mut after_refusal = None;
+        for i in 0..10_000 {
             let e = stateplane_model::Event::new(
                 "doomed",
                 d.metadata.id,
                 stateplane_model::EventName::GeneralFailure,
                 format!("event {i}"),
             );
-            outcomes.push(a.event_append(&e).await);
+            let o = a.event_append(&e).await;
+            if o.is_ok() {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            if o.is_err() && after_refusal.is_none() {
+                after_refusal = Some(20);
+            }
+            outcomes.push(o);
+            match &mut after_refusal {
+                Some(0) => break,
+                Some(n) => *n -= 1,
+                None => {}
+            }
         }
         outcomes
     });
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The delete comes while appends are landing.
+    stateplane_testkit::wait::until_async("a first event to land", Duration::from_secs(10), || {
+        let n = landed.load(Ordering::SeqCst);
+        async move { (n > 0).then_some(()).ok_or_else(|| "none yet".to_string()) }
+    })
+    .await;
     b.namespace_delete("doomed").await.unwrap();
     let outcomes = appender.await.unwrap();
     let mut failed = false;
-    for o in outcomes {
+    for o in &outcomes {
         match o {
             Ok(()) => assert!(!failed, "nothing lands after the namespace is gone"),
             Err(StoreError::NotFound { .. }) => failed = true,
             Err(e) => panic!("unexpected error: {e:?}"),
         }
     }
+    assert!(
+        outcomes.first().is_some_and(Result::is_ok),
+        "appends landed before the delete"
+    );
+    assert!(
+        failed,
+        "appends after the delete were refused: {} landed",
+        outcomes.len()
+    );
     b.close().await;
 }
 
@@ -413,18 +481,17 @@ impl Leadership {
     }
 
     async fn wait_for(&self, what: &[(usize, &'static str)], within: Duration) -> Instant {
-        let deadline = Instant::now() + within;
-        loop {
-            if self.events() == what {
-                return self.log.lock().unwrap().last().unwrap().2;
+        stateplane_testkit::wait::until_async(&format!("leadership {what:?}"), within, || {
+            let seen = self.events();
+            let last = self.log.lock().unwrap().last().map(|e| e.2);
+            async move {
+                match last {
+                    Some(at) if seen == what => Ok(at),
+                    _ => Err(format!("{seen:?}")),
+                }
             }
-            assert!(
-                Instant::now() < deadline,
-                "expected {what:?}, got {:?}",
-                self.events()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 }
 
@@ -436,7 +503,10 @@ async fn one_leader_at_a_time_and_a_quick_takeover() {
     seen.wait_for(&[(1, "start")], Duration::from_secs(10))
         .await;
     let (stop2, two) = seen.run(LeaderLease::new(db.url()).unwrap(), 2);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The second has tried for the lease twice (it retries every second) and not started.
+    let (pid, first) = lease_try(db.url(), db.name(), None).await;
+    let (again, _) = lease_try(db.url(), db.name(), Some(first)).await;
+    assert_eq!(pid, again, "the same waiting session tried again");
     assert_eq!(seen.events(), [(1, "start")], "the second waits");
 
     // A clean shutdown hands over: the lock is released, the other takes over within seconds.
@@ -457,8 +527,9 @@ async fn one_leader_at_a_time_and_a_quick_takeover() {
 
     // The server ends the leader's session: it stops before a new leader starts.
     let (stop3, three) = seen.run(LeaderLease::new(db.url()).unwrap(), 3);
+    // The third is connected and waiting (it has tried once) before the leader's session ends.
+    lease_try(db.url(), db.name(), None).await;
     let mut admin = PgConnection::connect(db.url()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let holder: i32 = sqlx::query_scalar(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",

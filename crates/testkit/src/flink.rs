@@ -11,7 +11,8 @@
 //!
 //! Guarantees:
 //! - the cluster gets its own free REST port (rpc/blob ports are picked by the script), its own work
-//!   dir under the system temp dir and 8 task slots, so several test binaries can run side by side;
+//!   dir under the system temp dir and 8 task slots (`STATEPLANE_TEST_FLINK_SLOTS` when a test binary
+//!   needs more), so several test binaries can run side by side;
 //! - the JVMs die when the test process exits — normally, by panic, or by `kill -9`. A watchdog
 //!   shell, started *before* the cluster in its own process group, blocks reading a pipe whose only
 //!   writer is this process; the kernel closes the pipe when the process dies however it dies, the
@@ -91,6 +92,15 @@ pub fn shared_cluster_of(version: &str) -> &'static TestCluster {
         Ok(cluster) => cluster,
         Err(message) => panic!("{message}"),
     }
+}
+
+/// [`TEST_SLOTS`], or `STATEPLANE_TEST_FLINK_SLOTS` (a test binary running many jobs at once sets it
+/// before its first cluster starts).
+fn test_slots() -> u32 {
+    std::env::var("STATEPLANE_TEST_FLINK_SLOTS")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(TEST_SLOTS)
 }
 
 fn default_version() -> String {
@@ -195,7 +205,7 @@ impl TestCluster {
                 ("FLINK_VERSION", version.to_owned()),
                 ("FLINK_REST_PORT", port.to_string()),
                 ("FLINK_WORK_DIR", work_dir.display().to_string()),
-                ("FLINK_SLOTS", TEST_SLOTS.to_string()),
+                ("FLINK_SLOTS", test_slots().to_string()),
             ];
             let started = Instant::now();
             match run_script(
@@ -210,6 +220,16 @@ impl TestCluster {
                     if !rest_url.starts_with("http") {
                         return Err(format!("flink-local.sh start printed '{out}', not a URL"));
                     }
+                    // The script returns once the TaskManager registered; its slots are reported a
+                    // moment later (on a loaded machine, seconds). A cluster is ready with all of them.
+                    crate::wait::until(
+                        &format!("Flink at {rest_url} to report {TEST_SLOTS} task slots"),
+                        Duration::from_secs(120),
+                        || match slots_total(&rest_url) {
+                            Some(n) if n == u64::from(TEST_SLOTS) => Ok(()),
+                            other => Err(format!("slots-total {other:?}")),
+                        },
+                    );
                     eprintln!(
                         "stateplane-testkit: Flink {version} at {rest_url} started in {:.1}s (work dir {})",
                         started.elapsed().as_secs_f64(),
@@ -371,6 +391,7 @@ fn run_script(
                     tail(&log_path, 40)
                 ));
             }
+            // a bounded poll of the script (the deadline is checked above), not a wait for a guess
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => return Err(format!("cannot wait for flink-local.sh: {e}")),
         }
@@ -389,6 +410,22 @@ fn run_script(
             tail(&log_path, 40)
         ))
     }
+}
+
+/// `slots-total` of the cluster's `GET /overview` (plain HTTP/1.0 over loopback), if it answers.
+fn slots_total(rest_url: &str) -> Option<u64> {
+    use std::io::Write;
+    let addr = rest_url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET /overview HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let rest = response.split("\"slots-total\":").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn tail(path: &Path, lines: usize) -> String {

@@ -1,8 +1,17 @@
 //! Helpers for stateplane's integration tests, which cross real boundaries (a real Flink cluster,
 //! real ports, real directories) instead of mocking them.
 //!
-//! Everything here is blocking and std-only (plus `tempfile`), so it can be called from plain
-//! `#[test]`s and from inside `#[tokio::test]` alike without needing or nesting a runtime.
+//! The cluster, server and process helpers are blocking, so they can be called from plain `#[test]`s
+//! and from inside `#[tokio::test]` alike without needing or nesting a runtime; the async waits
+//! (`wait::until_async`, [`logs`], [`api`]) run on the test's tokio runtime.
+//!
+//! Tests synchronise on positive signals, never on fixed sleeps:
+//! - [`wait::until`] / [`wait::until_async`]: poll a probe with a deadline and a description; a
+//!   timeout says what was awaited and what was seen instead. [`wait::process_gone`]: a killed
+//!   process has ended.
+//! - [`logs`]: the in-process code's own tracing events, e.g. every reconcile pass the controller
+//!   makes for a deployment and the action it planned ("the controller looked and did nothing").
+//! - [`api`]: a deployment's events by code, and counters on `/metrics` growing.
 //!
 //! - [`flink::shared_cluster`]: one Flink session cluster per test binary, killed when the test
 //!   process exits, however it exits.
@@ -12,9 +21,12 @@
 //! - [`temp_dir`]: a directory deleted when the returned guard drops.
 //! - [`process::spawn_server`]: the server binary as a child process, with the address it logs.
 
+pub mod api;
 pub mod flink;
+pub mod logs;
 pub mod postgres;
 pub mod process;
+pub mod wait;
 
 use std::collections::HashSet;
 use std::net::TcpListener;

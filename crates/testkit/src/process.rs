@@ -1,4 +1,5 @@
-//! The `stateplane server` binary as a child process, found by the address it logs.
+//! The `stateplane server` binary as a child process, found by the address it logs, with every line
+//! of its log kept (complete once [`wait_log_closed`] returns).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -13,6 +14,9 @@ pub struct Spawned {
     pub child: Child,
     pub addr: String,
     pub log: Arc<Mutex<Vec<String>>>,
+    /// The thread that reads stderr into `log`: finished once the process has closed its stderr (it
+    /// exited), so every line it wrote is in `log`.
+    pub reader: std::thread::JoinHandle<()>,
 }
 
 /// Spawns `cmd` (a `stateplane server` command; stdout is dropped, stderr read and kept) and waits up
@@ -30,7 +34,7 @@ pub fn spawn_server(cmd: &mut Command, timeout: Duration) -> Spawned {
     let log = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::channel();
     let keep = log.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split(LISTENING).nth(1) {
                 let addr: String = rest
@@ -45,7 +49,12 @@ pub fn spawn_server(cmd: &mut Command, timeout: Duration) -> Spawned {
         }
     });
     match rx.recv_timeout(timeout) {
-        Ok(addr) => Spawned { child, addr, log },
+        Ok(addr) => Spawned {
+            child,
+            addr,
+            log,
+            reader,
+        },
         Err(_) => {
             let _ = child.kill();
             let lines = log
@@ -55,4 +64,20 @@ pub fn spawn_server(cmd: &mut Command, timeout: Duration) -> Spawned {
             panic!("the server logged no address within {timeout:?}:\n{lines}")
         }
     }
+}
+
+/// Waits until `reader` (a [`Spawned::reader`]) has read the whole log, i.e. the process closed
+/// its stderr.
+///
+/// # Panics
+/// After `timeout`.
+#[track_caller]
+pub fn wait_log_closed(reader: &std::thread::JoinHandle<()>, timeout: Duration) {
+    crate::wait::until("the server's log to close", timeout, || {
+        if reader.is_finished() {
+            Ok(())
+        } else {
+            Err("stderr still open".into())
+        }
+    })
 }

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stateplane_testkit::flink::shared_cluster;
 
@@ -21,19 +21,6 @@ fn http_get(rest_url: &str, path: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie still has a /proc entry; only count it alive when it is not one.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
 }
 
 #[test]
@@ -70,7 +57,8 @@ fn child_process_holding_a_cluster() {
         pids.join(" ")
     );
     std::io::stdout().flush().unwrap();
-    // Wait to be killed; bounded so a broken parent never leaves this running for long.
+    // Wait to be killed (the point of this helper: it is SIGKILLed while it holds the cluster); bounded
+    // so a broken parent never leaves this running for long.
     std::thread::sleep(Duration::from_secs(300));
 }
 
@@ -117,23 +105,28 @@ fn cluster_dies_with_a_killed_test_process() {
     let work_dir = parts.next().unwrap().to_owned();
     let pids: Vec<u32> = parts.map(|p| p.parse().unwrap()).collect();
     assert_eq!(pids.len(), 2, "{line}");
-    assert!(pids.iter().all(|&p| alive(p)), "JVMs not running: {line}");
+    assert!(
+        pids.iter()
+            .all(|&p| stateplane_testkit::wait::process_alive(p)),
+        "JVMs not running: {line}"
+    );
 
     // SIGKILL: no destructor, no atexit, no panic hook runs in the child.
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while pids.iter().any(|&p| alive(p)) {
-        assert!(
-            Instant::now() < deadline,
-            "JVMs {pids:?} still alive 60 s after their test process was killed"
-        );
-        std::thread::sleep(Duration::from_millis(200));
+    for pid in &pids {
+        stateplane_testkit::wait::process_gone(*pid, Duration::from_secs(60));
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Path::new(&work_dir).exists() {
-        assert!(Instant::now() < deadline, "work dir {work_dir} not removed");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    stateplane_testkit::wait::until(
+        &format!("work dir {work_dir} to be removed"),
+        Duration::from_secs(10),
+        || {
+            if Path::new(&work_dir).exists() {
+                Err("still there".into())
+            } else {
+                Ok(())
+            }
+        },
+    );
 }

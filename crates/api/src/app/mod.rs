@@ -16,7 +16,9 @@ pub mod events;
 pub mod jobs;
 pub mod namespaces;
 pub mod savepoints;
+pub mod secret_values;
 pub mod targets;
+pub mod upsert;
 pub mod watch;
 
 /// How often a read-modify-write is retried when someone else wrote in between.

@@ -64,6 +64,7 @@ pub async fn start() -> Server {
 }
 
 pub async fn start_with(config: ApiConfig) -> Server {
+    stateplane_testkit::logs::capture();
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(dir.path()).await.unwrap();
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
@@ -214,4 +215,28 @@ pub fn minimal_spec() -> Value {
 
 pub fn id_of(v: &Value) -> String {
     v["metadata"]["id"].as_str().unwrap().to_string()
+}
+
+/// Sends a GET of `path` in the background and returns once the server has started serving it (its
+/// HTTP layer logged the request; a long-poll subscribes to changes right after, before its first
+/// read). The handle yields the status and the JSON body.
+pub async fn get_in_flight(s: &Server, path: &str) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+    let mark = stateplane_testkit::logs::mark();
+    let req = s.client.get(s.url(path));
+    let poll = tokio::spawn(async move {
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    });
+    stateplane_testkit::logs::wait_for(
+        &format!("the server to start serving GET {path}"),
+        std::time::Duration::from_secs(10),
+        mark,
+        |r| {
+            r.message == "started processing request"
+                && r.span_field("request", "uri").is_some_and(|u| u == path)
+        },
+    )
+    .await;
+    poll
 }

@@ -69,7 +69,7 @@ pub async fn deployment(
     let id = d.metadata.id.to_string();
     let desired: Option<DesiredState> = target.as_str().parse().ok();
     let spinner = Spinner::new(format!("{name}: {} → {target}", d.status.state));
-    let deadline = Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
     let mut stale_failure = false;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -145,7 +145,7 @@ pub async fn savepoint(
 ) -> Result<(Value, Savepoint)> {
     let id_s = id.to_string();
     let spinner = Spinner::new(format!("savepoint {}: STARTED", super::output::short(id)));
-    let deadline = Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let secs = poll_len(remaining, false);
@@ -191,10 +191,18 @@ pub async fn savepoint(
     }
 }
 
-/// `--timeout` values: `90s`, `10m`, `1h`, or seconds.
+/// `--timeout` values: `90s`, `10m`, `1h`, or seconds, within
+/// [`stateplane_model::duration::WAIT_TIMEOUT`].
 pub fn parse_timeout(s: &str) -> std::result::Result<Duration, String> {
-    if let Ok(secs) = s.trim().parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    stateplane_model::parse_duration(s)
+    stateplane_model::duration::WAIT_TIMEOUT
+        .parse(s)
+        .map_err(|e| e.to_string())
+}
+
+/// When a wait of `timeout` that starts now ends: never later than the longest `--timeout` allows,
+/// and checked, so no value can make the addition panic.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout.min(stateplane_model::duration::WAIT_TIMEOUT.max))
+        .unwrap_or(now)
 }

@@ -4,9 +4,10 @@
 
 use std::path::Path;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use stateplane_testkit::wait::{until, until_async};
 
 pub struct Server {
     pub child: Child,
@@ -51,21 +52,18 @@ impl Server {
 
     /// Waits for the process to end by itself (a crash point); panics if it does not within `timeout`.
     pub fn wait_crash(mut self, timeout: Duration, what: &str) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(
-                    !status.success(),
-                    "{what}: the server exited normally instead of crashing"
-                );
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: the crash point was never reached"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = until(&format!("{what}: the crash point"), timeout, || match self
+            .child
+            .try_wait()
+        {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => Err("still running".into()),
+            Err(e) => Err(e.to_string()),
+        });
+        assert!(
+            !status.success(),
+            "{what}: the server exited normally instead of crashing"
+        );
     }
 }
 
@@ -111,19 +109,24 @@ impl Api {
         self.call(reqwest::Method::PATCH, url, Some(body)).await
     }
 
+    /// Waits until the JSON at `url` satisfies `f` (a server that does not answer yet, e.g. one just
+    /// restarted, counts as "not yet").
     pub async fn wait(&self, url: String, what: &str, f: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = self.http.get(&url).send().await {
-                if let Ok(v) = r.json::<Value>().await {
-                    if f(&v) {
-                        return v;
-                    }
-                    assert!(Instant::now() < deadline, "{what} did not happen: {v}");
-                }
+        until_async(what, Duration::from_secs(60), || async {
+            let r = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let v = r.json::<Value>().await.map_err(|e| e.to_string())?;
+            if f(&v) {
+                Ok(v)
+            } else {
+                Err(v.to_string())
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 }
 

@@ -12,191 +12,185 @@
 use std::time::Duration;
 
 use stateplane_blob::{BlobLocation, Disposal as Removed};
+use stateplane_model::plan::FailureReason;
 use stateplane_model::retention::Expired;
 use stateplane_model::storage::{self, Disposal, PERIODIC_ANNOTATION};
 use stateplane_model::{
-    now, paths, EventName, Failure, JobId, Savepoint, SavepointFormat, SavepointId,
-    SavepointOrigin, SavepointState, SPEC_VERSION_ANNOTATION,
+    now, paths, EventName, JobId, Savepoint, SavepointFormat, SavepointId, SavepointOrigin,
+    SavepointState, SPEC_VERSION_ANNOTATION,
 };
 use stateplane_store::StoreError;
 use tracing::{info, warn};
 
-use super::{ts, Exec, Outcome, R};
+use super::context::{ts, Ctx, Effect};
+use crate::error::Error;
 
 /// The longest one disposal may take before it is reported as failed (object stores bound each request
 /// already; this bounds a listing and deletion of very many files).
 const DISPOSAL_TIMEOUT: Duration = Duration::from_secs(300);
 
-impl Exec<'_> {
-    /// Disposes of a deleted savepoint's data where that is stateplane's to do, then forgets it.
-    pub(super) async fn dispose_savepoint(&self, id: SavepointId) -> R<Outcome> {
-        let Some(sp) = self.savepoint(id) else {
-            return Ok(Outcome::Progressed);
-        };
-        let store = &self.shared.store;
-        let ns = sp.metadata.namespace.clone();
-        // Write-ahead: DELETING says storage may be being changed.
-        if sp.status.state == SavepointState::PendingDeletion
-            && !self
-                .update_savepoint(sp, SavepointState::PendingDeletion, |s| {
-                    s.status.state = SavepointState::Deleting;
-                    s.status.failure = None;
-                })
-                .await?
-        {
-            return Ok(Outcome::Progressed);
+/// Disposes of a deleted savepoint's data where that is stateplane's to do, then forgets it.
+pub(super) async fn dispose(x: &Ctx<'_>, id: SavepointId) -> Result<Effect, Error> {
+    let sp = x.savepoint(id)?;
+    let store = &x.shared.store;
+    let ns = sp.metadata.namespace.clone();
+    // Write-ahead: DELETING says storage may be being changed.
+    let sp = if sp.status.state == SavepointState::PendingDeletion {
+        x.write_savepoint(sp, |s| {
+            s.status.state = SavepointState::Deleting;
+            s.status.failure = None;
+        })
+        .await?
+    } else {
+        sp.clone()
+    };
+    let references = match sp.location_key() {
+        Some(k) => store
+            .savepoint_count_by_location(&k)
+            .await
+            .map_err(Error::Store)?,
+        None => 1,
+    };
+    let blob = x.shared.config.blob_storage_uri.as_deref();
+    let decision = storage::disposal(&sp, Some(x.d()), blob, references);
+    let location = sp.spec.savepoint_location.clone().unwrap_or_default();
+    let result = match tokio::time::timeout(DISPOSAL_TIMEOUT, dispose_data(&decision)).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "disposal of {location} did not finish within {} s",
+            DISPOSAL_TIMEOUT.as_secs()
+        )),
+    };
+    let what = format!("savepoint {id} ({})", sp.metadata.origin);
+    match result {
+        Ok(words) => {
+            match store.savepoint_delete(&ns, id).await {
+                Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            x.event(
+                EventName::SavepointDeleted,
+                format!("Deleted {what}: {words}"),
+                sp.metadata.job_id,
+                Some(id),
+            )
+            .await?;
         }
-        let sp = match store.savepoint_get(&ns, id).await {
-            Ok(s) if s.status.state == SavepointState::Deleting => s,
-            Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(Outcome::Progressed),
-            Err(e) => return Err(e.into()),
-        };
-        let references = match sp.location_key() {
-            Some(k) => store.savepoint_count_by_location(&k).await?,
-            None => 1,
-        };
-        let blob = self.shared.config.blob_storage_uri.as_deref();
-        let decision = storage::disposal(&sp, Some(self.d()), blob, references);
-        let location = sp.spec.savepoint_location.clone().unwrap_or_default();
-        let result = match tokio::time::timeout(DISPOSAL_TIMEOUT, dispose(&decision)).await {
-            Ok(r) => r,
-            Err(_) => Err(format!(
-                "disposal of {location} did not finish within {} s",
-                DISPOSAL_TIMEOUT.as_secs()
-            )),
-        };
-        let what = format!("savepoint {id} ({})", sp.metadata.origin);
-        match result {
-            Ok(words) => {
-                match store.savepoint_delete(&ns, id).await {
-                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                self.event(
-                    EventName::SavepointDeleted,
-                    format!("Deleted {what}: {words}"),
-                    sp.metadata.job_id,
-                    Some(id),
-                )
-                .await?;
-                Ok(Outcome::Progressed)
-            }
-            Err(reason) => {
-                warn!(savepoint = %id, %reason, "disposal failed");
-                self.update_savepoint(&sp, SavepointState::Deleting, |s| {
-                    s.status.state = SavepointState::FailedDeletion;
-                    s.status.failure = Some(Failure::new("DISPOSAL_FAILED", reason.clone()));
-                })
-                .await?;
-                self.event(
-                    EventName::SavepointDeletionFailed,
-                    format!(
-                        "Deleting {what} failed: {reason}. The savepoint is FAILED_DELETION and stays \
-                         listed; DELETE it again to retry"
-                    ),
-                    sp.metadata.job_id,
-                    Some(id),
-                )
-                .await?;
-                Ok(Outcome::Progressed)
-            }
+        Err(reason) => {
+            warn!(savepoint = %id, %reason, "disposal failed");
+            x.write_savepoint(&sp, |s| {
+                s.status.state = SavepointState::FailedDeletion;
+                s.status.failure = Some(FailureReason::DisposalFailed.failure(reason.clone()));
+            })
+            .await?;
+            x.event(
+                EventName::SavepointDeletionFailed,
+                format!(
+                    "Deleting {what} failed: {reason}. The savepoint is FAILED_DELETION and stays \
+                     listed; DELETE it again to retry"
+                ),
+                sp.metadata.job_id,
+                Some(id),
+            )
+            .await?;
         }
     }
+    Ok(Effect::wrote())
+}
 
-    /// Marks what retention expires for deletion (the same path as a DELETE).
-    pub(super) async fn expire_savepoints(&self, expired: Vec<Expired>) -> R<Outcome> {
-        for e in expired {
-            let Some(sp) = self.savepoint(e.savepoint_id) else {
-                continue;
-            };
-            let marked = self
-                .update_savepoint(sp, SavepointState::Completed, |s| {
-                    s.status.state = SavepointState::PendingDeletion;
-                    s.status.failure = None;
-                })
-                .await?;
-            if marked {
-                self.event(
-                    EventName::SavepointExpired,
-                    format!(
-                        "Retention: deleting savepoint {} ({}, created {}, at {}): {}",
-                        sp.metadata.id,
-                        sp.metadata.origin,
-                        ts(sp.metadata.created_at),
-                        sp.spec
-                            .savepoint_location
-                            .as_deref()
-                            .unwrap_or("no location"),
-                        e.reason
-                    ),
-                    sp.metadata.job_id,
-                    Some(sp.metadata.id),
-                )
-                .await?;
-            }
-        }
-        Ok(Outcome::Progressed)
-    }
-
-    /// Records a periodic savepoint of the running job (STARTED, its target directory chosen); the next
-    /// pass triggers it in Flink like any requested savepoint.
-    pub(super) async fn trigger_periodic_savepoint(&self, job: JobId) -> R<Outcome> {
-        let d = self.d();
-        let Some(job) = self.job(job) else {
-            return Ok(Outcome::Progressed);
-        };
-        let blob = self.shared.config.blob_storage_uri.as_deref();
-        let mut sp = Savepoint::new(
-            &d.metadata.namespace,
-            d.metadata.id,
-            SavepointOrigin::UserRequest,
-            SavepointState::Started,
-            None,
-        );
-        let Some(target) = paths::savepoint_target_dir(d, blob, sp.metadata.id) else {
-            return Ok(Outcome::Steady { job_running: true });
-        };
-        sp.spec.savepoint_location = Some(target.clone());
-        sp.spec.format_type = Some(SavepointFormat::Canonical);
-        sp.metadata.job_id = Some(job.metadata.id);
-        let spec_version = job.spec_version().unwrap_or_else(|| d.spec_version());
-        sp.metadata
-            .annotations
-            .insert(SPEC_VERSION_ANNOTATION.into(), spec_version.to_string());
-        sp.metadata
-            .annotations
-            .insert(PERIODIC_ANNOTATION.into(), "true".into());
-        let last = self
-            .world
-            .savepoints
-            .iter()
-            .filter(|s| s.metadata.job_id == Some(job.metadata.id))
-            .map(|s| s.metadata.created_at)
-            .max();
-        self.shared.store.savepoint_create(&sp).await?;
-        let since = match last {
-            Some(t) => format!("the job's last savepoint was taken {}", ts(t)),
-            None => "the job has taken none yet".to_string(),
-        };
-        info!(savepoint = %sp.metadata.id, "periodic savepoint");
-        self.event(
-            EventName::NeedToTriggerASavepoint,
+/// Marks what retention expires for deletion (the same path as a DELETE).
+pub(super) async fn expire(x: &Ctx<'_>, expired: Vec<Expired>) -> Result<Effect, Error> {
+    for e in expired {
+        let sp = x.savepoint(e.savepoint_id)?;
+        x.write_savepoint(sp, |s| {
+            s.status.state = SavepointState::PendingDeletion;
+            s.status.failure = None;
+        })
+        .await?;
+        x.event(
+            EventName::SavepointExpired,
             format!(
-                "Taking periodic savepoint {} of job {} into {target} (spec.periodicSavepointInterval {}; {since}; now {})",
+                "Retention: deleting savepoint {} ({}, created {}, at {}): {}",
                 sp.metadata.id,
-                job.metadata.id,
-                d.spec
-                    .periodic_savepoint_interval
+                sp.metadata.origin,
+                ts(sp.metadata.created_at),
+                sp.spec
+                    .savepoint_location
                     .as_deref()
-                    .unwrap_or_default(),
-                ts(now())
+                    .unwrap_or("no location"),
+                e.reason
             ),
-            Some(job.metadata.id),
+            sp.metadata.job_id,
             Some(sp.metadata.id),
         )
         .await?;
-        Ok(Outcome::Progressed)
     }
+    Ok(Effect::wrote())
+}
+
+/// Records a periodic savepoint of the running job (STARTED, its target directory chosen); the next
+/// step triggers it in Flink like any requested savepoint.
+pub(super) async fn periodic(x: &Ctx<'_>, job: JobId) -> Result<Effect, Error> {
+    let d = x.d();
+    let job = x.job(job)?;
+    let blob = x.shared.config.blob_storage_uri.as_deref();
+    let mut sp = Savepoint::new(
+        &d.metadata.namespace,
+        d.metadata.id,
+        SavepointOrigin::UserRequest,
+        SavepointState::Started,
+        None,
+    );
+    let Some(target) = paths::savepoint_target_dir(d, blob, sp.metadata.id) else {
+        return Ok(Effect {
+            steady: true,
+            ..Effect::default()
+        });
+    };
+    sp.spec.savepoint_location = Some(target.clone());
+    sp.spec.format_type = Some(SavepointFormat::Canonical);
+    sp.metadata.job_id = Some(job.metadata.id);
+    let spec_version = job.spec_version().unwrap_or_else(|| d.spec_version());
+    sp.metadata
+        .annotations
+        .insert(SPEC_VERSION_ANNOTATION.into(), spec_version.to_string());
+    sp.metadata
+        .annotations
+        .insert(PERIODIC_ANNOTATION.into(), "true".into());
+    let last = x
+        .rows
+        .savepoints
+        .iter()
+        .filter(|s| s.metadata.job_id == Some(job.metadata.id))
+        .map(|s| s.metadata.created_at)
+        .max();
+    x.shared
+        .store
+        .savepoint_create(&sp)
+        .await
+        .map_err(Error::Store)?;
+    let since = match last {
+        Some(t) => format!("the job's last savepoint was taken {}", ts(t)),
+        None => "the job has taken none yet".to_string(),
+    };
+    info!(savepoint = %sp.metadata.id, "periodic savepoint");
+    x.event(
+        EventName::NeedToTriggerASavepoint,
+        format!(
+            "Taking periodic savepoint {} of job {} into {target} (spec.periodicSavepointInterval {}; {since}; now {})",
+            sp.metadata.id,
+            job.metadata.id,
+            d.spec
+                .periodic_savepoint_interval
+                .as_deref()
+                .unwrap_or_default(),
+            ts(now())
+        ),
+        Some(job.metadata.id),
+        Some(sp.metadata.id),
+    )
+    .await?;
+    Ok(Effect::wrote())
 }
 
 fn parse(uri: &str) -> Result<BlobLocation, String> {
@@ -204,7 +198,7 @@ fn parse(uri: &str) -> Result<BlobLocation, String> {
 }
 
 /// Performs a disposal decision; Ok says in words what happened to the data.
-async fn dispose(decision: &Disposal) -> Result<String, String> {
+async fn dispose_data(decision: &Disposal) -> Result<String, String> {
     match decision {
         Disposal::KeepData { reason } => Ok(format!("its data was kept ({reason})")),
         Disposal::RemoveEmptyTarget { location } => {

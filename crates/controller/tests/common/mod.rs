@@ -2,11 +2,16 @@
 //! cluster of this test binary (or the one of a given Flink version, plus more targets on clusters
 //! of other versions). Each test makes its own harness (own SQLite file, own port, own savepoint and
 //! checkpoint directories) and its own deployments.
+//!
+//! Waits poll for a positive signal (`stateplane_testkit::wait`); "the controller looked at it and did
+//! nothing" is [`Harness::wait_looked_at`], which sees a reconcile pass in the controller's own
+//! tracing events (`stateplane_testkit::logs`) rather than sleeping and hoping one ran.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use stateplane_api::{ApiConfig, AppState};
@@ -14,6 +19,8 @@ use stateplane_controller::{Controller, ControllerConfig};
 use stateplane_flink::{FlinkClient, FlinkJobId};
 use stateplane_store::{SqliteStore, Store};
 use stateplane_testkit::flink::TestCluster;
+use stateplane_testkit::logs;
+use stateplane_testkit::wait::until_async;
 use tokio_util::sync::CancellationToken;
 
 pub struct Harness {
@@ -53,6 +60,7 @@ impl Harness {
         blob: Option<String>,
         controller: bool,
     ) -> Harness {
+        logs::capture();
         let dir = stateplane_testkit::temp_dir();
         let data_dir = dir.path().join("data");
         let store: Arc<dyn Store> =
@@ -119,10 +127,12 @@ impl Harness {
         self.controller = Some(tokio::spawn(controller.run()));
     }
 
-    /// Kills the controller task where it stands (no graceful stop), as a crash would.
-    pub fn kill_controller(&mut self) {
+    /// Kills the controller task where it stands (no graceful stop), as a crash would, and returns
+    /// once it is gone (an aborted task stops at its next await point, not at once).
+    pub async fn kill_controller(&mut self) {
         if let Some(c) = self.controller.take() {
             c.abort();
+            let _ = c.await;
         }
     }
 
@@ -204,25 +214,13 @@ impl Harness {
 
     /// Waits until the deployment's status.state is `state`; panics with its events otherwise.
     pub async fn wait_state(&self, name: &str, state: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let d = self.deployment(name).await;
-            if d["status"]["state"] == state {
-                return d;
-            }
-            if Instant::now() > deadline {
-                let events = self.events(name).await;
-                panic!(
-                    "deployment {name} did not reach {state}: {}\nevents:\n{}",
-                    d["status"],
-                    events.join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.wait_for(name, &format!("status.state {state}"), timeout, |d| {
+            d["status"]["state"] == state
+        })
+        .await
     }
 
-    /// Waits until `f` holds for the deployment.
+    /// Waits until `f` holds for the deployment; panics with its status and events otherwise.
     pub async fn wait_for(
         &self,
         name: &str,
@@ -230,22 +228,112 @@ impl Harness {
         timeout: Duration,
         f: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
+        until_async(&format!("deployment {name}: {what}"), timeout, || async {
             let d = self.deployment(name).await;
             if f(&d) {
-                return d;
-            }
-            if Instant::now() > deadline {
-                let events = self.events(name).await;
-                panic!(
-                    "deployment {name}: {what} did not happen: {}\nevents:\n{}",
+                Ok(d)
+            } else {
+                Err(format!(
+                    "{}\nevents:\n{}",
                     d["status"],
-                    events.join("\n")
-                );
+                    self.events(name).await.join("\n")
+                ))
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
+    }
+
+    /// The deployment's id.
+    pub async fn id_of(&self, name: &str) -> String {
+        let d = self.deployment(name).await;
+        d["metadata"]["id"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Wakes the controller for the deployment with a write that changes nothing it acts on (a label).
+    pub async fn nudge(&self, name: &str) {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed).to_string();
+        let (s, b) = self
+            .patch(
+                &format!("deployments/{name}"),
+                json!({"metadata": {"labels": {"stateplane-test-nudge": n}}}),
+            )
+            .await;
+        assert!(s.is_success(), "nudge {name}: {s} {b}");
+    }
+
+    /// Waits until a reconcile pass of the deployment that began after this call has planned, and
+    /// returns the action it planned (Debug form: `Steady`, `Wait { reason: .. }`, `StartJob { .. }`).
+    ///
+    /// This is the positive signal behind every "nothing happened" check: the controller read the
+    /// world as it is now and decided. Passes are seen in the controller's tracing events, and a
+    /// nudge makes sure one comes. The first pass planned after the first nudge may have been under
+    /// way (reading the world) before the call; the pass that answers the second nudge planned after
+    /// that one, so it began after it and read the world after the call.
+    pub async fn wait_looked_at(&self, name: &str) -> String {
+        let id = self.id_of(name).await;
+        let first = logs::mark();
+        self.nudge(name).await;
+        self.wait_pass(name, &id, first).await;
+        let second = logs::mark();
+        self.nudge(name).await;
+        self.wait_pass(name, &id, second).await;
+        logs::planned(&id, second).pop().unwrap_or_default()
+    }
+
+    /// Waits for a pass of deployment `id` planned after `mark`.
+    async fn wait_pass(&self, name: &str, id: &str, mark: u64) -> String {
+        let r = logs::wait_for(
+            &format!("a reconcile pass of deployment {name}"),
+            T,
+            mark,
+            |r| logs::is_pass_of(r, id),
+        )
+        .await;
+        r.field("action").unwrap_or_default().to_string()
+    }
+
+    /// Waits until `n` reconcile passes of the deployment planned after `mark` (a [`logs::mark`]
+    /// taken after the change under test) an action for which `f` holds; returns their actions.
+    pub async fn wait_planned(
+        &self,
+        name: &str,
+        what: &str,
+        mark: u64,
+        n: usize,
+        f: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
+        let id = self.id_of(name).await;
+        until_async(
+            &format!("deployment {name}: {n} passes that {what}"),
+            T,
+            || {
+                let all = logs::planned(&id, mark);
+                let matching: Vec<String> = all.iter().filter(|a| f(a.as_str())).cloned().collect();
+                async move {
+                    if matching.len() >= n {
+                        Ok(matching)
+                    } else {
+                        Err(format!("planned since: {all:?}"))
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    /// Waits until the deployment has an event with this code (events may follow the state change
+    /// they explain by a moment); returns all its events, one line each, code first.
+    pub async fn wait_event(&self, name: &str, code: &str) -> String {
+        until_async(&format!("deployment {name}: a {code} event"), T, || async {
+            let events = self.events(name).await.join("\n");
+            if events.lines().any(|e| e.starts_with(code)) {
+                Ok(events)
+            } else {
+                Err(events)
+            }
+        })
+        .await
     }
 
     pub async fn events(&self, name: &str) -> Vec<String> {
@@ -277,19 +365,20 @@ impl Harness {
     }
 
     pub async fn wait_savepoint(&self, id: &str, states: &[&str], timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let (s, b) = self.get(&format!("savepoints/{id}")).await;
-            assert!(s.is_success(), "{s} {b}");
-            if states.iter().any(|st| b["status"]["state"] == *st) {
-                return b;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "savepoint {id} never reached {states:?}: {b}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_async(
+            &format!("savepoint {id} in {states:?}"),
+            timeout,
+            || async {
+                let (s, b) = self.get(&format!("savepoints/{id}")).await;
+                assert!(s.is_success(), "{s} {b}");
+                if states.iter().any(|st| b["status"]["state"] == *st) {
+                    Ok(b)
+                } else {
+                    Err(b.to_string())
+                }
+            },
+        )
+        .await
     }
 
     pub async fn job(&self, id: &str) -> Value {
@@ -311,43 +400,58 @@ impl Harness {
 }
 
 /// [`Harness::flink_restored_path`] on the cluster `flink` talks to.
+///
+/// # Panics
+/// When Flink's statistics stay inconclusive (no restore recorded and no checkpoint completed yet):
+/// "restored nothing" is only an answer once the job has checkpointed.
 pub async fn restored_path_on(flink: &FlinkClient, job_id: &str) -> Option<String> {
     let flink_id = FlinkJobId::parse(&job_id.replace('-', "")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let stats = flink.checkpoints(&flink_id).await;
-        if let Ok(stats) = &stats {
-            if let Some(r) = &stats.latest_restored {
-                return r.external_path.clone();
+    until_async(
+        &format!("Flink to say what job {job_id} restored from"),
+        Duration::from_secs(30),
+        || async {
+            match flink.checkpoints(&flink_id).await {
+                Ok(stats) => match (&stats.latest_restored, &stats.latest_completed) {
+                    (Some(r), _) => Ok(r.external_path.clone()),
+                    // No restore recorded: only conclusive once a checkpoint completed in this job.
+                    (None, Some(_)) => Ok(None),
+                    (None, None) => Err(format!("no restore and no checkpoint yet: {stats:?}")),
+                },
+                Err(e) => Err(e.to_string()),
             }
-            // No restore recorded: only conclusive once a checkpoint completed in this job.
-            if stats.latest_completed.is_some() {
-                return None;
-            }
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        },
+    )
+    .await
 }
 
 /// [`Harness::wait_checkpoint`] on the cluster `flink` talks to.
 pub async fn wait_checkpoint_on(flink: &FlinkClient, job_id: &str) {
+    wait_checkpoint_after(flink, job_id, 0).await;
+}
+
+/// Waits until Flink reports a completed checkpoint of the job acknowledged after `after_ms` (ms since
+/// the epoch); returns its acknowledgement time.
+pub async fn wait_checkpoint_after(flink: &FlinkClient, job_id: &str, after_ms: i64) -> i64 {
     let flink_id = FlinkJobId::parse(&job_id.replace('-', "")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(s) = flink.checkpoints(&flink_id).await {
-            if s.latest_completed.is_some() {
-                return;
+    until_async(
+        &format!("a checkpoint of job {job_id} completed after {after_ms}"),
+        Duration::from_secs(30),
+        || async {
+            let stats = flink
+                .checkpoints(&flink_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            match stats
+                .latest_completed
+                .as_ref()
+                .and_then(|c| c.latest_ack_timestamp_ms)
+            {
+                Some(at) if at > after_ms => Ok(at),
+                _ => Err(format!("{:?}", stats.latest_completed)),
             }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no checkpoint completed for job {job_id}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        },
+    )
+    .await
 }
 
 impl Drop for Harness {

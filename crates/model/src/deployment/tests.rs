@@ -124,16 +124,6 @@ fn program_args_split_like_a_shell() {
 }
 
 #[test]
-fn durations() {
-    assert_eq!(parse_duration("30m").unwrap().as_secs(), 1800);
-    assert_eq!(parse_duration("7d").unwrap().as_secs(), 7 * 86400);
-    assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
-    assert!(parse_duration("0s").is_err());
-    assert!(parse_duration("m").is_err());
-    assert!(parse_duration("5 weeks").is_err());
-}
-
-#[test]
 fn ververica_fields_are_kept_verbatim_and_listed_as_not_applied() {
     let given = json!({
         "sessionClusterName": "vvp-session",

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::{
-    DeploymentSpec, DeploymentStatusRunning, JobSpec, Transition, SPEC_VERSION_ANNOTATION,
+    DeploymentSpec, DeploymentStatusRunning, DesiredState, JobSpec, Transition,
+    UpgradeStrategyKind, SPEC_VERSION_ANNOTATION,
 };
 
 fn deployment(state: DesiredState, upgrade: UpgradeStrategyKind, spec_version: u64) -> Deployment {
@@ -64,14 +65,35 @@ fn running() -> FlinkView {
     }
 }
 
+/// Answers with Flink's view of the job, and the `default` target (no version known) for a start.
+fn answers(flink: FlinkView) -> Answers {
+    Answers {
+        job: flink,
+        target: Some(TargetView::Found {
+            target: Box::new(crate::DeploymentTarget::new(
+                "default",
+                "default",
+                "http://localhost:8081",
+            )),
+            cluster_version: None,
+        }),
+        ..Answers::default()
+    }
+}
+
 fn run(d: &Deployment, current: Option<&Job>, flink: FlinkView, sps: &[Savepoint]) -> Action {
+    run_with(d, current, &answers(flink), sps)
+}
+
+fn run_with(d: &Deployment, current: Option<&Job>, answers: &Answers, sps: &[Savepoint]) -> Action {
     plan(&Observed {
         deployment: d,
         current_job: current,
         last_job: current,
-        flink,
         savepoints: sps,
         savepoints_configured: true,
+        triggered: &[],
+        answers,
         now: crate::now(),
     })
 }
@@ -150,7 +172,7 @@ fn running_job_matching_the_spec_is_steady_once_status_says_so() {
 }
 
 #[test]
-fn pending_user_request_is_advanced_one_at_a_time_oldest_first() {
+fn pending_user_request_is_triggered_one_at_a_time_oldest_first() {
     let mut d = deployment(D::Running, U::Stateful, 1);
     let j = job(&d, JobState::Started, 1);
     mark_running(&mut d, &j);
@@ -167,10 +189,36 @@ fn pending_user_request_is_advanced_one_at_a_time_oldest_first() {
         SavepointState::Started,
     );
     b.metadata.created_at = a.metadata.created_at + Duration::seconds(1);
+    let both = [b, a.clone()];
+    // Not triggered by this process yet: triggered before Flink is asked about the job, and also when
+    // Flink runs the job.
+    for flink in [FlinkView::NotAsked, running()] {
+        assert_eq!(
+            run(&d, Some(&j), flink, &both),
+            Action::TriggerSavepoint {
+                savepoint: a.metadata.id
+            }
+        );
+    }
+    // Triggered: asked about, together with the job.
+    let o = Observed {
+        deployment: &d,
+        current_job: Some(&j),
+        last_job: Some(&j),
+        savepoints: &both,
+        savepoints_configured: true,
+        triggered: &[a.metadata.id],
+        answers: &answers(FlinkView::NotAsked),
+        now: crate::now(),
+    };
     assert_eq!(
-        run(&d, Some(&j), running(), &[b, a.clone()]),
-        Action::AdvanceSavepoint {
-            savepoint: a.metadata.id
+        plan(&o),
+        Action::Observe {
+            ask: Ask {
+                job: true,
+                savepoint: Some(a.metadata.id),
+                ..Ask::default()
+            }
         }
     );
 }
@@ -195,7 +243,7 @@ fn suspend_stops_with_savepoint_and_waits_for_a_running_one_first() {
     );
     assert_eq!(
         run(&d, Some(&j), running(), std::slice::from_ref(&user)),
-        Action::AdvanceSavepoint {
+        Action::TriggerSavepoint {
             savepoint: user.metadata.id
         }
     );
@@ -210,7 +258,8 @@ fn suspend_without_savepoint_dir_is_refused_and_the_job_keeps_running() {
         deployment: &d,
         current_job: Some(&j),
         last_job: Some(&j),
-        flink: running(),
+        triggered: &[],
+        answers: &answers(running()),
         savepoints: &[],
         savepoints_configured: false,
         now: crate::now(),
@@ -289,7 +338,8 @@ fn after_a_stateless_upgrade_the_new_job_starts_empty() {
         deployment: &d,
         current_job: None,
         last_job: Some(&old),
-        flink: FlinkView::NotAsked,
+        triggered: &[],
+        answers: &answers(FlinkView::NotAsked),
         savepoints: std::slice::from_ref(&sp),
         savepoints_configured: true,
         now: crate::now(),
@@ -326,17 +376,71 @@ fn cancel_and_terminating_jobs_are_cancelled_until_flink_says_so() {
             reason: StopReason::StatelessUpgrade
         }
     );
+    // Sent in this pass: wait for Flink to report the end, asking about the job only.
+    let mut sent = answers(running());
+    sent.cancel_sent = Some(j.metadata.id);
+    assert!(matches!(
+        run_with(&d, Some(&j), &sent, &[]),
+        Action::Wait {
+            poll: Some(Poll {
+                ask: PollAsk::Job,
+                operation: Operation::Cancel,
+                ..
+            }),
+            ..
+        }
+    ));
     let canceled = FlinkView::Job {
         state: FlinkJobState::Canceled,
         all_tasks_running: false,
     };
+    // The retained checkpoint is looked for first, then recorded with the end.
     assert_eq!(
-        run(&d, Some(&j), canceled, &[]),
-        Action::JobEnded {
-            job: j.metadata.id,
-            flink_state: FlinkJobState::Canceled
+        run(&d, Some(&j), canceled.clone(), &[]),
+        Action::Observe {
+            ask: Ask {
+                retained: true,
+                ..Ask::default()
+            }
         }
     );
+    let mut a = answers(canceled);
+    a.retained = Some((
+        j.metadata.id,
+        RetainedView::Found {
+            location: "file:///ck/chk-3".into(),
+            completed_at: crate::now(),
+            note: None,
+        },
+    ));
+    match run_with(&d, Some(&j), &a, &[]) {
+        Action::JobEnded {
+            job,
+            flink_state: FlinkJobState::Canceled,
+            job_state: JobState::Terminated,
+            failure: None,
+            retained: Retained::Record { location, .. },
+        } => {
+            assert_eq!(job, j.metadata.id);
+            assert_eq!(location, "file:///ck/chk-3");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Recorded before (a crash after the record): not again.
+    let mut recorded = savepoint(
+        &d,
+        Some(&j),
+        SavepointOrigin::RetainedCheckpoint,
+        SavepointState::Completed,
+    );
+    recorded.spec.savepoint_location = Some("file:/ck/chk-3".into());
+    assert!(matches!(
+        run_with(&d, Some(&j), &a, std::slice::from_ref(&recorded)),
+        Action::JobEnded {
+            retained: Retained::AlreadyRecorded,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -353,40 +457,121 @@ fn finished_job_with_a_stop_savepoint_is_collected_before_the_end_is_recorded() 
         state: FlinkJobState::Finished,
         all_tasks_running: false,
     };
+    // Flink is asked whether it knows the stop's trigger (a job that ended cannot be triggered).
     assert_eq!(
         run(&d, Some(&j), finished.clone(), std::slice::from_ref(&sp)),
-        Action::AdvanceSavepoint {
-            savepoint: sp.metadata.id
+        Action::Observe {
+            ask: Ask {
+                savepoint: Some(sp.metadata.id),
+                ..Ask::default()
+            }
         }
     );
+    let mut a = answers(finished.clone());
+    a.savepoint = Some((
+        sp.metadata.id,
+        SavepointView::Completed {
+            location: "file:///sp/savepoint-1".into(),
+        },
+    ));
     assert_eq!(
+        run_with(&d, Some(&j), &a, std::slice::from_ref(&sp)),
+        Action::CompleteSavepoint {
+            savepoint: sp.metadata.id,
+            location: "file:///sp/savepoint-1".into()
+        }
+    );
+    // Flink forgot the trigger: its checkpoint statistics say what the stop wrote.
+    a.savepoint = Some((sp.metadata.id, SavepointView::Unknown));
+    assert_eq!(
+        run_with(&d, Some(&j), &a, std::slice::from_ref(&sp)),
+        Action::Observe {
+            ask: Ask {
+                stop_savepoint_written: Some(sp.metadata.id),
+                ..Ask::default()
+            }
+        }
+    );
+    a.stop_savepoint_written = Some((sp.metadata.id, Some("file:///sp/savepoint-2".into())));
+    assert_eq!(
+        run_with(&d, Some(&j), &a, std::slice::from_ref(&sp)),
+        Action::CompleteSavepoint {
+            savepoint: sp.metadata.id,
+            location: "file:///sp/savepoint-2".into()
+        }
+    );
+    a.stop_savepoint_written = Some((sp.metadata.id, None));
+    assert!(matches!(
+        run_with(&d, Some(&j), &a, std::slice::from_ref(&sp)),
+        Action::FailSavepoint { stop: Some(_), .. }
+    ));
+    assert!(matches!(
         run(&d, Some(&j), finished, &[]),
         Action::JobEnded {
-            job: j.metadata.id,
-            flink_state: FlinkJobState::Finished
+            flink_state: FlinkJobState::Finished,
+            job_state: JobState::Terminated,
+            retained: Retained::NotApplicable,
+            ..
         }
-    );
+    ));
 }
 
 #[test]
 fn vanished_and_failed_jobs_are_noticed() {
     let d = deployment(D::Running, U::Stateful, 1);
     let j = job(&d, JobState::Started, 1);
-    assert_eq!(
+    assert!(matches!(
         run(&d, Some(&j), FlinkView::Missing, &[]),
-        Action::JobVanished { job: j.metadata.id }
-    );
+        Action::Observe {
+            ask: Ask { retained: true, .. }
+        }
+    ));
+    let mut a = answers(FlinkView::Missing);
+    a.retained = Some((j.metadata.id, RetainedView::NotFound { unreadable: None }));
+    assert!(matches!(
+        run_with(&d, Some(&j), &a, &[]),
+        Action::JobVanished {
+            retained: Retained::NoneFound { .. },
+            ..
+        }
+    ));
     let failed = FlinkView::Job {
         state: FlinkJobState::Failed,
         all_tasks_running: false,
     };
     assert_eq!(
-        run(&d, Some(&j), failed, &[]),
-        Action::JobEnded {
-            job: j.metadata.id,
-            flink_state: FlinkJobState::Failed
+        run(&d, Some(&j), failed.clone(), &[]),
+        Action::Observe {
+            ask: Ask {
+                retained: true,
+                failure_cause: true,
+                ..Ask::default()
+            }
         }
     );
+    let mut a = answers(failed);
+    a.retained = Some((
+        j.metadata.id,
+        RetainedView::NotFound {
+            unreadable: Some("cannot access s3://b/ck: permission denied".into()),
+        },
+    ));
+    a.failure_cause = Some((j.metadata.id, Some("division by zero".into())));
+    match run_with(&d, Some(&j), &a, &[]) {
+        Action::JobEnded {
+            job_state: JobState::Failed,
+            failure: Some((FailureReason::JobFailed, message)),
+            retained: Retained::NoneFound { why },
+            ..
+        } => {
+            assert!(message.contains("division by zero"), "{message}");
+            assert!(
+                why.contains("permission denied"),
+                "an unreadable storage is said so: {why}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     let restarting = FlinkView::Job {
         state: FlinkJobState::Restarting,
         all_tasks_running: false,
@@ -597,13 +782,13 @@ fn periodic_savepoints_are_taken_while_running_and_one_at_a_time() {
         run(&d, Some(&j), running(), std::slice::from_ref(&recent)),
         Action::Steady
     );
-    // another savepoint of the job in flight: that one is advanced, no new one
+    // another savepoint of the job in flight: that one is triggered, no new one
     let mut in_flight = recent.clone();
     in_flight.status.state = SavepointState::Started;
     in_flight.metadata.created_at = crate::now() - Duration::hours(1);
     assert_eq!(
         run(&d, Some(&j), running(), std::slice::from_ref(&in_flight)),
-        Action::AdvanceSavepoint {
+        Action::TriggerSavepoint {
             savepoint: in_flight.metadata.id
         }
     );
@@ -613,7 +798,8 @@ fn periodic_savepoints_are_taken_while_running_and_one_at_a_time() {
             deployment: &d,
             current_job: Some(&j),
             last_job: Some(&j),
-            flink: running(),
+            triggered: &[],
+            answers: &answers(running()),
             savepoints: &[],
             savepoints_configured: false,
             now: crate::now(),
@@ -708,3 +894,5 @@ fn towards(desired: D) -> Transition {
         gave_up: false,
     }
 }
+
+mod decisions;

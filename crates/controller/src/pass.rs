@@ -1,0 +1,300 @@
+//! One reconcile pass of one deployment: read the rows, plan, and then answer what the planner asks,
+//! wait as the schedule says, or perform the action it decides — planning again after each step,
+//! until the planner has nothing to do right now.
+//!
+//! Why a loop and not one action per pass: most steps only add an answer (Flink's view of the job, a
+//! savepoint's status) and re-reading every row for each would cost more than the step. So a pass
+//! keeps its [`Answers`] and reads the rows again only after it wrote some. What the pass guarantees:
+//!
+//! - every decision is the planner's; observing only reads; execution only performs;
+//! - a row that changed under the pass (a conflict) ends it with [`Error::Conflict`]: the worker
+//!   plans again from fresh rows, never re-applies a decision taken on stale ones;
+//! - a change to the deployment (a nudge) during a wait ends the pass at once ([`Outcome::Again`]);
+//! - a pass is bounded: at most [`MAX_STEPS`] steps and [`MAX_PASS`] of time, then the worker starts
+//!   a fresh one; a wait the schedule wants longer than [`schedule::HAND_BACK_AFTER`] is the worker's.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use stateplane_model::plan::{self, Action, Answers, FlinkView, Observed, Operation, Poll};
+use stateplane_model::{now, paths, DeploymentId, JobId, SavepointId, SavepointState};
+use tokio::sync::Notify;
+use tracing::{debug, warn};
+
+use crate::error::Error;
+use crate::execute::{self, Ctx, Effect};
+use crate::metrics;
+use crate::observe::{self, Clients, Rows};
+use crate::schedule::{self, History};
+use crate::shared::Shared;
+
+/// Steps of one pass at most (a deployment needs about ten for a whole suspend).
+const MAX_STEPS: usize = 64;
+/// One pass at most runs this long (a long savepoint is then followed by a fresh pass).
+const MAX_PASS: Duration = Duration::from_secs(60);
+
+/// What the worker does after a pass.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The deployment no longer exists.
+    Gone,
+    /// Plan again at once, from fresh rows (nudged during a wait, or the pass used its steps).
+    Again,
+    /// Sleep until `until` (unless nudged), then a fresh pass.
+    Sleep { until: Instant },
+    /// Nothing to do (`job_running`: there is a job to look at now and then).
+    Steady { job_running: bool },
+}
+
+/// What a worker keeps between passes.
+#[derive(Debug, Default)]
+pub(crate) struct Memory {
+    /// How long this deployment's operations take.
+    pub history: History,
+    /// The wait the previous step was in, and when its operation was last seen still under way, to
+    /// learn how long the operation took once it ends.
+    pub waiting: Option<(Poll, DateTime<Utc>)>,
+    /// The next pass follows a wait of the schedule: its first question to Flink is a poll and
+    /// takes a permit of the cluster's budget.
+    pub polled: bool,
+}
+
+/// Runs one pass (see the module docs).
+pub(crate) async fn run(
+    shared: &Shared,
+    namespace: &str,
+    id: DeploymentId,
+    memory: &mut Memory,
+    nudge: &Notify,
+) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    let Some(mut rows) = observe::rows(shared, namespace, id).await? else {
+        return Ok(Outcome::Gone);
+    };
+    memory.history.seed(&rows.savepoints);
+    let mut answers = Answers::default();
+    let mut clients = Clients::default();
+    let mut current = current_job(&rows);
+    let mut budgeted = std::mem::take(&mut memory.polled);
+    let mut observed_in_a_row = 0;
+    for _ in 0..MAX_STEPS {
+        if started.elapsed() > MAX_PASS || shared.cancel.is_cancelled() {
+            return Ok(Outcome::Again);
+        }
+        let triggered = triggered(shared, &rows);
+        let action = plan::plan(&observed(shared, &rows, &answers, &triggered));
+        debug!(?action, "planned");
+        learn(memory, &action);
+        metrics::action(action.name());
+        match action {
+            Action::Observe { ask } => {
+                observed_in_a_row += 1;
+                if observed_in_a_row > 8 {
+                    // The planner keeps asking what was answered: a bug; do not spin on it.
+                    warn!(
+                        ?ask,
+                        "the planner asks the same questions again; looking again later"
+                    );
+                    return Ok(sleep(Duration::from_secs(1)));
+                }
+                observe::answer(shared, &rows, &mut clients, &ask, &mut answers, budgeted).await?;
+                budgeted = false;
+                if let FlinkView::Unreachable { .. } = &answers.job {
+                    metrics::flink_error("unreachable");
+                }
+                continue;
+            }
+            Action::Steady => {
+                return Ok(Outcome::Steady {
+                    job_running: rows.current_job().is_some(),
+                })
+            }
+            Action::Backoff { until } => {
+                let wait = (until - now()).to_std().unwrap_or(Duration::ZERO);
+                return Ok(sleep(wait.min(Duration::from_secs(60))));
+            }
+            Action::Wait { reason, poll } => {
+                debug!(%reason, "waiting");
+                let Some(poll) = poll else {
+                    memory.polled = true;
+                    return Ok(sleep(schedule::MAX_PERIOD));
+                };
+                let operation = poll.operation;
+                let elapsed = (now() - poll.since).to_std().unwrap_or(Duration::ZERO);
+                let wait = schedule::next_question(
+                    operation,
+                    memory.history.expected(operation),
+                    elapsed,
+                    schedule::jitter(),
+                );
+                if wait >= schedule::HAND_BACK_AFTER {
+                    memory.polled = true;
+                    return Ok(sleep(wait));
+                }
+                tokio::select! {
+                    _ = nudge.notified() => return Ok(Outcome::Again),
+                    _ = shared.cancel.cancelled() => return Ok(Outcome::Again),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                observe::poll(shared, &rows, &mut clients, poll.ask, &mut answers).await?;
+                observed_in_a_row = 0;
+                continue;
+            }
+            action => {
+                observed_in_a_row = 0;
+                let client = match client_for(shared, &rows, &mut clients, &action).await? {
+                    Ok(c) => c,
+                    Err(error) => {
+                        // The job's target went away: that is what Flink's view of it now says.
+                        answers.job = FlinkView::Unreachable { error };
+                        continue;
+                    }
+                };
+                let ctx = Ctx {
+                    shared,
+                    rows: &rows,
+                    client: client.as_ref(),
+                };
+                let effect = execute::perform(&ctx, action).await?;
+                if effect.steady {
+                    return Ok(Outcome::Steady {
+                        job_running: rows.current_job().is_some(),
+                    });
+                }
+                if effect.wrote {
+                    // A nudge already waiting is most likely about this write, which the rows read
+                    // next include; one arriving later ends the next wait, which is only a fresh pass.
+                    use futures::FutureExt;
+                    let _ = nudge.notified().now_or_never();
+                    let Some(r) = observe::rows(shared, namespace, id).await? else {
+                        return Ok(Outcome::Gone);
+                    };
+                    rows = r;
+                    let now_current = current_job(&rows);
+                    if now_current != current {
+                        // Another job: what was asked about the previous one says nothing about it.
+                        let target = answers.target.take();
+                        answers = Answers {
+                            target,
+                            ..Answers::default()
+                        };
+                        clients.forget_job();
+                        current = now_current;
+                    }
+                }
+                apply(&mut answers, effect);
+            }
+        }
+    }
+    Ok(Outcome::Again)
+}
+
+fn sleep(wait: Duration) -> Outcome {
+    Outcome::Sleep {
+        until: Instant::now() + wait,
+    }
+}
+
+fn current_job(rows: &Rows) -> Option<JobId> {
+    rows.current_job().map(|j| j.metadata.id)
+}
+
+/// The savepoints of this deployment that this process has triggered and are still STARTED.
+fn triggered(shared: &Shared, rows: &Rows) -> Vec<SavepointId> {
+    rows.savepoints
+        .iter()
+        .filter(|s| s.status.state == SavepointState::Started && shared.triggered(s.metadata.id))
+        .map(|s| s.metadata.id)
+        .collect()
+}
+
+/// What `plan` looks at.
+fn observed<'a>(
+    shared: &Shared,
+    rows: &'a Rows,
+    answers: &'a Answers,
+    triggered: &'a [SavepointId],
+) -> Observed<'a> {
+    let blob = shared.config.blob_storage_uri.as_deref();
+    Observed {
+        deployment: &rows.deployment,
+        current_job: rows.current_job(),
+        last_job: rows.jobs.first(),
+        savepoints: &rows.savepoints,
+        savepoints_configured: paths::savepoint_base_dir(&rows.deployment, blob).is_some(),
+        triggered,
+        answers,
+        now: now(),
+    }
+}
+
+/// The Flink client an action talks to: a start's target's, or the current job's. `Ok(Err)`: the
+/// job's target cannot be used.
+async fn client_for(
+    shared: &Shared,
+    rows: &Rows,
+    clients: &mut Clients,
+    action: &Action,
+) -> Result<Result<Option<stateplane_flink::FlinkClient>, String>, Error> {
+    let needs_job_client = matches!(
+        action,
+        Action::TriggerSavepoint { .. }
+            | Action::StopWithSavepoint { .. }
+            | Action::Cancel { .. }
+            | Action::SubmitJob { .. }
+    );
+    if matches!(action, Action::StartJob { .. }) {
+        return Ok(Ok(clients.start.clone()));
+    }
+    match (needs_job_client, rows.current_job()) {
+        (true, Some(job)) => Ok(clients.job(shared, job).await?.map(Some)),
+        _ => Ok(Ok(None)),
+    }
+}
+
+/// Adds what an action's effect tells to the pass's answers.
+fn apply(answers: &mut Answers, effect: Effect) {
+    if effect.job_changed {
+        answers.job = FlinkView::NotAsked;
+    }
+    if let Some(s) = effect.savepoint {
+        answers.savepoint = Some(s);
+    }
+    if let Some(r) = effect.submission_refused {
+        answers.submission_refused = Some(r);
+    }
+    if let Some(j) = effect.cancel_sent {
+        answers.cancel_sent = Some(j);
+    }
+}
+
+/// Learns how long an operation took when the wait for it ends in an action (not a failure).
+///
+/// The end is only known to lie between the last answer that said "still under way" and the one
+/// that said "done"; the midpoint is learned. (Learning the "done" answer's time would feed the
+/// schedule's own lateness back into it: a first question asked too late makes the next one later.)
+fn learn(memory: &mut Memory, action: &Action) {
+    let now = now();
+    match action {
+        Action::Wait { poll: Some(p), .. } if p.operation != Operation::Flink => {
+            // Planned from an answer that said "under way", just now.
+            memory.waiting = Some((*p, now));
+        }
+        Action::Observe { .. } | Action::Wait { .. } => {}
+        // A failure says nothing about how long the operation takes when it works.
+        Action::FailSavepoint { .. }
+        | Action::FailJobCreation { .. }
+        | Action::JobVanished { .. } => {
+            memory.waiting = None;
+        }
+        _ => {
+            if let Some((p, under_way)) = memory.waiting.take() {
+                let end = under_way + (now - under_way) / 2;
+                if let Ok(took) = (end - p.since).to_std() {
+                    memory.history.record(p.operation, took);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! What the workers of one controller share: the store, the settings, one Flink client per REST URL
+//! (so one request budget per cluster), an HTTP client for artifacts, the cancellation token, and the
+//! savepoints this process has triggered.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use stateplane_flink::{BudgetConfig, FlinkClient, FlinkError};
+use stateplane_store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// Settings of the controller.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// Universal Blob Storage base URI: savepoint and checkpoint directories are derived from it for
+    /// deployments that do not set their own.
+    pub blob_storage_uri: Option<String>,
+    /// How often a running job is checked in Flink when nothing else wakes its worker.
+    pub resync_interval: Duration,
+    /// Per-call timeout of Flink REST requests.
+    pub flink_timeout: Duration,
+    /// The request budget of each Flink cluster (REST URL), shared by all deployments on it.
+    pub flink_budget: BudgetConfig,
+    /// Opens secret values for `${NAME}` references at job submission (the server's key); `None`:
+    /// a job that refers to one is refused at submission, saying so.
+    pub secrets: Option<Arc<stateplane_secrets::SecretCipher>>,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            blob_storage_uri: None,
+            resync_interval: Duration::from_secs(3),
+            flink_timeout: Duration::from_secs(10),
+            flink_budget: BudgetConfig::default(),
+            secrets: None,
+        }
+    }
+}
+
+/// What workers share.
+pub(crate) struct Shared {
+    pub store: Arc<dyn Store>,
+    pub config: ControllerConfig,
+    pub clients: Mutex<HashMap<String, FlinkClient>>,
+    pub http: reqwest::Client,
+    pub cancel: CancellationToken,
+    /// Savepoints whose trigger (or stop) this process has sent and Flink accepted: they are asked
+    /// about, not triggered again. Lost on a restart, which only costs a repeated trigger (the same
+    /// operation in Flink).
+    pub triggered: Mutex<std::collections::HashSet<stateplane_model::SavepointId>>,
+}
+
+impl Shared {
+    pub fn triggered(&self, id: stateplane_model::SavepointId) -> bool {
+        self.triggered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id)
+    }
+
+    pub fn mark_triggered(&self, id: stateplane_model::SavepointId) {
+        let mut set = self.triggered.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: old entries only save a status request after they are dropped.
+        if set.len() > 10_000 {
+            set.clear();
+        }
+        set.insert(id);
+    }
+
+    /// A Flink client for a REST URL (one per URL, reused).
+    pub fn flink(&self, rest_url: &str) -> Result<FlinkClient, FlinkError> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get(rest_url) {
+            return Ok(c.clone());
+        }
+        let c = FlinkClient::new(rest_url)?
+            .with_timeout(self.config.flink_timeout)
+            .with_budget(self.config.flink_budget);
+        clients.insert(rest_url.to_string(), c.clone());
+        Ok(c)
+    }
+}
