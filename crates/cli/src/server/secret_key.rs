@@ -68,9 +68,7 @@ pub async fn cipher(
         (Some(_), Some(_)) => anyhow::bail!(
             "both {SECRET_KEY_ENV} and --secret-key-file are set; give the secret key one way"
         ),
-        (Some(v), None) => {
-            SecretKey::from_hex(v.trim()).with_context(|| format!("{SECRET_KEY_ENV}"))?
-        }
+        (Some(v), None) => SecretKey::from_hex(v.trim()).context(SECRET_KEY_ENV)?,
         (None, Some(file)) => read_key_file(file)?,
         (None, None) => match backend {
             Backend::Sqlite(_) => generated(&args.data_dir.join(SECRET_KEY_FILE))?,
