@@ -21,8 +21,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use stateplane_model::{
-    lenient_string_map, DeploymentId, DeploymentSpec, DeploymentTargetSpec, SavepointFormat,
-    SavepointState, StringMap,
+    lenient_string_map, DeploymentId, DeploymentSpec, SavepointFormat, SavepointState, StringMap,
 };
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
@@ -193,7 +192,7 @@ pub struct DeploymentTargetCreate {
     #[serde(default, deserialize_with = "null_as_default")]
     #[schema(required = true)]
     pub metadata: CreateMetadata,
-    pub spec: DeploymentTargetSpec,
+    pub spec: crate::compat_bodies::DeploymentTargetSpecBody,
 }
 
 /// Metadata of a savepoint POST.

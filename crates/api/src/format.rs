@@ -51,8 +51,9 @@ pub struct Reply {
 
 impl Reply {
     pub fn with_status<T: Serialize>(status: StatusCode, v: &T) -> ApiResult<Self> {
-        let value = serde_json::to_value(v)
+        let mut value = serde_json::to_value(v)
             .map_err(|e| ApiError::Internal(format!("serialising a reply: {e}")))?;
+        crate::masking::mask_answer(&mut value);
         Ok(Self { status, value })
     }
     /// 200 with `v`.

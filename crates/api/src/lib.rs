@@ -32,8 +32,10 @@ pub mod app;
 pub mod auth;
 pub mod bodies;
 pub mod cache;
+pub mod compat_bodies;
 pub mod error;
 mod format;
+mod masking;
 pub mod openapi;
 mod params;
 pub mod routes;
@@ -64,6 +66,8 @@ pub struct AppState {
     pub cache: Option<cache::ResponseCache>,
     /// Access control; `None`: every request is allowed (see [`auth`]).
     pub auth: Option<auth::Auth>,
+    /// Seals secret values with the server's key; `None`: secret values cannot be created.
+    pub secrets: Option<Arc<stateplane_secrets::SecretCipher>>,
 }
 
 impl AppState {
@@ -74,6 +78,7 @@ impl AppState {
             metrics: None,
             cache: None,
             auth: None,
+            secrets: None,
         }
     }
 
@@ -87,6 +92,12 @@ impl AppState {
     /// change feed sees every write as it commits (one process: SQLite).
     pub fn with_response_cache(mut self) -> Self {
         self.cache = Some(cache::ResponseCache::new(&self.store));
+        self
+    }
+
+    /// Keeps secret values, sealed with this cipher's key.
+    pub fn with_secrets(mut self, cipher: Arc<stateplane_secrets::SecretCipher>) -> Self {
+        self.secrets = Some(cipher);
         self
     }
 

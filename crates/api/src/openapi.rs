@@ -48,6 +48,11 @@ list_schema!(
 list_schema!(SavepointList, Savepoint, "ResourceListOfSavepoint");
 list_schema!(JobList, Job, "ResourceListOfJob");
 list_schema!(EventList, Event, "ResourceListOfEvent");
+list_schema!(
+    SecretValueList,
+    stateplane_model::SecretValue,
+    "ResourceListOfSecretValue"
+);
 
 /// What the document says besides the operations, which [`crate::routes::declared`] adds.
 #[derive(OpenApi)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use stateplane_model::label_selector::LabelSelector;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -58,6 +59,21 @@ pub fn parse_id<T: FromStr>(name: &str, value: &str) -> ApiResult<T> {
 }
 
 impl Params {
+    /// `labelSelector`, parsed (Kubernetes' syntax, see [`LabelSelector`]); a malformed one is a 400
+    /// naming the parameter and what is wrong.
+    pub fn selector(&self) -> ApiResult<Option<LabelSelector>> {
+        self.get("labelSelector")
+            .map(|s| {
+                LabelSelector::parse(s).map_err(|m| {
+                    ApiError::parameter(
+                        "labelSelector",
+                        format!("{m} (e.g. labelSelector=team=a,env in (prod,staging),!legacy)"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
     /// The value of `name`, if given (and not empty).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

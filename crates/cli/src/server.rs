@@ -14,6 +14,7 @@
 
 mod access;
 mod backend;
+mod secret_key;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,6 +60,10 @@ pub struct ServerArgs {
     /// File holding the admin token (with --auth); instead of STATEPLANE_ADMIN_TOKEN.
     #[arg(long, env = "STATEPLANE_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// File holding the key secret values are sealed with (64 hex digits); instead of
+    /// STATEPLANE_SECRET_KEY. With neither, on SQLite, generated into <data-dir>/secret-key.
+    #[arg(long, env = "STATEPLANE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
     /// Listen on a non-loopback address without --auth (only behind something that restricts access).
     #[arg(long)]
     pub insecure_listen_anywhere: bool,
@@ -89,6 +94,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .install_recorder()
         .context("installing the metrics recorder")?;
 
+    let secrets = secret_key::cipher(&args, &backend, store.as_ref()).await?;
     // The controller shares the store with the API and is woken by its change feed.
     let cancel = CancellationToken::new();
     let defaults = ControllerConfig::default();
@@ -98,6 +104,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             polls_per_second: args.flink_polls_per_second,
             ..defaults.flink_budget
         },
+        secrets: secrets.clone(),
         ..defaults
     };
     let controller = tokio::spawn(backend.controller(config, cancel.clone()));
@@ -114,6 +121,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let state = match backend {
         backend::Backend::Sqlite(_) => state.with_response_cache(),
         _ => state,
+    };
+    let state = match secrets.clone() {
+        Some(cipher) => state.with_secrets(cipher),
+        None => state,
     };
     let state = match &admin {
         Some(secret) => state.with_auth(Auth::new(secret)),

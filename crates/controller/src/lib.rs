@@ -27,6 +27,7 @@ pub mod metrics;
 mod observe;
 mod pass;
 mod schedule;
+mod secret_refs;
 mod shared;
 mod sql;
 mod targets;

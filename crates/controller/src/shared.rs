@@ -22,6 +22,9 @@ pub struct ControllerConfig {
     pub flink_timeout: Duration,
     /// The request budget of each Flink cluster (REST URL), shared by all deployments on it.
     pub flink_budget: BudgetConfig,
+    /// Opens secret values for `${NAME}` references at job submission (the server's key); `None`:
+    /// a job that refers to one is refused at submission, saying so.
+    pub secrets: Option<Arc<stateplane_secrets::SecretCipher>>,
 }
 
 impl Default for ControllerConfig {
@@ -31,6 +34,7 @@ impl Default for ControllerConfig {
             resync_interval: Duration::from_secs(3),
             flink_timeout: Duration::from_secs(10),
             flink_budget: BudgetConfig::default(),
+            secrets: None,
         }
     }
 }

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::duration;
-use crate::meta::{lenient_string_map, spec_version_of, validate_dns_label, StringMap};
+use crate::meta::{
+    lenient_optional_string_map, lenient_string_map, spec_version_of, validate_dns_label, StringMap,
+};
 use crate::{DeploymentId, DeploymentTargetId, Failure, JobId, ValidationError, API_VERSION};
 
 string_enum! {
@@ -96,6 +98,10 @@ pub struct DeploymentSpec {
     /// Take a savepoint this often while RUNNING, e.g. `30m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periodic_savepoint_interval: Option<String>,
+    /// Accepted and kept, not applied: Ververica runs the job on its session cluster of this name;
+    /// here the deployment target (`deploymentTargetName`) is the session cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_cluster_name: Option<String>,
     pub template: DeploymentTemplate,
 }
 
@@ -174,17 +180,33 @@ pub struct TemplateSpec {
     pub artifact: Artifact,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<u32>,
+    /// Accepted and kept, not applied: the session cluster's TaskManagers are the ones it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_task_managers: Option<u32>,
+    /// Accepted and kept, not applied: the session cluster's JobManager and TaskManagers have the
+    /// resources they were started with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub resources: Option<serde_json::Value>,
     /// Flink configuration of the job (values given as numbers or booleans are kept as strings).
+    /// Values may refer to secret values as `${NAME}`; sensitive keys are shown as `******`.
     #[serde(default, deserialize_with = "lenient_string_map")]
     pub flink_configuration: StringMap,
+    /// Accepted and kept, not applied: the session cluster logs as it was configured to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub logging: Option<serde_json::Value>,
+    /// Accepted and kept, not applied: Kubernetes pod options and pod templates (no pods are started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub kubernetes: Option<serde_json::Value>,
+    /// Accepted and kept, not applied (Ververica's record of the configuration the user gave).
+    #[serde(
+        default,
+        deserialize_with = "lenient_optional_string_map",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_flink_configuration: Option<StringMap>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -208,6 +230,15 @@ pub struct Artifact {
     pub main_args: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flink_version: Option<String>,
+    /// Accepted and kept, not applied: no image is pulled; the session cluster runs its own Flink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flink_image_registry: Option<String>,
+    /// Accepted and kept, not applied (see `flinkImageRegistry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flink_image_repository: Option<String>,
+    /// Accepted and kept, not applied (see `flinkImageRegistry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flink_image_tag: Option<String>,
 }
 
 impl Artifact {
@@ -301,6 +332,47 @@ pub struct DeploymentStatusRunning {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub conditions: Vec<serde_json::Value>,
+}
+
+impl DeploymentSpec {
+    /// The fields of Ververica's deployment this spec sets that stateplane keeps but does not apply
+    /// (it runs jobs on existing session clusters, not on Kubernetes), as dotted paths.
+    pub fn not_applied_fields(&self) -> Vec<&'static str> {
+        let t = &self.template.spec;
+        let a = &t.artifact;
+        [
+            (
+                "spec.sessionClusterName",
+                self.session_cluster_name.is_some(),
+            ),
+            (
+                "spec.template.spec.numberOfTaskManagers",
+                t.number_of_task_managers.is_some(),
+            ),
+            ("spec.template.spec.resources", t.resources.is_some()),
+            ("spec.template.spec.logging", t.logging.is_some()),
+            ("spec.template.spec.kubernetes", t.kubernetes.is_some()),
+            (
+                "spec.template.spec.userFlinkConfiguration",
+                t.user_flink_configuration.is_some(),
+            ),
+            (
+                "spec.template.spec.artifact.flinkImageRegistry",
+                a.flink_image_registry.is_some(),
+            ),
+            (
+                "spec.template.spec.artifact.flinkImageRepository",
+                a.flink_image_repository.is_some(),
+            ),
+            (
+                "spec.template.spec.artifact.flinkImageTag",
+                a.flink_image_tag.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(field, set)| set.then_some(field))
+        .collect()
+    }
 }
 
 /// Flink configuration keys that name the savepoint directory (Flink 2.x name first).
@@ -444,132 +516,4 @@ impl Deployment {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn spec(v: serde_json::Value) -> Result<DeploymentSpec, ValidationError> {
-        crate::error::from_value(v, "spec")
-    }
-
-    #[test]
-    fn minimal_spec_gets_safe_defaults() {
-        let s = spec(
-            json!({"template": {"spec": {"artifact": {"kind": "jar", "jarUri": "file:///a.jar"}}}}),
-        )
-        .unwrap();
-        assert_eq!(s.state, DesiredState::Cancelled);
-        assert_eq!(s.upgrade_strategy.kind, UpgradeStrategyKind::Stateful);
-        assert_eq!(s.restore_strategy.kind, RestoreStrategyKind::LatestState);
-        assert!(!s.restore_strategy.require_state);
-        assert_eq!(s.max_job_creation_attempts, 4);
-    }
-
-    #[test]
-    fn enums_accept_any_case_and_print_upper_case() {
-        let s = spec(
-            json!({"state": "running", "upgradeStrategy": {"kind": "stateless"},
-            "restoreStrategy": {"kind": "latest_savepoint"},
-            "template": {"spec": {"artifact": {"kind": "Jar", "jarUri": "file:///a.jar"}}}}),
-        )
-        .unwrap();
-        assert_eq!(s.state, DesiredState::Running);
-        let out = serde_json::to_value(&s).unwrap();
-        assert_eq!(out["state"], "RUNNING");
-        assert_eq!(out["upgradeStrategy"]["kind"], "STATELESS");
-        assert_eq!(out["restoreStrategy"]["kind"], "LATEST_SAVEPOINT");
-        assert_eq!(out["template"]["spec"]["artifact"]["kind"], "JAR");
-    }
-
-    #[test]
-    fn wrong_types_name_the_field() {
-        let e = spec(json!({"template": {"spec": {"parallelism": "two", "artifact": {"kind": "JAR", "jarUri": "file:///a"}}}}))
-            .unwrap_err();
-        assert_eq!(e.field(), "spec.template.spec.parallelism");
-        let e = spec(json!({"state": "EXPLODED", "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "x"}}}})).unwrap_err();
-        assert_eq!(e.field(), "spec.state");
-        assert!(e.message().contains("RUNNING"), "{}", e.message());
-        let e = spec(json!({"template": {}})).unwrap_err();
-        assert!(e.field().starts_with("spec.template"), "{}", e.field());
-    }
-
-    #[test]
-    fn validation_rules() {
-        let base = spec(
-            json!({"template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}}}}),
-        )
-        .unwrap();
-        let ok = Deployment::new("default", "ok", base.clone());
-        ok.validate().unwrap();
-
-        let mut d = ok.clone();
-        d.metadata.name = "Bad_Name".into();
-        assert_eq!(d.validate().unwrap_err().field(), "metadata.name");
-
-        let mut d = ok.clone();
-        d.spec.template.spec.parallelism = Some(0);
-        assert_eq!(
-            d.validate().unwrap_err().field(),
-            "spec.template.spec.parallelism"
-        );
-
-        let mut d = ok.clone();
-        d.spec.template.spec.artifact.jar_uri = "ftp://x/a.jar".into();
-        assert_eq!(
-            d.validate().unwrap_err().field(),
-            "spec.template.spec.artifact.jarUri"
-        );
-
-        let mut d = ok.clone();
-        d.spec.periodic_savepoint_interval = Some("soon".into());
-        assert_eq!(
-            d.validate().unwrap_err().field(),
-            "spec.periodicSavepointInterval"
-        );
-
-        let mut d = ok.clone();
-        d.spec
-            .template
-            .spec
-            .flink_configuration
-            .insert("state.savepoints.dir".into(), "relative/dir".into());
-        assert!(d
-            .validate()
-            .unwrap_err()
-            .field()
-            .contains("state.savepoints.dir"));
-    }
-
-    #[test]
-    fn savepoint_dir_prefers_flink2_key() {
-        let base = spec(json!({"template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"},
-            "flinkConfiguration": {"state.savepoints.dir": "file:///old", "execution.checkpointing.savepoint-dir": "file:///new"}}}})).unwrap();
-        assert_eq!(
-            Deployment::new("d", "x", base).configured_savepoint_dir(),
-            Some("file:///new")
-        );
-    }
-
-    #[test]
-    fn program_args_split_like_a_shell() {
-        let a = |s: &str| {
-            Artifact {
-                kind: ArtifactKind::Jar,
-                jar_uri: "file:///a".into(),
-                entry_class: None,
-                main_args: Some(s.into()),
-                flink_version: None,
-                sql_script: None,
-                additional_dependencies: vec![],
-            }
-            .program_args()
-        };
-        assert_eq!(a("10  --fail-after 5"), vec!["10", "--fail-after", "5"]);
-        assert_eq!(
-            a("--name 'two words' \"x y\""),
-            vec!["--name", "two words", "x y"]
-        );
-        assert_eq!(a("''"), vec![""]);
-        assert!(a("   ").is_empty());
-    }
-}
+mod tests;

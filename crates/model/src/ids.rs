@@ -83,3 +83,7 @@ typed_id!(
     /// Identifies the defaults document of a namespace.
     DeploymentDefaultsId
 );
+typed_id!(
+    /// Identifies a SecretValue.
+    SecretValueId
+);

@@ -33,6 +33,42 @@ pub fn with_defaults(defaults: &Value, explicit: &Value) -> Value {
     out
 }
 
+/// The merge patch that turns `from` into `to`: `merge_patch(&mut from.clone(), &diff(from, to))`
+/// gives `to`, where a `null` member of `to` counts as absent. Members `to` leaves out become `null`
+/// (removed); objects are compared member by member; anything else that differs is replaced whole.
+/// This is what a replace (PUT) of a document is, written as a PATCH.
+pub fn diff(from: &Value, to: &Value) -> Value {
+    match (from, to) {
+        (Value::Object(f), Value::Object(t)) => {
+            let mut patch = serde_json::Map::new();
+            for k in f.keys() {
+                if t.get(k).is_none_or(Value::is_null) {
+                    patch.insert(k.clone(), Value::Null);
+                }
+            }
+            for (k, v) in t {
+                if v.is_null() {
+                    continue;
+                }
+                match f.get(k) {
+                    Some(old) if old == v => {}
+                    Some(old @ Value::Object(_)) if v.is_object() => {
+                        let d = diff(old, v);
+                        if d.as_object().is_some_and(|o| !o.is_empty()) {
+                            patch.insert(k.clone(), d);
+                        }
+                    }
+                    _ => {
+                        patch.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            Value::Object(patch)
+        }
+        _ => to.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +99,46 @@ mod tests {
         assert_eq!(
             m["template"]["spec"]["flinkConfiguration"],
             json!({"a": "1", "b": "2"})
+        );
+    }
+
+    #[test]
+    fn diff_is_the_patch_from_one_document_to_another() {
+        let cases = [
+            (json!({}), json!({})),
+            (json!({"a": 1}), json!({"a": 1})),
+            (json!({"a": 1, "b": 2}), json!({"a": 1})),
+            (json!({"a": 1}), json!({"a": 2, "c": [1]})),
+            (
+                json!({"a": {"b": 1, "c": 2}}),
+                json!({"a": {"b": 1, "d": 3}}),
+            ),
+            (json!({"a": {"b": 1}}), json!({"a": 5})),
+            (json!({"a": 5}), json!({"a": {"b": 1}})),
+            (json!({"a": [1, 2]}), json!({"a": [2]})),
+            (json!({"a": {"b": {"c": 1}}}), json!({"a": {}})),
+            (json!({"a": 1}), json!({"a": null, "b": null})),
+            (json!("x"), json!({"a": 1})),
+        ];
+        for (from, to) in cases {
+            let patch = diff(&from, &to);
+            let mut got = from.clone();
+            merge_patch(&mut got, &patch);
+            let mut want = to.clone();
+            // a null member of `to` means absent
+            if let Value::Object(o) = &mut want {
+                o.retain(|_, v| !v.is_null());
+            }
+            assert_eq!(got, want, "{from} -> {to} via {patch}");
+        }
+        assert_eq!(
+            diff(&json!({"a": {"b": 1}}), &json!({"a": {"b": 1}})),
+            json!({})
+        );
+        assert_eq!(
+            diff(&json!({"a": {"b": 1, "c": 2}}), &json!({"a": {"b": 1}})),
+            json!({"a": {"c": null}}),
+            "only what changed"
         );
     }
 }

@@ -47,6 +47,19 @@ pub fn lenient_string_map<'de, D: Deserializer<'de>>(d: D) -> Result<StringMap, 
     Ok(out)
 }
 
+/// Like [`lenient_string_map`], for a map that may be absent: `null` and a missing member are `None`.
+pub fn lenient_optional_string_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<StringMap>, D::Error> {
+    let raw: Option<serde_json::Value> = Option::deserialize(d)?;
+    match raw {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => lenient_string_map(v)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(e.to_string())),
+    }
+}
+
 /// Why something failed, as shown in a resource's status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -21,6 +21,7 @@ mod job;
 mod namespace;
 mod savepoint;
 mod snapshot;
+mod secret_value;
 mod target;
 
 use std::any::Any;
@@ -43,6 +44,7 @@ pub use job::*;
 pub use namespace::*;
 pub use savepoint::*;
 pub use snapshot::*;
+pub use secret_value::*;
 pub use target::*;
 
 /// A store under test plus whatever must live as long as it (a temporary directory, a database that
@@ -100,6 +102,10 @@ macro_rules! store_conformance_tests {
             api_token_refusals,
             api_token_find_by_token_id,
             api_tokens_go_with_their_namespace,
+            secret_value_create_get_list_update_delete,
+            secret_value_refusals,
+            secret_values_go_with_their_namespace,
+            secret_key_check_is_written_once,
             changes_announce_committed_writes,
             failed_writes_announce_nothing,
         );

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use stateplane_model::{
     ApiToken, Deployment, DeploymentDefaults, DeploymentId, DeploymentState, DeploymentTarget,
-    Event, Job, JobId, Namespace, Savepoint, SavepointId, SavepointState,
+    Event, Job, JobId, Namespace, Savepoint, SavepointId, SavepointState, SecretValue,
 };
 use tokio::sync::broadcast;
 
@@ -76,6 +76,7 @@ pub enum ResourceKind {
     Savepoint,
     Job,
     Event,
+    SecretValue,
 }
 
 /// Announces one committed write.
@@ -270,6 +271,45 @@ pub trait ApiTokenStore {
     async fn api_token_find(&self, token_id: &str) -> Result<Option<ApiToken>>;
 }
 
+/// A secret value as stored: the resource (which never holds the value) and the value sealed by the
+/// server's key (opaque text made and read by the `stateplane-secrets` crate; the store never sees
+/// the value in clear).
+#[derive(Clone, PartialEq)]
+pub struct StoredSecretValue {
+    pub resource: SecretValue,
+    pub sealed: String,
+}
+
+impl std::fmt::Debug for StoredSecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSecretValue")
+            .field("resource", &self.resource)
+            .field("sealed", &format_args!("<{} bytes>", self.sealed.len()))
+            .finish()
+    }
+}
+
+/// Secret values (`${NAME}` in a deployment's Flink configuration and jar URI). Versioned resources
+/// like the others (compare-and-swap updates, change notifications), addressed by name; a
+/// namespace's secret values are deleted with it.
+#[async_trait]
+pub trait SecretValueStore {
+    /// [`StoreError::AlreadyExists`] when the name is taken in the namespace;
+    /// [`StoreError::NotFound`] when the namespace does not exist.
+    async fn secret_value_create(&self, s: &StoredSecretValue) -> Result<()>;
+    async fn secret_value_get(&self, namespace: &str, name: &str) -> Result<StoredSecretValue>;
+    /// The resources of a namespace, by name (never the sealed values; empty for a namespace that
+    /// does not exist).
+    async fn secret_value_list(&self, namespace: &str) -> Result<Vec<SecretValue>>;
+    /// Compare-and-swap update of the resource and its sealed value; returns the stored resource.
+    async fn secret_value_update(&self, s: &StoredSecretValue) -> Result<SecretValue>;
+    async fn secret_value_delete(&self, namespace: &str, name: &str) -> Result<()>;
+    /// The key check: stores `candidate` (a known text sealed by the caller's key) when the store has
+    /// none yet, and returns the stored one, so that every server on this store can tell whether its
+    /// key is the one the secret values were sealed with. Written once, never replaced.
+    async fn secret_key_check(&self, candidate: &str) -> Result<String>;
+}
+
 /// The whole store.
 pub trait Store:
     NamespaceStore
@@ -281,6 +321,7 @@ pub trait Store:
     + EventStore
     + JarCacheStore
     + ApiTokenStore
+    + SecretValueStore
     + Send
     + Sync
     + 'static

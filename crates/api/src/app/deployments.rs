@@ -15,6 +15,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use stateplane_model::error::from_value;
+use stateplane_model::label_selector::LabelSelector;
 use stateplane_model::merge::{merge_patch, with_defaults};
 use stateplane_model::restore::{self, RestoreDecision};
 use stateplane_model::{
@@ -58,47 +59,16 @@ pub async fn resolve(store: &dyn Store, ns: &str, id_or_name: &str) -> ApiResult
     }
 }
 
-/// `k=v,k2=v2`: all pairs must match a deployment's labels.
-fn parse_selector(selector: &str) -> ApiResult<Vec<(String, String)>> {
-    selector
-        .split(',')
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').ok_or_else(|| {
-                ApiError::parameter(
-                    "labelSelector",
-                    format!("'{pair}' is not key=value (e.g. labelSelector=team=a,env=prod)"),
-                )
-            })?;
-            let (k, v) = (k.trim(), v.trim());
-            if k.is_empty() || v.contains('=') {
-                return Err(ApiError::parameter(
-                    "labelSelector",
-                    format!("'{pair}' is not key=value (e.g. labelSelector=team=a,env=prod)"),
-                ));
-            }
-            Ok((k.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
 pub async fn list(
     store: &dyn Store,
     ns: &str,
-    label_selector: Option<&str>,
+    selector: Option<&LabelSelector>,
 ) -> ApiResult<Vec<Deployment>> {
-    let selector = label_selector
-        .map(parse_selector)
-        .transpose()?
-        .unwrap_or_default();
     ensure_namespace(store, ns).await?;
     let all = store.deployment_list(Some(ns)).await?;
     Ok(all
         .into_iter()
-        .filter(|d| {
-            selector
-                .iter()
-                .all(|(k, v)| d.metadata.labels.get(k) == Some(v))
-        })
+        .filter(|d| selector.is_none_or(|s| s.matches(&d.metadata.labels)))
         .collect())
 }
 
@@ -201,6 +171,8 @@ pub async fn create(store: &dyn Store, ns: &str, body: DeploymentCreate) -> ApiR
         .annotations
         .insert(SPEC_VERSION_ANNOTATION.into(), "1".into());
     d.validate()?;
+    sensitive_create_check(&d.spec)?;
+    super::secret_values::check_references(store, ns, &d.spec).await?;
     check_target(store, ns, &d.spec).await?;
     check_flink_version(store, ns, &d.spec).await?;
     store.deployment_create(&d).await.map_err(|e| match e {
@@ -222,12 +194,12 @@ const PATCH_HINT: &str =
 
 /// The parts of a PATCH body, checked for shape before anything is read.
 #[derive(Debug)]
-struct PatchPlan {
+pub(super) struct PatchPlan {
     /// The merge patch over `{metadata: {labels, annotations, displayName}, spec}`.
-    patch: Value,
-    expected: Option<i64>,
+    pub(super) patch: Value,
+    pub(super) expected: Option<i64>,
     /// Immutable metadata the client repeated; must equal the stored values.
-    fixed: Map<String, Value>,
+    pub(super) fixed: Map<String, Value>,
 }
 
 fn unknown(field: String) -> ApiError {
@@ -311,19 +283,40 @@ fn check_fixed(fixed: &Map<String, Value>, d: &Deployment) -> ApiResult<()> {
     Ok(())
 }
 
+/// What a PATCH merges into: the client-settable metadata and the spec.
+pub(super) fn patchable(d: &Deployment) -> Value {
+    json!({
+        "metadata": {
+            "labels": d.metadata.labels,
+            "annotations": d.metadata.annotations,
+            "displayName": d.metadata.display_name,
+        },
+        "spec": d.spec,
+    })
+}
+
+/// 422 for a mask (`******`) in a new deployment's configuration: there is no stored value to keep.
+fn sensitive_create_check(spec: &DeploymentSpec) -> ApiResult<()> {
+    let mut c = spec.template.spec.flink_configuration.clone();
+    stateplane_model::sensitive::restore_masked(
+        &mut c,
+        &StringMap::new(),
+        "spec.template.spec.flinkConfiguration",
+    )?;
+    Ok(())
+}
+
 /// `current` with `patch` applied, the spec version bumped if the template changed.
 fn apply_patch(current: &Deployment, patch: &Value) -> ApiResult<Deployment> {
-    let mut doc = json!({
-        "metadata": {
-            "labels": current.metadata.labels,
-            "annotations": current.metadata.annotations,
-            "displayName": current.metadata.display_name,
-        },
-        "spec": current.spec,
-    });
+    let mut doc = patchable(current);
     merge_patch(&mut doc, patch);
     let meta: ClientMetadata = from_value(doc["metadata"].take(), "metadata")?;
-    let spec: DeploymentSpec = from_value(doc["spec"].take(), "spec")?;
+    let mut spec: DeploymentSpec = from_value(doc["spec"].take(), "spec")?;
+    stateplane_model::sensitive::restore_masked(
+        &mut spec.template.spec.flink_configuration,
+        &current.spec.template.spec.flink_configuration,
+        "spec.template.spec.flinkConfiguration",
+    )?;
     let mut next = current.clone();
     next.metadata.display_name = meta.display_name;
     next.metadata.labels = meta.labels;
@@ -382,6 +375,20 @@ pub async fn patch(
     body: bodies::DeploymentPatch,
 ) -> ApiResult<Deployment> {
     let p = split_patch(body)?;
+    let patch = p.patch.clone();
+    apply_checked(store, blob, ns, id_or_name, &p, |_| Ok(patch.clone())).await
+}
+
+/// The read-check-write loop of a PATCH (and of a PUT, written as a PATCH): `make_patch` gives the
+/// merge patch for the deployment as currently stored.
+pub(super) async fn apply_checked(
+    store: &dyn Store,
+    blob: Option<&str>,
+    ns: &str,
+    id_or_name: &str,
+    p: &PatchPlan,
+    make_patch: impl Fn(&Deployment) -> ApiResult<Value>,
+) -> ApiResult<Deployment> {
     for _ in 0..CAS_ATTEMPTS {
         let current = resolve(store, ns, id_or_name).await?;
         super::teardown::refuse_if_being_deleted(&current)?;
@@ -396,11 +403,14 @@ pub async fn patch(
             }
         }
         check_fixed(&p.fixed, &current)?;
-        let next = apply_patch(&current, &p.patch)?;
+        let next = apply_patch(&current, &make_patch(&current)?)?;
         if next == current {
             return Ok(current);
         }
         next.validate()?;
+        if next.spec.template != current.spec.template {
+            super::secret_values::check_references(store, ns, &next.spec).await?;
+        }
         check_savepoint_features(&current, &next, blob)?;
         if next.spec.deployment_target_name != current.spec.deployment_target_name {
             check_target(store, ns, &next.spec).await?;
@@ -500,16 +510,5 @@ mod tests {
             "metadata.resourceVersion"
         );
         assert_eq!(f(json!({"spec": 3})), "spec");
-    }
-
-    #[test]
-    fn selectors() {
-        assert_eq!(
-            parse_selector("a=b, c = d").unwrap(),
-            vec![("a".into(), "b".into()), ("c".into(), "d".into())]
-        );
-        for bad in ["a", "=b", "a=b,", "a=b=c"] {
-            assert!(parse_selector(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -20,6 +20,8 @@ pub mod savepoints;
 pub mod snapshots;
 pub mod targets;
 pub mod teardown;
+pub mod secret_values;
+pub mod upsert;
 pub mod watch;
 
 /// How often a read-modify-write is retried when someone else wrote in between.

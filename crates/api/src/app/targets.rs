@@ -6,11 +6,43 @@ use stateplane_store::{Store, StoreError};
 
 use super::{ensure_namespace, namespace_not_found, or_not_found, required};
 use crate::bodies::DeploymentTargetCreate;
+use crate::compat_bodies::DeploymentTargetSpecBody;
 use crate::error::{ApiError, ApiResult};
+use stateplane_model::label_selector::LabelSelector;
 
-pub async fn list(store: &dyn Store, ns: &str) -> ApiResult<Vec<DeploymentTarget>> {
+pub async fn list(
+    store: &dyn Store,
+    ns: &str,
+    selector: Option<&LabelSelector>,
+) -> ApiResult<Vec<DeploymentTarget>> {
     ensure_namespace(store, ns).await?;
-    Ok(store.target_list(ns).await?)
+    Ok(store
+        .target_list(ns)
+        .await?
+        .into_iter()
+        .filter(|t| selector.is_none_or(|s| s.matches(&t.metadata.labels)))
+        .collect())
+}
+
+/// The session cluster's REST URL from a target spec a client sent. Ververica's Kubernetes targets are
+/// refused with an answer that says what stateplane runs on and which field to give.
+pub fn rest_url(spec: &DeploymentTargetSpecBody) -> ApiResult<String> {
+    if let Some(cluster) = &spec.flink_session_cluster {
+        return Ok(cluster.rest_url.trim().to_string());
+    }
+    if spec.kubernetes.is_some() {
+        return Err(ApiError::invalid(
+            "spec.kubernetes.namespace",
+            "stateplane does not start Flink clusters on Kubernetes: it runs jobs on existing Flink session \
+             clusters, reached by their REST URL. Give spec.flinkSessionCluster.restUrl instead, e.g. \
+             {\"spec\": {\"flinkSessionCluster\": {\"restUrl\": \"http://flink-jobmanager:8081\"}}}",
+        ));
+    }
+    Err(ApiError::invalid(
+        "spec.flinkSessionCluster.restUrl",
+        "is required: the REST URL of the Flink session cluster jobs of this target run on, e.g. \
+         http://flink-jobmanager:8081",
+    ))
 }
 
 pub async fn get(store: &dyn Store, ns: &str, name: &str) -> ApiResult<DeploymentTarget> {
@@ -28,7 +60,7 @@ pub async fn create(
     body: DeploymentTargetCreate,
 ) -> ApiResult<DeploymentTarget> {
     let name = required("metadata.name", body.metadata.name)?;
-    let mut t = DeploymentTarget::new(ns, &name, body.spec.flink_session_cluster.rest_url.trim());
+    let mut t = DeploymentTarget::new(ns, &name, &rest_url(&body.spec)?);
     t.metadata.labels = body.metadata.labels;
     t.metadata.annotations = body.metadata.annotations;
     t.validate()?;

@@ -8,20 +8,20 @@ use crate::bodies::DeploymentTargetCreate;
 use crate::error::{ApiResult, ErrorBody};
 use crate::format::{Input, Reply};
 use crate::openapi::DeploymentTargetList;
-use crate::params::ApiPath;
+use crate::params::{ApiPath, Params};
 use crate::AppState;
 
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployment-targets", tag = "deployment-targets", security(("bearer" = ["viewer"])),
-    params(("namespace" = String, Path, description = "Namespace name")),
+    params(("namespace" = String, Path, description = "Namespace name"),
+        ("labelSelector" = Option<String>, Query, description = "Kubernetes label selector")),
     responses((status = 200, description = "Targets of the namespace", body = DeploymentTargetList)))]
 pub async fn deployment_target_list(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
+    q: Params,
 ) -> ApiResult<Reply> {
-    Reply::ok(&ResourceList::new(
-        "DeploymentTarget",
-        app::list(s.store.as_ref(), &ns).await?,
-    ))
+    let items = app::list(s.store.as_ref(), &ns, q.selector()?.as_ref()).await?;
+    Reply::ok(&ResourceList::new("DeploymentTarget", items))
 }
 
 #[utoipa::path(post, path = "/api/v1/namespaces/{namespace}/deployment-targets", tag = "deployment-targets", security(("bearer" = ["owner"])),

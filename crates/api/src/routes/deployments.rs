@@ -15,14 +15,14 @@ use crate::{AppState, Draining};
 
 #[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/deployments", tag = "deployments", security(("bearer" = ["viewer"])),
     params(("namespace" = String, Path, description = "Namespace name"),
-        ("labelSelector" = Option<String>, Query, description = "Comma-separated key=value pairs, all of which must match the labels")),
+        ("labelSelector" = Option<String>, Query, description = "Kubernetes label selector: `k=v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`, comma-separated, all must hold")),
     responses((status = 200, description = "Deployments of the namespace, oldest first", body = DeploymentList)))]
 pub async fn deployment_list(
     State(s): State<AppState>,
     ApiPath(ns): ApiPath<String>,
     q: Params,
 ) -> ApiResult<Reply> {
-    let items = app::list(s.store.as_ref(), &ns, q.get("labelSelector")).await?;
+    let items = app::list(s.store.as_ref(), &ns, q.selector()?.as_ref()).await?;
     Reply::ok(&ResourceList::new("Deployment", items))
 }
 

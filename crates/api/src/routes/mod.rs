@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 
 pub mod api_tokens;
+pub mod compat;
 pub mod deployment_defaults;
 pub mod deployment_targets;
 pub mod deployments;
@@ -25,11 +26,23 @@ pub mod metrics;
 pub mod namespaces;
 pub mod savepoints;
 pub mod snapshots;
+pub mod secret_values;
 
 /// Every documented operation, grouped by path (one `routes!` per path).
 pub(crate) fn declared() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .routes(routes!(health::healthz))
+        .routes(routes!(compat::status))
+        .routes(routes!(compat::system_info))
+        .routes(routes!(
+            secret_values::secret_value_list,
+            secret_values::secret_value_create
+        ))
+        .routes(routes!(
+            secret_values::secret_value_get,
+            secret_values::secret_value_patch,
+            secret_values::secret_value_delete
+        ))
         .routes(routes!(crate::openapi::openapi_json))
         .routes(routes!(
             namespaces::namespace_list,
@@ -50,6 +63,7 @@ pub(crate) fn declared() -> OpenApiRouter<AppState> {
         .routes(routes!(
             deployments::deployment_get,
             deployments::deployment_patch,
+            compat::deployment_put,
             deployments::deployment_delete
         ))
         .routes(routes!(deployments::deployment_restore_preview))
@@ -59,6 +73,7 @@ pub(crate) fn declared() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(
             deployment_targets::deployment_target_get,
+            compat::deployment_target_put,
             deployment_targets::deployment_target_delete
         ))
         .routes(routes!(

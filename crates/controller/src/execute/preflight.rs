@@ -8,7 +8,7 @@
 
 use stateplane_flink::{FlinkClient, FlinkError, RunJarRequest};
 use stateplane_model::plan::{FailureReason, PlannedVertex, PreflightView};
-use stateplane_model::{EventName, JobId};
+use stateplane_model::{EventName, JobId, JobSpec};
 
 use super::context::{give_up, Ctx, Effect};
 use super::start::job_configuration;
@@ -27,14 +27,33 @@ pub(super) async fn plan_upgrade(x: &Ctx<'_>, job: JobId) -> Result<Effect, Erro
 
 async fn preflight(x: &Ctx<'_>, client: &FlinkClient) -> Result<PreflightView, Error> {
     let template = &x.d().spec.template.spec;
+    // `${NAME}` references resolved as for the submission, for this request only.
+    let spec = JobSpec {
+        artifact: template.artifact.clone(),
+        flink_configuration: job_configuration(x),
+        parallelism: template.parallelism,
+        savepoint_location: None,
+        savepoint_id: None,
+        allow_non_restored_state: false,
+        deployment_target_name: None,
+    };
+    let resolved = match crate::secret_refs::resolve(x, &x.d().metadata.namespace, &spec).await {
+        Ok(r) => r,
+        Err(crate::secret_refs::Unresolved::Refused(message)) => {
+            return Ok(PreflightView::Refused { message })
+        }
+        Err(crate::secret_refs::Unresolved::Retry(e)) => return Err(e),
+    };
+    let mut artifact = spec.artifact;
+    artifact.jar_uri = resolved.jar_uri;
     let mut request = RunJarRequest {
         parallelism: template.parallelism,
-        flink_configuration: job_configuration(x),
+        flink_configuration: resolved.flink_configuration,
         ..RunJarRequest::default()
     };
     let mut stale = false;
     loop {
-        let program = match artifacts::program(x.shared, client, &template.artifact, stale).await {
+        let program = match artifacts::program(x.shared, client, &artifact, stale).await {
             Ok(p) => p,
             Err(Error::Artifact(e)) => {
                 return Ok(PreflightView::Refused {

@@ -115,6 +115,14 @@ async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, 
         submission_refused: Some((job.metadata.id, reason)),
         ..Effect::default()
     };
+    // `${NAME}` resolved here, for this request only: the job row keeps the references.
+    let resolved = match crate::secret_refs::resolve(x, &job.metadata.namespace, &job.spec).await {
+        Ok(r) => r,
+        Err(crate::secret_refs::Unresolved::Refused(reason)) => return Ok(refused(reason)),
+        Err(crate::secret_refs::Unresolved::Retry(e)) => return Err(e),
+    };
+    let mut artifact = job.spec.artifact.clone();
+    artifact.jar_uri = resolved.jar_uri;
     let mut request = RunJarRequest {
         parallelism: job.spec.parallelism,
         savepoint_path: job.spec.savepoint_location.clone(),
@@ -125,7 +133,7 @@ async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, 
             .as_ref()
             .map(|_| ClaimMode::NoClaim),
         job_id: Some(flink_job_id(job)),
-        flink_configuration: job.spec.flink_configuration.clone(),
+        flink_configuration: resolved.flink_configuration,
         ..RunJarRequest::default()
     };
     if request.savepoint_path.is_none() {
@@ -133,7 +141,7 @@ async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, 
     }
     let mut stale = false;
     loop {
-        let program = match artifacts::program(x.shared, client, &job.spec.artifact, stale).await {
+        let program = match artifacts::program(x.shared, client, &artifact, stale).await {
             Ok(p) => p,
             Err(Error::Artifact(e)) => return Ok(refused(e.to_string())),
             Err(e) => return Err(e),

@@ -97,6 +97,7 @@ fn kind_name(kind: ResourceKind) -> &'static str {
         ResourceKind::Savepoint => "Savepoint",
         ResourceKind::Job => "Job",
         ResourceKind::Event => "Event",
+        ResourceKind::SecretValue => "SecretValue",
     }
 }
 
@@ -109,6 +110,7 @@ fn kind_from_name(name: &str) -> Option<ResourceKind> {
         "Savepoint" => ResourceKind::Savepoint,
         "Job" => ResourceKind::Job,
         "Event" => ResourceKind::Event,
+        "SecretValue" => ResourceKind::SecretValue,
         _ => return None,
     })
 }
@@ -374,6 +376,7 @@ mod tests {
             ResourceKind::Savepoint,
             ResourceKind::Job,
             ResourceKind::Event,
+            ResourceKind::SecretValue,
         ] {
             for deployment_id in [None, Some(DeploymentId::new())] {
                 let c = Change {

@@ -43,6 +43,7 @@ pub(crate) mod job;
 mod namespace;
 pub(crate) mod savepoint;
 mod snapshot;
+mod secret_value;
 mod target;
 
 /// A store's connections and change channel: what every backend has.

@@ -1,0 +1,161 @@
+//! PUT (upsert) of a deployment and of a deployment target, as in Ververica Platform 2.4+: create when
+//! the name is free (201), replace the whole resource otherwise (200).
+//!
+//! A replace of a deployment is the merge patch from the stored deployment to the one sent
+//! ([`stateplane_model::merge::diff`]) applied by the same code as a PATCH, so it has exactly a
+//! PATCH's validation, spec-version rule (the version grows when the template changes, which makes
+//! a RUNNING deployment upgrade under its upgrade strategy), mask handling and `resourceVersion` check
+//! (stale → 409). The namespace's deployment defaults are merged under the spec sent, as at creation,
+//! so a PUT of the same manifest twice changes nothing. `status` in the body is ignored (a resource
+//! read and sent back).
+
+use serde_json::{json, Map, Value};
+use stateplane_model::merge::{diff, with_defaults};
+use stateplane_model::{validate_dns_label, Deployment, DeploymentId, DeploymentTarget};
+use stateplane_store::{Store, StoreError};
+
+use super::deployments::{self, apply_checked, patchable, PatchPlan};
+use super::{ensure_namespace, or_not_found, stale};
+use crate::bodies::{CreateMetadata, DeploymentCreate, DeploymentTargetCreate};
+use crate::compat_bodies::{DeploymentPut, DeploymentTargetPut, PutMetadata};
+use crate::error::{ApiError, ApiResult};
+
+/// What a PUT did.
+pub enum Upserted<T> {
+    Created(T),
+    Replaced(T),
+}
+
+/// 422 unless `metadata.name` and `metadata.namespace`, when given, are the path's.
+fn check_names(meta: &PutMetadata, ns: &str, name: &str) -> ApiResult<()> {
+    if let Some(given) = meta.name.as_deref().filter(|n| *n != name) {
+        return Err(ApiError::invalid(
+            "metadata.name",
+            format!(
+                "is '{given}' but the path names '{name}'; make them equal (a PUT cannot rename)"
+            ),
+        ));
+    }
+    if let Some(given) = meta.namespace.as_deref().filter(|n| *n != ns) {
+        return Err(ApiError::invalid(
+            "metadata.namespace",
+            format!("is '{given}' but the request goes to namespace '{ns}'; leave it out or make them equal"),
+        ));
+    }
+    Ok(())
+}
+
+/// `id`, `createdAt` repeated from a read: must be the stored ones (checked like a PATCH's).
+fn fixed_of(meta: &PutMetadata) -> Map<String, Value> {
+    meta.other
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "id" | "createdAt"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+pub async fn deployment(
+    store: &dyn Store,
+    blob: Option<&str>,
+    ns: &str,
+    id_or_name: &str,
+    body: DeploymentPut,
+) -> ApiResult<Upserted<Deployment>> {
+    let meta = body.metadata;
+    ensure_namespace(store, ns).await?;
+    let existing = match deployments::resolve(store, ns, id_or_name).await {
+        Ok(d) => Some(d),
+        Err(ApiError::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let Some(existing) = existing else {
+        if id_or_name.parse::<DeploymentId>().is_ok() {
+            return Err(ApiError::not_found("deployment", id_or_name, ns));
+        }
+        validate_dns_label("metadata.name", id_or_name)?;
+        check_names(&meta, ns, id_or_name)?;
+        let create = DeploymentCreate {
+            metadata: CreateMetadata {
+                name: Some(id_or_name.to_string()),
+                display_name: meta.display_name,
+                namespace: None,
+                labels: meta.labels,
+                annotations: meta.annotations,
+            },
+            spec: body.spec,
+        };
+        return Ok(Upserted::Created(
+            deployments::create(store, ns, create).await?,
+        ));
+    };
+    check_names(&meta, ns, &existing.metadata.name)?;
+    let defaults = store.deployment_defaults_get(ns).await?;
+    let wanted = json!({
+        "metadata": {
+            "labels": meta.labels,
+            "annotations": meta.annotations,
+            "displayName": meta.display_name,
+        },
+        "spec": with_defaults(&defaults.spec, &Value::Object(body.spec)),
+    });
+    let plan = PatchPlan {
+        patch: Value::Null,
+        expected: meta.resource_version,
+        fixed: fixed_of(&meta),
+    };
+    let name = existing.metadata.name.clone();
+    let replaced = apply_checked(store, blob, ns, &name, &plan, |current| {
+        Ok(diff(&patchable(current), &wanted))
+    })
+    .await?;
+    Ok(Upserted::Replaced(replaced))
+}
+
+pub async fn target(
+    store: &dyn Store,
+    ns: &str,
+    name: &str,
+    body: DeploymentTargetPut,
+) -> ApiResult<Upserted<DeploymentTarget>> {
+    let meta = body.metadata;
+    check_names(&meta, ns, name)?;
+    ensure_namespace(store, ns).await?;
+    let current = match store.target_get(ns, name).await {
+        Ok(t) => t,
+        Err(StoreError::NotFound { .. }) => {
+            let create = DeploymentTargetCreate {
+                metadata: CreateMetadata {
+                    name: Some(name.to_string()),
+                    display_name: meta.display_name,
+                    namespace: None,
+                    labels: meta.labels,
+                    annotations: meta.annotations,
+                },
+                spec: body.spec,
+            };
+            return Ok(Upserted::Created(
+                super::targets::create(store, ns, create).await?,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let actual = current.metadata.resource_version;
+    if let Some(expected) = meta.resource_version.filter(|e| *e != actual) {
+        return Err(stale("deployment target", name, expected, actual));
+    }
+    let mut next = current.clone();
+    next.spec.flink_session_cluster.rest_url = super::targets::rest_url(&body.spec)?;
+    next.metadata.labels = meta.labels;
+    next.metadata.annotations = meta.annotations;
+    next.validate()?;
+    if next == current {
+        return Ok(Upserted::Replaced(current));
+    }
+    match store.target_update(&next).await {
+        Ok(t) => Ok(Upserted::Replaced(t)),
+        Err(StoreError::Conflict {
+            expected, actual, ..
+        }) => Err(stale("deployment target", name, expected, actual)),
+        Err(e) => Err(or_not_found("deployment target", name, ns)(e)),
+    }
+}
