@@ -141,6 +141,9 @@ async fn blob_storage_derives_locations_and_deletion_disposes_only_what_is_ours(
     let canonical = take_savepoint(&h, &dep, json!({})).await;
     let canonical_loc = loc(&canonical);
     assert_eq!(canonical["spec"]["formatType"], "CANONICAL");
+    // An external snapshot (a copy of a real one, outside every directory stateplane uses).
+    let external = h.path("external/savepoint-ext");
+    copy_dir(&path_of(&canonical_loc), &external);
 
     // Shared with a COPIED registration of the same snapshot (another spelling): the delete keeps the data.
     let (st, copied) = h
@@ -210,8 +213,6 @@ async fn blob_storage_derives_locations_and_deletion_disposes_only_what_is_ours(
     );
 
     // An external snapshot (a copy of a real one, outside every directory stateplane uses) keeps its data.
-    let external = h.path("external/savepoint-ext");
-    copy_dir(&path_of(&canonical_loc), &external);
     let (st, ext) = h
         .post(
             "savepoints",

@@ -92,9 +92,9 @@ pub async fn delete(
         }
         let mut references = HashMap::new();
         for key in savepoints.iter().filter_map(|s| s.location_key()) {
-            if !references.contains_key(&key) {
-                let n = store.savepoint_count_by_location(&key).await?;
-                references.insert(key, n);
+            if let std::collections::hash_map::Entry::Vacant(e) = references.entry(key) {
+                let n = store.savepoint_count_by_location(e.key()).await?;
+                e.insert(n);
             }
         }
         let plan = teardown::teardown(&savepoints, &references, blob, keep);
@@ -122,7 +122,15 @@ pub async fn delete(
                 pending: false,
             });
         }
-        // The deployment first: once it says it is being deleted, no savepoint is added to it.
+        // The savepoints first: the controller deletes a deployment marked as being deleted as soon
+        // as none of its savepoints waits for disposal, so they must be waiting before it is marked.
+        for sp in savepoints
+            .iter()
+            .filter(|s| plan.dispose.contains(&s.metadata.id))
+        {
+            super::savepoints::mark_for_deletion(store, sp).await?;
+        }
+        // Then the deployment: once it says it is being deleted, no savepoint is added to it.
         let mut marked = answer.clone();
         marked
             .metadata
@@ -133,12 +141,6 @@ pub async fn delete(
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(or_not_found("deployment", id_or_name, ns)(e)),
         };
-        for sp in savepoints
-            .iter()
-            .filter(|s| plan.dispose.contains(&s.metadata.id))
-        {
-            super::savepoints::mark_for_deletion(store, sp).await?;
-        }
         event(
             store,
             &d,

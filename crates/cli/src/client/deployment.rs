@@ -95,11 +95,20 @@ pub async fn run(c: &Client, out: Output, cmd: DeploymentCmd) -> Result<()> {
         }
         DeploymentCmd::Delete { name } => {
             let (_, d) = c.deployment(&name).await?;
-            let (_, raw) = c
+            let (status, raw) = c
                 .delete(&["deployments", &d.metadata.id.to_string()])
                 .await?;
             if !out.print_raw(&raw)? {
-                println!("deployment {} deleted", d.metadata.name);
+                // What happens to its snapshots' data, as the server said.
+                let data = raw["metadata"]["annotations"]["stateplane.io/snapshot-data"]
+                    .as_str()
+                    .unwrap_or_default();
+                let what = if status.as_u16() == 202 {
+                    "being deleted"
+                } else {
+                    "deleted"
+                };
+                println!("deployment {} {what}: {data}", d.metadata.name);
             }
             Ok(())
         }

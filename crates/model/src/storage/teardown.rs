@@ -168,6 +168,7 @@ mod tests {
         ]
         .into();
         // (name, savepoints, keep, disposed ids, summary words)
+        #[allow(clippy::type_complexity)]
         let cases: Vec<(&str, Vec<Savepoint>, bool, Vec<SavepointId>, &str)> = vec![
             (
                 "ours and its copy go, shared and external stay",
