@@ -29,8 +29,8 @@
 //! which planning finds the remaining steps.
 
 mod context;
-mod rescale;
 mod preflight;
+mod rescale;
 mod retained;
 mod savepoint;
 pub(crate) mod snapshot;

@@ -53,14 +53,7 @@ pub(crate) async fn resolve(
                 .into(),
         ));
     };
-    match resolve_job(
-        x.shared.store.as_ref(),
-        cipher,
-        namespace,
-        spec,
-    )
-    .await
-    {
+    match resolve_job(x.shared.store.as_ref(), cipher, namespace, spec).await {
         Ok(r) => Ok(r),
         Err(ResolveError::Store(e)) if matches!(e, StoreError::Backend(_)) => {
             Err(Unresolved::Retry(Error::Store(e)))

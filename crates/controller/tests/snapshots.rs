@@ -128,7 +128,7 @@ async fn completed_savepoints_are_summarised_as_flink_counts_them_and_unreadable
         sp["metadata"]["annotations"][SUMMARY_ANNOTATION].is_string(),
         "{sp}"
     );
-    let (st, list) = h.get(&format!("deployments/summ/snapshots")).await;
+    let (st, list) = h.get("deployments/summ/snapshots").await;
     assert!(st.is_success(), "{st} {list}");
     assert!(
         list.as_array()

@@ -37,14 +37,14 @@ use crate::{
 
 pub mod failure;
 mod job;
-pub mod rescale;
 pub mod preflight;
+pub mod rescale;
 mod savepoint;
 mod start;
 
 pub use failure::FailureReason;
-pub use rescale::{RescaleView, VertexView};
 pub use preflight::{PlannedVertex, PreflightView};
+pub use rescale::{RescaleView, VertexView};
 
 /// Annotation on a Job saying why stateplane is stopping it (written before the stop is sent).
 pub const STOP_REASON_ANNOTATION: &str = "stateplane.io/stop-reason";

@@ -20,8 +20,8 @@ mod jar_cache;
 mod job;
 mod namespace;
 mod savepoint;
-mod snapshot;
 mod secret_value;
+mod snapshot;
 mod target;
 
 use std::any::Any;
@@ -43,8 +43,8 @@ pub use jar_cache::*;
 pub use job::*;
 pub use namespace::*;
 pub use savepoint::*;
-pub use snapshot::*;
 pub use secret_value::*;
+pub use snapshot::*;
 pub use target::*;
 
 /// A store under test plus whatever must live as long as it (a temporary directory, a database that

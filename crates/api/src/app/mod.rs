@@ -17,10 +17,10 @@ pub mod fences;
 pub mod jobs;
 pub mod namespaces;
 pub mod savepoints;
+pub mod secret_values;
 pub mod snapshots;
 pub mod targets;
 pub mod teardown;
-pub mod secret_values;
 pub mod upsert;
 pub mod watch;
 

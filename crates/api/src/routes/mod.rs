@@ -25,8 +25,8 @@ pub mod jobs;
 pub mod metrics;
 pub mod namespaces;
 pub mod savepoints;
-pub mod snapshots;
 pub mod secret_values;
+pub mod snapshots;
 
 /// Every documented operation, grouped by path (one `routes!` per path).
 pub(crate) fn declared() -> OpenApiRouter<AppState> {

@@ -241,10 +241,9 @@ fn checkpoint_stats_are_tolerant() {
     );
     assert_eq!(stats.counts.completed, 3);
 
-    let unaddressable: CheckpointingWire =
-        serde_json::from_value(json!({"latest": {"completed":
+    let unaddressable: CheckpointingWire = serde_json::from_value(json!({"latest": {"completed":
         {"id": 1, "external_path": "<checkpoint-not-externally-addressable>"}}}))
-        .unwrap();
+    .unwrap();
     assert_eq!(
         CheckpointStats::from(unaddressable)
             .latest_completed
@@ -262,10 +261,9 @@ fn exceptions_reduce_to_the_latest_root_cause() {
         wire.latest_root_cause().as_deref(),
         Some("deliberate failure after 5 records (--fail-after)")
     );
-    let none: ExceptionsWire = serde_json::from_value(
-        json!({"exceptionHistory": {"entries": [], "truncated": false}}),
-    )
-    .unwrap();
+    let none: ExceptionsWire =
+        serde_json::from_value(json!({"exceptionHistory": {"entries": [], "truncated": false}}))
+            .unwrap();
     assert_eq!(none.latest_root_cause(), None);
 }
 

@@ -937,5 +937,5 @@ fn towards(desired: D) -> Transition {
 }
 
 mod decisions;
-mod teardown;
 mod preflight;
+mod teardown;

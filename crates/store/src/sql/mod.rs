@@ -42,8 +42,8 @@ mod jar_cache;
 pub(crate) mod job;
 mod namespace;
 pub(crate) mod savepoint;
-mod snapshot;
 mod secret_value;
+mod snapshot;
 mod target;
 
 /// A store's connections and change channel: what every backend has.

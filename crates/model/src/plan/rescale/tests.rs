@@ -82,13 +82,15 @@ fn the_rule() {
     small[1].max_parallelism = 2;
     let mut coded = vertices(1);
     coded[0].parallelism = 5;
-    let cases: Vec<(
-        &str,
+    /// (case, deployment, adaptive scheduler, vertices, expected per-vertex parallelism or reason)
+    type Case = (
+        &'static str,
         Deployment,
         Option<bool>,
         Vec<VertexView>,
-        Result<BTreeMap<String, u32>, &str>,
-    )> = vec![
+        Result<BTreeMap<String, u32>, &'static str>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "parallelism only, adaptive",
             deployment(2, &[], 2),
