@@ -53,8 +53,23 @@ async fn openapi_describes_every_route() {
         (format!("{ns}/deployments"), vec!["get", "post"]),
         (
             format!("{ns}/deployments/{{deploymentId}}"),
+            vec!["get", "put", "patch", "delete"],
+        ),
+        (
+            format!("{ns}/deployments/{{deploymentId}}/snapshots"),
+            vec!["get"],
+        ),
+        (
+            format!("{ns}/savepoints/{{savepointId}}/snapshot"),
+            vec!["get"],
+        ),
+        (format!("{ns}/secret-values"), vec!["get", "post"]),
+        (
+            format!("{ns}/secret-values/{{name}}"),
             vec!["get", "patch", "delete"],
         ),
+        ("/api/v1/status".to_string(), vec!["get"]),
+        ("/api/v1/status/system-info".to_string(), vec!["get"]),
         (
             format!("{ns}/deployments/{{deploymentId}}/restore-preview"),
             vec!["get"],
@@ -62,7 +77,7 @@ async fn openapi_describes_every_route() {
         (format!("{ns}/deployment-targets"), vec!["get", "post"]),
         (
             format!("{ns}/deployment-targets/{{name}}"),
-            vec!["get", "delete"],
+            vec!["get", "put", "delete"],
         ),
         (format!("{ns}/savepoints"), vec!["get", "post"]),
         (

@@ -95,7 +95,10 @@ async fn a_sql_deployment_lives_through_savepoints_upgrades_and_suspend() {
     // An upgrade to a script that does not parse: the running job is left alone and the deployment
     // says why, with Flink's line and column; it is not tried again.
     let (s, b) = h
-        .patch("deployments/sql", sql_artifact(&broken_script()))
+        .patch(
+            "deployments/sql",
+            json!({"spec": sql_artifact(&broken_script())}),
+        )
         .await;
     assert!(s.is_success(), "{s} {b}");
     let events = h.wait_event("sql", "UPGRADE_PREFLIGHT_FAILED").await;
@@ -128,7 +131,7 @@ async fn a_sql_deployment_lives_through_savepoints_upgrades_and_suspend() {
     let (s, b) = h
         .patch(
             "deployments/sql",
-            sql_artifact(&counter_script("WHERE k <> 7")),
+            json!({"spec": sql_artifact(&counter_script("WHERE k <> 7"))}),
         )
         .await;
     assert!(s.is_success(), "{s} {b}");

@@ -200,10 +200,14 @@ pub struct JobDetails {
 }
 
 impl JobSummary {
-    /// Every task of the job runs (and there is at least one). Fresh, unlike
+    /// Every task of the job runs or has finished, and at least one runs. Fresh, unlike
     /// [`JobDetails::all_vertices_running`], because `/jobs/overview` is not cached.
+    ///
+    /// A finished task is done, not still deploying: a source subtask that gets no split finishes at
+    /// once (e.g. a job restored at a higher parallelism than its source's split count), and the job
+    /// runs on without it.
     pub fn all_tasks_running(&self) -> bool {
-        self.tasks_total > 0 && self.tasks_running == self.tasks_total
+        self.tasks_running > 0 && self.tasks_running + self.tasks_finished == self.tasks_total
     }
 }
 
@@ -232,6 +236,8 @@ pub struct JobSummary {
     pub tasks_total: u32,
     /// Tasks in state RUNNING.
     pub tasks_running: u32,
+    /// Tasks in state FINISHED.
+    pub tasks_finished: u32,
 }
 
 /// Savepoint file format.
@@ -406,6 +412,28 @@ mod tests {
             serde_json::from_str::<JobState>("\"RUNNING\"").unwrap(),
             JobState::Running
         );
+    }
+
+    #[test]
+    fn all_tasks_running_counts_finished_tasks_as_done() {
+        let summary = |total, running, finished| JobSummary {
+            id: FlinkJobId::random(),
+            name: "j".into(),
+            state: JobState::Running,
+            start_time_ms: Some(1),
+            end_time_ms: None,
+            tasks_total: total,
+            tasks_running: running,
+            tasks_finished: finished,
+        };
+        assert!(summary(4, 4, 0).all_tasks_running());
+        // a source subtask without a split finished; the others run
+        assert!(summary(4, 3, 1).all_tasks_running());
+        // one task still deploying
+        assert!(!summary(4, 2, 1).all_tasks_running());
+        // nothing runs (all finished, or Flink gave no counts)
+        assert!(!summary(4, 0, 4).all_tasks_running());
+        assert!(!summary(0, 0, 0).all_tasks_running());
     }
 
     #[test]

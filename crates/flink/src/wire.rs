@@ -301,6 +301,8 @@ struct TaskCountsWire {
     total: u32,
     #[serde(default)]
     running: u32,
+    #[serde(default)]
+    finished: u32,
 }
 
 impl JobsOverviewWire {
@@ -316,6 +318,7 @@ impl JobsOverviewWire {
                     end_time_ms: time(j.end_time),
                     tasks_total: j.tasks.as_ref().map_or(0, |t| t.total),
                     tasks_running: j.tasks.as_ref().map_or(0, |t| t.running),
+                    tasks_finished: j.tasks.as_ref().map_or(0, |t| t.finished),
                 })
             })
             .collect()

@@ -43,6 +43,8 @@ pub fn spawn_server(cmd: &mut Command, timeout: Duration) -> Spawned {
                     .collect();
                 let _ = tx.send(addr);
             }
+            // Echoed into the test's captured output: shown only when the test fails.
+            eprintln!("server| {line}");
             keep.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(line);

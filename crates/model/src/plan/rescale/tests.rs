@@ -269,10 +269,8 @@ fn the_steps() {
         .metadata
         .annotations
         .insert(RESCALE_REFUSED_ANNOTATION.into(), "1".into());
-    let upgrade = Action::StopWithSavepoint {
-        job: id,
-        origin: crate::SavepointOrigin::SuspendAndUpgrade,
-    };
+    // The upgrade strategy, which begins with its preflight (Flink plans the new template).
+    let upgrade = Action::PlanUpgrade { job: id };
     let cases: Vec<(&str, Job, Answers, Action)> = vec![
         (
             "asks for the vertices and the target first",
@@ -382,11 +380,9 @@ fn not_about_parallelism_is_the_upgrade_as_before() {
         job: running(),
         ..Answers::default()
     };
+    // The upgrade strategy, which begins with its preflight (Flink plans the new template).
     assert_eq!(
         plan_of(&d, &j, &answers),
-        Action::StopWithSavepoint {
-            job: j.metadata.id,
-            origin: crate::SavepointOrigin::SuspendAndUpgrade
-        }
+        Action::PlanUpgrade { job: j.metadata.id }
     );
 }
