@@ -7,6 +7,7 @@ mod common;
 mod flink;
 mod proxy;
 mod reconcile;
+mod rescale;
 mod shared;
 
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ struct Args {
     /// Fewer repetitions and 100 000 instead of 1 000 000 savepoints.
     #[arg(long)]
     quick: bool,
-    /// REST URL of a real Flink session cluster (P1, P2, P7).
+    /// REST URL of a real Flink session cluster with the default scheduler (P1, P2, P7).
     #[arg(long, default_value = "http://127.0.0.1:8081")]
     flink_url: String,
     /// The example job's jar (P1, P2, P7).
@@ -29,6 +30,12 @@ struct Args {
     /// The `stateplane` binary to measure (a release build).
     #[arg(long, default_value = "target/release/stateplane")]
     stateplane: PathBuf,
+    /// REST URL of a real Flink session cluster running the adaptive scheduler (P8).
+    #[arg(long)]
+    adaptive_flink_url: Option<String>,
+    /// That cluster's TaskManager stdout file, where the example job prints (P8).
+    #[arg(long)]
+    adaptive_flink_stdout: Option<PathBuf>,
     /// Only these measures, e.g. P1,P4.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -52,6 +59,8 @@ pub struct Ctx {
     pub flink_url: String,
     pub jar: PathBuf,
     pub stateplane: PathBuf,
+    pub adaptive_flink_url: Option<String>,
+    pub adaptive_flink_stdout: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,9 +76,12 @@ fn main() -> anyhow::Result<()> {
         flink_url: args.flink_url.clone(),
         jar: args.jar.clone().unwrap_or_default(),
         stateplane: args.stateplane.clone(),
+        adaptive_flink_url: args.adaptive_flink_url.clone(),
+        adaptive_flink_stdout: args.adaptive_flink_stdout.clone(),
     };
     let wanted =
         |id: &str| args.only.is_empty() || args.only.iter().any(|o| o.eq_ignore_ascii_case(id));
+    let load_at_start = load_average();
     let mut results = Vec::new();
     let mut failed = false;
     rt.block_on(async {
@@ -78,7 +90,7 @@ fn main() -> anyhow::Result<()> {
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = anyhow::Result<common::Measure>> + 'a>,
         >;
-        let all: [(&str, Bench); 7] = [
+        let all: [(&str, Bench); 8] = [
             ("P1", |c| Box::pin(flink::savepoint_overhead(c))),
             ("P2", |c| Box::pin(flink::suspend_resume(c))),
             ("P3", |c| Box::pin(api::api_throughput(c))),
@@ -86,6 +98,7 @@ fn main() -> anyhow::Result<()> {
             ("P5", |c| Box::pin(reconcile::reconcile_pass(c))),
             ("P6", |c| Box::pin(api::footprint(c))),
             ("P7", |c| Box::pin(shared::shared_cluster(c))),
+            ("P8", |c| Box::pin(rescale::rescale_gap(c))),
         ];
         if wanted("P1") || wanted("P2") {
             // A Flink cluster that has just started answers its REST API and takes snapshots
@@ -112,7 +125,11 @@ fn main() -> anyhow::Result<()> {
         }
     });
     if let Some(out) = &args.out {
-        std::fs::write(out, report(&results, args.quick))?;
+        let load = format!(
+            "{load_at_start} at the start, {} at the end",
+            load_average()
+        );
+        std::fs::write(out, report(&results, args.quick, &load))?;
         eprintln!("wrote {}", out.display());
     }
     if failed {
@@ -143,11 +160,19 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}), {mem:.0} GiB memory")
 }
 
-fn report(results: &[common::Measure], quick: bool) -> String {
+/// The 1, 5 and 15 minute load averages: the machine is shared, and its load is part of the record.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn report(results: &[common::Measure], quick: bool, load: &str) -> String {
     let mut s = String::new();
     s.push_str("# stateplane benchmarks\n\n");
     s.push_str(&format!(
-        "- date: {}\n- machine: {}\n- mode: {}\n- every figure is measured against a baseline taken in the same run\n\n",
+        "- date: {}\n- machine: {}\n- load average (1, 5, 15 min): {load}\n- mode: {}\n- every figure is measured against a baseline taken in the same run\n\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         machine(),
         if quick { "quick (`bench/run.sh --quick`)" } else { "full (`bench/run.sh`)" }
@@ -172,6 +197,15 @@ fn report(results: &[common::Measure], quick: bool) -> String {
              with unrecorded passes of both measurements (three in a full run, one in quick mode). \
              On a cluster that has just started the ratios are higher, because stateplane's path makes \
              a few more REST calls to Flink and each one is slow until Flink's JVMs have compiled them.\n",
+        );
+    }
+    if results.iter().any(|m| m.id == "P8") {
+        s.push_str(
+            "\nP8: in place, Flink's adaptive scheduler restarts the job's tasks at the new parallelism \
+             from its latest checkpoint (no savepoint, the same job id); it waits for the next \
+             checkpoint (every second here) and for its resource-stabilization timeouts, set to 1 s by \
+             `scripts/flink-local.sh start --adaptive`, so `done` is longer than the output gap. The \
+             upgrade stops the job with a savepoint and submits it again.\n",
         );
     }
     s
