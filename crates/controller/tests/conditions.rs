@@ -41,6 +41,22 @@ async fn gauge(h: &Harness, kind: &str) -> Option<u64> {
         .and_then(|n| n.trim().parse().ok())
 }
 
+/// Replaces target `flaky` (PUT, as Ververica's API does) so that it points at `url`.
+async fn point_target(h: &Harness, url: &str) {
+    let r = h
+        .http
+        .put(h.url("deployment-targets/flaky"))
+        .json(&json!({"metadata": {"name": "flaky"}, "spec": {"flinkSessionCluster": {"restUrl": url}}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+}
+
 fn flink_job(d: &Value) -> FlinkJobId {
     let id = d["status"]["running"]["jobId"]
         .as_str()
@@ -163,13 +179,7 @@ async fn conditions_say_what_flink_does() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let (s, b) = h
-        .patch(
-            "deployment-targets/flaky",
-            json!({"spec": {"flinkSessionCluster": {"restUrl": dead}}}),
-        )
-        .await;
-    assert!(s.is_success(), "{s} {b}");
+    point_target(&h, &dead).await;
     let d = h
         .wait_for("unreachable", "ClusterUnreachable True", T, |d| {
             is(d, "ClusterUnreachable", "True")
@@ -191,13 +201,7 @@ async fn conditions_say_what_flink_does() {
         h.flink.job_status(&flink_job(&d)).await.unwrap(),
         Some(JobState::Running)
     );
-    let (s, b) = h
-        .patch(
-            "deployment-targets/flaky",
-            json!({"spec": {"flinkSessionCluster": {"restUrl": cluster_url}}}),
-        )
-        .await;
-    assert!(s.is_success(), "{s} {b}");
+    point_target(&h, &cluster_url).await;
     h.wait_for("unreachable", "ClusterUnreachable False", T, |d| {
         is(d, "ClusterUnreachable", "False")
     })
