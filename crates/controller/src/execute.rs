@@ -20,6 +20,7 @@
 //!   keeps the job and is recorded.
 //! - [`snapshot`]: a savepoint's summary row is written before the annotation that says it is there.
 //! - [`status`]: the deployment's status and the failures that need no Flink.
+//! - [`conditions`]: the running deployment's conditions (an event per change, then the status).
 //!
 //! The executor decides nothing: what Flink answers to a request it sends (a refused trigger or
 //! submission) is returned as an [`Effect`] and planned. Each action writes each row at most once,
@@ -28,6 +29,7 @@
 //! an action are ordered so that stopping after any of them (a conflict, a crash) leaves rows from
 //! which planning finds the remaining steps.
 
+mod conditions;
 mod context;
 mod preflight;
 mod rescale;
@@ -120,5 +122,6 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
         Action::RescaleInPlace { job, parallelism } => rescale::start(x, job, parallelism).await,
         Action::CompleteRescale { job } => rescale::complete(x, job).await,
         Action::RescaleFallback { job, reason } => rescale::fallback(x, job, reason).await,
+        Action::SetConditions { conditions } => conditions::set(x, conditions).await,
     }
 }

@@ -10,7 +10,7 @@ mod retained;
 
 use stateplane_flink::{FlinkClient, FlinkError, FlinkJobId, SavepointStatus, TriggerId};
 use stateplane_model::plan::{
-    Answers, Ask, FlinkJobState, FlinkView, PollAsk, SavepointView, TargetView,
+    Answers, Ask, CheckpointsView, FlinkJobState, FlinkView, PollAsk, SavepointView, TargetView,
 };
 use stateplane_model::{
     normalize_location, Deployment, DeploymentId, Job, JobState, Savepoint, SavepointId,
@@ -179,6 +179,9 @@ pub(crate) async fn answer(
         let cause = client.job_exceptions(&id).await.ok().flatten();
         answers.failure_cause = Some((job.metadata.id, cause));
     }
+    if ask.checkpoints {
+        answers.checkpoints = Some((job.metadata.id, checkpoints(shared, &client, job).await));
+    }
     if ask.retained {
         let knows_job = matches!(answers.job, FlinkView::Job { .. });
         let found = retained::find(knows_job.then_some(&client), job).await;
@@ -344,6 +347,31 @@ async fn savepoint_view(client: &FlinkClient, job: &FlinkJobId, sp: SavepointId)
             error: e.to_string(),
         },
     }
+}
+
+/// The job's checkpoint statistics for its conditions, from the cache while fresh (see
+/// [`Shared::cached_checkpoints`]).
+async fn checkpoints(shared: &Shared, client: &FlinkClient, job: &Job) -> CheckpointsView {
+    if let Some(v) = shared.cached_checkpoints(job.metadata.id) {
+        return v;
+    }
+    let at = |ms: Option<i64>| ms.and_then(chrono::DateTime::from_timestamp_millis);
+    let view = match client.checkpoints(&flink_job_id(job)).await {
+        Ok(stats) => CheckpointsView::Stats {
+            latest_completed_at: stats
+                .latest_completed
+                .as_ref()
+                .and_then(|c| at(c.latest_ack_timestamp_ms.or(c.trigger_timestamp_ms))),
+            failed: stats.counts.failed,
+            latest_failure: stats.latest_failed.and_then(|f| f.failure_message),
+        },
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read the job's checkpoint statistics");
+            CheckpointsView::Unreachable
+        }
+    };
+    shared.cache_checkpoints(job.metadata.id, view.clone());
+    view
 }
 
 /// The savepoint Flink's checkpoint statistics say the job last wrote, when it lies in the savepoint

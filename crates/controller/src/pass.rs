@@ -292,8 +292,12 @@ fn learn(memory: &mut Memory, action: &Action) {
             // Planned from an answer that said "under way", just now.
             memory.waiting = Some((*p, now));
         }
-        // Housekeeping between two answers about an operation says nothing about its duration.
-        Action::Observe { .. } | Action::Wait { .. } | Action::SummarizeSavepoint { .. } => {}
+        // Housekeeping (or a condition) between two answers about an operation says nothing about
+        // its duration.
+        Action::Observe { .. }
+        | Action::Wait { .. }
+        | Action::SummarizeSavepoint { .. }
+        | Action::SetConditions { .. } => {}
         // A failure says nothing about how long the operation takes when it works.
         Action::FailSavepoint { .. }
         | Action::FailJobCreation { .. }

@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use stateplane_model::plan::conditions::CHECKPOINT_STATS_MAX_AGE;
+use stateplane_model::plan::CheckpointsView;
 
 use stateplane_flink::{BudgetConfig, FlinkClient, FlinkError};
 use stateplane_store::Store;
@@ -50,6 +53,10 @@ pub(crate) struct Shared {
     /// about, not triggered again. Lost on a restart, which only costs a repeated trigger (the same
     /// operation in Flink).
     pub triggered: Mutex<std::collections::HashSet<stateplane_model::SavepointId>>,
+    /// The latest checkpoint statistics asked of Flink per job, and when: the conditions' question
+    /// is answered from here while younger than `CHECKPOINT_STATS_MAX_AGE`, so a steady job costs its
+    /// cluster one such request per that period, whatever the pass rate.
+    pub checkpoint_stats: Mutex<HashMap<stateplane_model::JobId, (Instant, CheckpointsView)>>,
 }
 
 impl Shared {
@@ -67,6 +74,30 @@ impl Shared {
             set.clear();
         }
         set.insert(id);
+    }
+
+    /// Checkpoint statistics of `job` asked at most `CHECKPOINT_STATS_MAX_AGE` ago.
+    pub fn cached_checkpoints(&self, job: stateplane_model::JobId) -> Option<CheckpointsView> {
+        let cache = self
+            .checkpoint_stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(&job)
+            .filter(|(at, _)| at.elapsed() < CHECKPOINT_STATS_MAX_AGE)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn cache_checkpoints(&self, job: stateplane_model::JobId, view: CheckpointsView) {
+        let mut cache = self
+            .checkpoint_stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Bounded: entries of jobs that ended are dropped once they are stale.
+        if cache.len() > 1_000 {
+            cache.retain(|_, (at, _)| at.elapsed() < CHECKPOINT_STATS_MAX_AGE);
+        }
+        cache.insert(job, (Instant::now(), view));
     }
 
     /// A Flink client for a REST URL (one per URL, reused).

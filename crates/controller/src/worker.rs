@@ -86,6 +86,7 @@ impl Controller {
                 config,
                 clients: Mutex::new(HashMap::new()),
                 triggered: Mutex::default(),
+                checkpoint_stats: Mutex::default(),
                 http,
                 // The workers' own token: cancelled with the caller's, and when `run` is dropped.
                 cancel: cancel.child_token(),

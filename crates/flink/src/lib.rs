@@ -40,7 +40,8 @@ pub use error::{root_cause, FlinkError};
 pub use ids::{FlinkJobId, InvalidId, JarId, TriggerId};
 pub use types::{
     CheckpointCounts, CheckpointStats, ClaimMode, ClusterOverview, CompletedCheckpoint,
-    DisposalStatus, JarInfo, JobDetails, JobState, JobSummary, RestoredCheckpoint, RunJarRequest,
-    SavepointFormat, SavepointStatus, SavepointTrigger, StopWithSavepoint, VertexInfo,
+    DisposalStatus, FailedCheckpoint, JarInfo, JobDetails, JobState, JobSummary,
+    RestoredCheckpoint, RunJarRequest, SavepointFormat, SavepointStatus, SavepointTrigger,
+    StopWithSavepoint, VertexInfo,
 };
 pub use version::{FlinkVersion, InvalidVersion, RestDialect};

@@ -325,6 +325,17 @@ pub struct CompletedCheckpoint {
     pub latest_ack_timestamp_ms: Option<i64>,
 }
 
+/// A failed checkpoint as `GET /jobs/{id}/checkpoints` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedCheckpoint {
+    /// Checkpoint id.
+    pub id: u64,
+    /// When it failed, ms since the epoch.
+    pub failure_timestamp_ms: Option<i64>,
+    /// Flink's reason (e.g. `Checkpoint expired before completing.`).
+    pub failure_message: Option<String>,
+}
+
 /// The snapshot a job started from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoredCheckpoint {
@@ -363,6 +374,8 @@ pub struct CheckpointStats {
     pub latest_restored: Option<RestoredCheckpoint>,
     /// The latest completed savepoint of this job.
     pub latest_savepoint: Option<CompletedCheckpoint>,
+    /// The latest failed checkpoint or savepoint of this job.
+    pub latest_failed: Option<FailedCheckpoint>,
     /// Counters.
     pub counts: CheckpointCounts,
 }

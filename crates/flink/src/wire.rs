@@ -13,8 +13,9 @@ use crate::error::root_cause;
 use crate::ids::{FlinkJobId, JarId};
 use crate::types::{
     CheckpointCounts, CheckpointStats, ClaimMode, ClusterOverview, CompletedCheckpoint,
-    DisposalStatus, JarInfo, JobDetails, JobState, JobSummary, RestoredCheckpoint, RunJarRequest,
-    SavepointFormat, SavepointStatus, SavepointTrigger, StopWithSavepoint, VertexInfo,
+    DisposalStatus, FailedCheckpoint, JarInfo, JobDetails, JobState, JobSummary,
+    RestoredCheckpoint, RunJarRequest, SavepointFormat, SavepointStatus, SavepointTrigger,
+    StopWithSavepoint, VertexInfo,
 };
 use crate::version::{FlinkVersion, RestDialect};
 
@@ -438,6 +439,17 @@ struct LatestWire {
     savepoint: Option<CompletedWire>,
     #[serde(default)]
     restored: Option<RestoredWire>,
+    #[serde(default)]
+    failed: Option<FailedWire>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FailedWire {
+    id: u64,
+    #[serde(default)]
+    failure_timestamp: Option<i64>,
+    #[serde(default)]
+    failure_message: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -483,6 +495,11 @@ impl From<CheckpointingWire> for CheckpointStats {
         CheckpointStats {
             latest_completed: latest.completed.map(Into::into),
             latest_savepoint: latest.savepoint.map(Into::into),
+            latest_failed: latest.failed.map(|f| FailedCheckpoint {
+                id: f.id,
+                failure_timestamp_ms: time(f.failure_timestamp),
+                failure_message: f.failure_message.filter(|m| !m.is_empty()),
+            }),
             latest_restored: latest.restored.map(|r| RestoredCheckpoint {
                 id: r.id,
                 external_path: path(r.external_path),

@@ -329,9 +329,9 @@ pub struct Transition {
 pub struct DeploymentStatusRunning {
     pub job_id: JobId,
     pub transition_time: DateTime<Utc>,
+    /// What Flink is doing that the state alone does not say (see [`crate::conditions`]).
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
-    pub conditions: Vec<serde_json::Value>,
+    pub conditions: Vec<crate::conditions::DeploymentCondition>,
 }
 
 impl DeploymentSpec {

@@ -77,6 +77,9 @@ string_enum! {
         RescaledInPlace => "RESCALED_IN_PLACE",
         /// The change cannot be made in place (the message says why); the upgrade strategy applies.
         RescaleInPlaceNotPossible => "RESCALE_IN_PLACE_NOT_POSSIBLE",
+        /// A condition of the running deployment changed (`status.running.conditions`); the message
+        /// names it, its new status and why.
+        DeploymentConditionChanged => "DEPLOYMENT_CONDITION_CHANGED",
         /// A namespace event: a deployment was deleted; the message says what happened to its
         /// snapshots' data (disposed of, kept, or being disposed of before it goes).
         DeploymentDeleted => "DEPLOYMENT_DELETED",

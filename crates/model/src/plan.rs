@@ -21,7 +21,8 @@
 //!    notice an end, stop or upgrade it, or take a periodic savepoint when one is due;
 //! 2. without a current job: fail orphaned savepoint requests, check the deployment target and its
 //!    Flink version, start a job (restore selection) or settle the status;
-//! 3. housekeeping, only when 1–2 have nothing urgent (steady, waiting for Flink, backing off):
+//! 3. the running deployment's conditions ([`conditions`]), then housekeeping, only when 1–2 have
+//!    nothing urgent (steady, waiting for Flink, backing off):
 //!    savepoints waiting for disposal, then deleting a deployment whose deletion waited for them
 //!    ([`crate::storage::teardown`]), then retention. Disposal never needs Flink, so it proceeds while
 //!    Flink is unreachable; and no deletion, however slow the storage, delays a suspend or a start.
@@ -35,6 +36,7 @@ use crate::{
     SavepointOrigin, SavepointState,
 };
 
+pub mod conditions;
 pub mod failure;
 mod job;
 pub mod preflight;
@@ -42,6 +44,7 @@ pub mod rescale;
 mod savepoint;
 mod start;
 
+pub use conditions::CheckpointsView;
 pub use failure::FailureReason;
 pub use preflight::{PlannedVertex, PreflightView};
 pub use rescale::{RescaleView, VertexView};
@@ -172,6 +175,8 @@ pub struct Answers {
     pub rescale_refused: Option<(JobId, String)>,
     /// Flink's answer to planning the template of this spec version (an upgrade's preflight).
     pub preflight: Option<(u64, PreflightView)>,
+    /// Flink's checkpoint statistics of the current job.
+    pub checkpoints: Option<(JobId, CheckpointsView)>,
 }
 
 impl Answers {
@@ -218,6 +223,8 @@ pub struct Ask {
     pub target: Option<String>,
     /// The current job's vertices and requested resources (`/jobs/{jid}`, its resource requirements).
     pub rescale: bool,
+    /// The current job's checkpoint statistics (at most [`conditions::CHECKPOINT_STATS_MAX_AGE`] old).
+    pub checkpoints: bool,
 }
 
 string_enum! {
@@ -408,6 +415,10 @@ pub enum Action {
     /// The change cannot (or could not) be made in place: record that for this spec version, say why
     /// in an event; the next step is the upgrade strategy.
     RescaleFallback { job: JobId, reason: String },
+    /// A condition of the running deployment changed: write these (with an event per change).
+    SetConditions {
+        conditions: Vec<crate::conditions::DeploymentCondition>,
+    },
 }
 
 impl Action {
@@ -447,6 +458,7 @@ impl Action {
             Action::RescaleInPlace { .. } => "rescale_in_place",
             Action::CompleteRescale { .. } => "complete_rescale",
             Action::RescaleFallback { .. } => "rescale_fallback",
+            Action::SetConditions { .. } => "set_conditions",
         }
     }
 }
@@ -485,9 +497,9 @@ pub fn plan(o: &Observed<'_>) -> Action {
         None => start::plan(o),
     };
     match action {
-        Action::Steady | Action::Wait { .. } | Action::Backoff { .. } => {
-            housekeeping(o).unwrap_or(action)
-        }
+        Action::Steady | Action::Wait { .. } | Action::Backoff { .. } => conditions::plan(o)
+            .or_else(|| housekeeping(o))
+            .unwrap_or(action),
         urgent => urgent,
     }
 }

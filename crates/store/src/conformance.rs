@@ -85,6 +85,7 @@ macro_rules! store_conformance_tests {
             deployment_delete_cascades,
             deployment_concurrent_updates_one_wins,
             deployment_count_by_state_follows_every_write,
+            deployment_count_with_condition_counts_running_ones_with_it_true,
             target_create_get_list_update_delete,
             target_delete_refused_while_referenced,
             savepoint_create_needs_deployment,

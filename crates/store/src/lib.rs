@@ -151,6 +151,10 @@ pub trait DeploymentStore {
     /// How many deployments (of every namespace) have each observed state (`status.state`), in
     /// [`DeploymentState`]'s order; states no deployment has are left out. Counted in the database, without reading a deployment.
     async fn deployment_count_by_state(&self) -> Result<Vec<(DeploymentState, u64)>>;
+    /// How many RUNNING deployments (of every namespace) have the condition of this type (e.g.
+    /// `JobFailing`) with status True. Counted in the database: the index on the observed state
+    /// narrows the rows to RUNNING ones, whose bodies are matched as text, never parsed.
+    async fn deployment_count_with_condition(&self, kind: &str) -> Result<u64>;
     /// Compare-and-swap update (see the crate docs); returns the stored resource.
     async fn deployment_update(&self, d: &Deployment) -> Result<Deployment>;
     /// Deletes the deployment with its jobs, events and savepoint resources (never savepoint data).

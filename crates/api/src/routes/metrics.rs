@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus text format. The recorded metrics (controller: savepoint durations by
 //! origin and outcome, reconcile pass durations, Flink request errors) come from the recorder the server
-//! binary installed; the number of deployments by state is counted by the store at scrape time (one
-//! query over an index, no deployment read), so it is true whichever replica answers.
+//! binary installed; the number of deployments by state, and of RUNNING deployments by condition that
+//! is True, are counted by the store at scrape time (queries narrowed by an index, no deployment
+//! parsed), so they are true whichever replica answers.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -35,6 +36,28 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         let _ = writeln!(text, "# TYPE stateplane_deployments gauge");
         for (state, n) in by_state {
             let _ = writeln!(text, "stateplane_deployments{{state=\"{state}\"}} {n}");
+        }
+    }
+    // Conditions: how many RUNNING deployments have each condition True (0 included), for alerts
+    // such as `stateplane_deployment_conditions{type="JobFailing"} > 0`; which ones, the API says.
+    let mut conditions = Vec::new();
+    for kind in stateplane_model::conditions::TYPES {
+        match s.store.deployment_count_with_condition(kind).await {
+            Ok(n) => conditions.push((kind, n)),
+            Err(_) => break,
+        }
+    }
+    if conditions.len() == stateplane_model::conditions::TYPES.len() {
+        let _ = writeln!(
+            text,
+            "# HELP stateplane_deployment_conditions RUNNING deployments with this condition True."
+        );
+        let _ = writeln!(text, "# TYPE stateplane_deployment_conditions gauge");
+        for (kind, n) in conditions {
+            let _ = writeln!(
+                text,
+                "stateplane_deployment_conditions{{type=\"{kind}\",status=\"True\"}} {n}"
+            );
         }
     }
     (

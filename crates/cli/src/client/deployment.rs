@@ -305,9 +305,37 @@ async fn describe(c: &Client, d: &Deployment) -> Result<String> {
         },
         ("Savepoint dir", or_dash(d.configured_savepoint_dir())),
         ("Failure", failure),
+        ("Conditions", conditions(d)),
         ("Created", time(d.metadata.created_at)),
         ("Modified", time(d.metadata.modified_at)),
     ]))
+}
+
+/// `status.running.conditions`: `JobFailing=True (JobRestarting, since …): message; …`.
+fn conditions(d: &Deployment) -> String {
+    let Some(r) = &d.status.running else {
+        return "-".into();
+    };
+    if r.conditions.is_empty() {
+        return "none".into();
+    }
+    r.conditions
+        .iter()
+        .map(|c| {
+            let since = c
+                .last_transition_time
+                .map(|t| format!(", since {}", time(t)))
+                .unwrap_or_default();
+            format!(
+                "{}={} ({}{since}): {}",
+                c.kind,
+                c.status,
+                c.reason.as_deref().unwrap_or("-"),
+                c.message.as_deref().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 async fn set_state(c: &Client, out: Output, a: StateArgs, desired: DesiredState) -> Result<()> {

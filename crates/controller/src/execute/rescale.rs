@@ -141,10 +141,15 @@ pub(super) async fn complete(x: &Ctx<'_>, job: JobId) -> Result<Effect, Error> {
     let id = job.metadata.id;
     x.write_deployment(|d| {
         d.status.state = DeploymentState::Running;
+        // The same job goes on: its conditions stay.
+        let conditions = (d.status.running.as_ref())
+            .filter(|r| r.job_id == id)
+            .map(|r| r.conditions.clone())
+            .unwrap_or_default();
         d.status.running = Some(DeploymentStatusRunning {
             job_id: id,
             transition_time: now(),
-            conditions: vec![],
+            conditions,
         });
         d.status.failure = None;
     })

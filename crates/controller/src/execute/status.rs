@@ -17,16 +17,15 @@ pub(super) async fn set_status(x: &Ctx<'_>, state: DeploymentState) -> Result<Ef
     x.write_deployment(|d| {
         d.status.state = state;
         d.status.running = match (state, job) {
-            (DeploymentState::Running, Some(j)) => Some(DeploymentStatusRunning {
-                job_id: j,
-                transition_time: d
-                    .status
-                    .running
-                    .as_ref()
-                    .filter(|r| r.job_id == j)
-                    .map_or_else(now, |r| r.transition_time),
-                conditions: vec![],
-            }),
+            (DeploymentState::Running, Some(j)) => {
+                // The same job keeps its running time and conditions; another one starts afresh.
+                let same = d.status.running.as_ref().filter(|r| r.job_id == j);
+                Some(DeploymentStatusRunning {
+                    job_id: j,
+                    transition_time: same.map_or_else(now, |r| r.transition_time),
+                    conditions: same.map(|r| r.conditions.clone()).unwrap_or_default(),
+                })
+            }
             _ => None,
         };
         if state != DeploymentState::Running {

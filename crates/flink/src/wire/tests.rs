@@ -220,7 +220,9 @@ fn checkpoint_stats_are_tolerant() {
                           "latest_ack_timestamp": 12, "external_path": "file:/ck/j/chk-7", "discarded": false},
             "savepoint": {"id": 5, "is_savepoint": true, "external_path": "file:/sp/savepoint-1",
                           "trigger_timestamp": 5, "latest_ack_timestamp": null},
-            "restored": {"id": 4, "restore_timestamp": 3, "is_savepoint": true, "external_path": "file:/sp/s0"}
+            "restored": {"id": 4, "restore_timestamp": 3, "is_savepoint": true, "external_path": "file:/sp/s0"},
+            "failed": {"id": 8, "status": "FAILED", "failure_timestamp": 20,
+                       "failure_message": "Checkpoint expired before completing."}
         }
     }))
     .unwrap();
@@ -240,6 +242,15 @@ fn checkpoint_stats_are_tolerant() {
         (4, Some("file:/sp/s0"))
     );
     assert_eq!(stats.counts.completed, 3);
+    let failed = stats.latest_failed.unwrap();
+    assert_eq!(
+        (
+            failed.id,
+            failed.failure_timestamp_ms,
+            failed.failure_message.as_deref()
+        ),
+        (8, Some(20), Some("Checkpoint expired before completing."))
+    );
 
     let unaddressable: CheckpointingWire = serde_json::from_value(json!({"latest": {"completed":
         {"id": 1, "external_path": "<checkpoint-not-externally-addressable>"}}}))

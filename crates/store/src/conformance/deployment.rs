@@ -352,3 +352,75 @@ pub async fn deployment_count_by_state_follows_every_write(store: Arc<dyn Store>
         [(Running, 2), (Suspended, 1), (Cancelled, 1)]
     );
 }
+
+pub async fn deployment_count_with_condition_counts_running_ones_with_it_true(
+    store: Arc<dyn Store>,
+) {
+    use stateplane_model::conditions::{ConditionStatus, DeploymentCondition, JOB_FAILING};
+    let condition = |status| DeploymentCondition {
+        kind: JOB_FAILING.into(),
+        status,
+        reason: Some("JobRestarting".into()),
+        message: Some("Flink reports the job restarting: \"type\":\"JobFailing\"".into()),
+        last_transition_time: None,
+        last_update_time: None,
+    };
+    let mut written = Vec::new();
+    for (name, state, status) in [
+        (
+            "a",
+            stateplane_model::DeploymentState::Running,
+            ConditionStatus::True,
+        ),
+        (
+            "b",
+            stateplane_model::DeploymentState::Running,
+            ConditionStatus::False,
+        ),
+        (
+            "c",
+            stateplane_model::DeploymentState::Running,
+            ConditionStatus::True,
+        ),
+        (
+            "d",
+            stateplane_model::DeploymentState::Suspended,
+            ConditionStatus::True,
+        ),
+    ] {
+        let mut d = deployment(&*store, DEFAULT_NAMESPACE, name, 1).await;
+        d.status.state = state;
+        d.status.running = Some(stateplane_model::DeploymentStatusRunning {
+            job_id: stateplane_model::JobId::new(),
+            transition_time: stateplane_model::now(),
+            conditions: vec![condition(status)],
+        });
+        written.push(store.deployment_update(&d).await.unwrap());
+    }
+    assert_eq!(
+        store
+            .deployment_count_with_condition(JOB_FAILING)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .deployment_count_with_condition("ClusterUnreachable")
+            .await
+            .unwrap(),
+        0
+    );
+    // Not a condition type: nothing, never a wildcard.
+    assert_eq!(store.deployment_count_with_condition("%").await.unwrap(), 0);
+    let mut a = written.remove(0);
+    a.status.running.as_mut().unwrap().conditions = vec![condition(ConditionStatus::False)];
+    store.deployment_update(&a).await.unwrap();
+    assert_eq!(
+        store
+            .deployment_count_with_condition(JOB_FAILING)
+            .await
+            .unwrap(),
+        1
+    );
+}

@@ -42,6 +42,10 @@ pub(crate) fn insert(d: &Deployment) -> Result<Stmt> {
 pub(crate) const COUNT_BY_STATE: &str =
     "SELECT status_state, COUNT(*) FROM deployments GROUP BY status_state";
 
+/// A stored body holds its conditions as serde writes them, `type` then `status`, without spaces.
+pub(crate) const COUNT_WITH_CONDITION: &str =
+    "SELECT COUNT(*) FROM deployments WHERE status_state = 'RUNNING' AND body LIKE $1";
+
 fn changed(d: &Deployment) -> crate::Change {
     let m = &d.metadata;
     change(
@@ -111,6 +115,20 @@ impl<B: Backend> DeploymentStore for B {
             .collect::<Result<Vec<_>>>()?;
         counts.sort();
         Ok(counts)
+    }
+
+    async fn deployment_count_with_condition(&self, kind: &str) -> Result<u64> {
+        // Condition types are CamelCase words: nothing in them is a LIKE wildcard or needs quoting.
+        if !kind.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(0);
+        }
+        let pattern = format!("%\"type\":\"{kind}\",\"status\":\"True\"%");
+        let n: i64 = Stmt::new(COUNT_WITH_CONDITION)
+            .bind(pattern)
+            .fetch_one(self.reader())
+            .await
+            .map_err(|e| backend("deployment_count_with_condition", e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn deployment_update(&self, d: &Deployment) -> Result<Deployment> {

@@ -248,6 +248,14 @@ fn waits_poll_the_one_question_of_the_operation_since_its_row_began() {
     let down = FlinkView::Unreachable {
         error: "connection refused".into(),
     };
+    // (Once the deployment's condition says so.)
+    let mut d = d.clone();
+    match run(&d, Some(&j), down.clone(), &[]) {
+        Action::SetConditions { conditions } => {
+            d.status.running.as_mut().unwrap().conditions = conditions
+        }
+        a => panic!("{a:?}"),
+    }
     assert!(matches!(
         run(&d, Some(&j), down, &[]),
         Action::Wait {
