@@ -15,6 +15,7 @@
 //! data.
 
 pub mod layout;
+pub mod orphans;
 pub mod teardown;
 
 use crate::{normalize_location, Savepoint, SavepointId, SavepointOrigin};

@@ -16,6 +16,7 @@ pub mod events;
 pub mod fences;
 pub mod jobs;
 pub mod namespaces;
+pub mod orphans;
 pub mod savepoints;
 pub mod secret_values;
 pub mod snapshots;
