@@ -93,6 +93,7 @@ async fn openapi_describes_every_route() {
         (format!("{ns}/events"), vec!["get"]),
         (format!("{ns}/storage/orphans"), vec!["get"]),
         (format!("{ns}/storage/orphans:dispose"), vec!["post"]),
+        (format!("{ns}/storage/allowed-prefixes"), vec!["get", "put"]),
         (
             "/apitokens/v1/namespaces/{namespace}/apitokens".to_string(),
             vec!["get", "post"],

@@ -16,6 +16,7 @@
 
 pub mod layout;
 pub mod orphans;
+pub mod prefixes;
 pub mod teardown;
 
 use crate::{normalize_location, Savepoint, SavepointId, SavepointOrigin};

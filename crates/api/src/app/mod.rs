@@ -19,6 +19,7 @@ pub mod namespaces;
 pub mod orphans;
 pub mod savepoints;
 pub mod secret_values;
+pub mod snapshot_prefixes;
 pub mod snapshots;
 pub mod targets;
 pub mod teardown;

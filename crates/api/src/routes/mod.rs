@@ -90,6 +90,10 @@ pub(crate) fn declared() -> OpenApiRouter<AppState> {
         .routes(routes!(snapshots::deployment_snapshot_list))
         .routes(routes!(storage::storage_orphan_list))
         .routes(routes!(storage::storage_orphan_dispose))
+        .routes(routes!(
+            storage::storage_allowed_prefixes_get,
+            storage::storage_allowed_prefixes_put
+        ))
         .routes(routes!(jobs::job_list))
         .routes(routes!(jobs::job_get))
         .routes(routes!(events::event_list))

@@ -1,11 +1,15 @@
 //! `/api/v1/namespaces/{namespace}/storage/orphans[:dispose]`: the orphan report (snapshot
 //! directories under stateplane's prefixes that no resource references) and their disposal on
-//! request. Owner only: the report walks storage, and disposal deletes data no resource accounts for,
-//! which cannot be undone.
+//! request (owner only: the report walks storage, and disposal deletes data no resource accounts for,
+//! which cannot be undone); `/api/v1/namespaces/{namespace}/storage/allowed-prefixes`: where the
+//! namespace's registered snapshots may come from (read by anyone of the namespace, set by the admin).
 
 use axum::extract::State;
 
+use stateplane_model::storage::prefixes::SnapshotPrefixes;
+
 use crate::app::orphans::{self as app, OrphanDisposeBody, OrphanDisposeReport, OrphanReport};
+use crate::app::snapshot_prefixes::{self, SnapshotPrefixesBody};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::format::{Input, Reply};
 use crate::params::{ApiPath, Params};
@@ -51,4 +55,32 @@ pub async fn storage_orphan_dispose(
     Input(body): Input<OrphanDisposeBody>,
 ) -> ApiResult<Reply> {
     Reply::ok(&app::dispose(&s, &ns, body).await?)
+}
+
+/// The prefixes registered snapshots of the namespace may come from (empty: no restriction beyond
+/// the fence against other namespaces' blob-storage directories).
+#[utoipa::path(get, path = "/api/v1/namespaces/{namespace}/storage/allowed-prefixes", tag = "storage", security(("bearer" = ["viewer"])),
+    params(("namespace" = String, Path, description = "Namespace name")),
+    responses((status = 200, description = "The namespace's allowed snapshot prefixes", body = SnapshotPrefixes)))]
+pub async fn storage_allowed_prefixes_get(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+) -> ApiResult<Reply> {
+    Reply::ok(&snapshot_prefixes::get(s.store.as_ref(), &ns).await?)
+}
+
+/// Replaces the namespace's allowed snapshot prefixes (admin only). From then on a registration
+/// (`POST …/savepoints` with `spec.savepointLocation`) outside them, and outside the namespace's own
+/// blob-storage directories, is refused with 422 on `spec.savepointLocation`. Existing savepoints
+/// are not touched.
+#[utoipa::path(put, path = "/api/v1/namespaces/{namespace}/storage/allowed-prefixes", tag = "storage", security(("bearer" = ["admin"])),
+    params(("namespace" = String, Path, description = "Namespace name")),
+    request_body = SnapshotPrefixesBody,
+    responses((status = 200, description = "The prefixes as stored (normalised)", body = SnapshotPrefixes)))]
+pub async fn storage_allowed_prefixes_put(
+    State(s): State<AppState>,
+    ApiPath(ns): ApiPath<String>,
+    Input(body): Input<SnapshotPrefixesBody>,
+) -> ApiResult<Reply> {
+    Reply::ok(&snapshot_prefixes::put(s.store.as_ref(), &ns, body).await?)
 }

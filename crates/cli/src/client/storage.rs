@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use super::output::{age, table_or, Col, Cut, Output};
+use super::output::{age, short, table_or, Col, Output};
 use super::{Client, Result};
 
 #[derive(Subcommand, Debug)]
@@ -78,29 +78,31 @@ fn report_table(raw: &Value, ns: &str) -> String {
             let written = o["writtenAt"]
                 .as_str()
                 .and_then(|t| t.parse::<DateTime<Utc>>().ok());
+            let id = str_of(&o["deploymentId"]);
             let deployment = match (
                 o["deploymentName"].as_str(),
                 o["deploymentExists"].as_bool(),
             ) {
                 (Some(name), _) => name.to_string(),
-                (None, Some(false)) => format!("{} (deleted)", str_of(&o["deploymentId"])),
-                _ => str_of(&o["deploymentId"]),
+                (None, Some(false)) => format!("{} (deleted)", short(&id)),
+                _ => short(&id),
             };
             vec![
-                str_of(&o["location"]),
                 str_of(&o["kind"]),
                 size(o["sizeBytes"].as_u64().unwrap_or(0)),
                 written.map(age).unwrap_or_else(|| "-".into()),
                 deployment,
+                str_of(&o["location"]),
             ]
         })
         .collect();
+    // The location last and whole: it is what `--dispose` takes.
     let cols = [
-        Col::flex("LOCATION", Cut::Middle),
         Col::new("KIND", 10),
         Col::new("SIZE", 10),
         Col::new("AGE", 5),
-        Col::new("DEPLOYMENT", 48),
+        Col::new("DEPLOYMENT", 40),
+        Col::new("LOCATION", usize::MAX),
     ];
     let empty = match raw["note"].as_str() {
         Some(note) => format!("No orphans in namespace '{ns}': {note}."),
@@ -131,16 +133,16 @@ fn disposal_table(raw: &Value) -> String {
         .iter()
         .map(|r| {
             vec![
-                str_of(&r["location"]),
                 str_of(&r["outcome"]),
                 str_of(&r["message"]),
+                str_of(&r["location"]),
             ]
         })
         .collect();
     let cols = [
-        Col::new("LOCATION", 90),
         Col::new("OUTCOME", 12),
-        Col::flex("MESSAGE", Cut::End),
+        Col::new("MESSAGE", 60),
+        Col::new("LOCATION", usize::MAX),
     ];
     table_or(&cols, &rows, "Nothing was asked.")
 }
