@@ -10,7 +10,7 @@
 //! Correctness: the store announces a write before the write call returns, so a request that follows a
 //! write (from any client) drains its announcement first: reads see writes. A request takes the
 //! generation *before* it reads the store, so an entry can only be older than the data it claims, never
-//! newer: a write that commits during the read is drained by the next request and drops the entry. Only successful plain GETs are cached
+//! newer: a write that commits during the read is drained by the next request and drops the entry. Only successful plain GETs of answers read from the store (not `…/storage/…`, read from blob storage) are cached
 //! (no long-polls: `waitFor`), keyed by path, query, `Accept` and the credentials presented, so two
 //! callers who may see different things never share an entry. With several replicas on one database
 //! (PostgreSQL), changes from other replicas arrive a moment later, so the server does not use the
@@ -98,6 +98,10 @@ fn key(req: &Request) -> Option<String> {
     }
     let uri = req.uri();
     if !uri.path().starts_with("/api/v1/") || uri.path().ends_with("/openapi.json") {
+        return None;
+    }
+    // Answers read from blob storage (the orphan report): storage announces no changes.
+    if uri.path().contains("/storage/") {
         return None;
     }
     if uri

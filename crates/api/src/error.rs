@@ -96,6 +96,11 @@ pub enum ApiError {
     /// The Content-Type is neither JSON nor YAML (415 `UNSUPPORTED_MEDIA_TYPE`).
     #[error("unsupported content type '{0}'")]
     UnsupportedMediaType(String),
+    /// Blob storage could not be listed or read (unreachable, credentials refused, too slow): 503
+    /// `STORAGE_UNAVAILABLE`; the message names the location and the storage's reason, never a
+    /// credential.
+    #[error("{0}")]
+    StorageUnavailable(String),
     /// The store failed; details are logged, never sent (503 `STORE_UNAVAILABLE`).
     #[error("the store is unavailable")]
     StoreUnavailable,
@@ -151,6 +156,7 @@ impl ApiError {
             Self::Refused(_) => (S::CONFLICT, "REFUSED"),
             Self::PayloadTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             Self::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
+            Self::StorageUnavailable(_) => (S::SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE"),
             Self::StoreUnavailable => (S::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }

@@ -300,6 +300,10 @@ const OPS: &[Op] = &[
     op("GET {ns}/jobs", VIEWER, 200),
     op("GET {ns}/jobs/{id}", VIEWER, 200),
     op("GET {ns}/events", VIEWER, 200),
+    op("GET {ns}/storage/orphans", OWNER, 200),
+    op("POST {ns}/storage/orphans:dispose", OWNER, 422),
+    op("GET {ns}/storage/allowed-prefixes", VIEWER, 200),
+    op("PUT {ns}/storage/allowed-prefixes", Min::Admin, 200),
     op("GET {tokens}", OWNER, 200),
     op("POST {tokens}", OWNER, 201),
     op("GET {tokens}/{name}", OWNER, 200),
@@ -468,6 +472,22 @@ async fn run(s: &Server, op: &Op, who: Who, ns: &str) -> Resp {
             (Method::GET, format!("{api}/jobs/{}", j.metadata.id), None)
         }
         "GET {ns}/events" => (Method::GET, format!("{api}/events"), None),
+        "GET {ns}/storage/orphans" => (Method::GET, format!("{api}/storage/orphans"), None),
+        "GET {ns}/storage/allowed-prefixes" => {
+            (Method::GET, format!("{api}/storage/allowed-prefixes"), None)
+        }
+        // No restriction (an empty list), so the other cells' registrations stay allowed.
+        "PUT {ns}/storage/allowed-prefixes" => (
+            Method::PUT,
+            format!("{api}/storage/allowed-prefixes"),
+            Some(json!({"prefixes": []})),
+        ),
+        // Allowed callers reach the rules: a location outside every prefix the report looks at.
+        "POST {ns}/storage/orphans:dispose" => (
+            Method::POST,
+            format!("{api}/storage/orphans:dispose"),
+            Some(json!({"locations": ["file:///nowhere/savepoint-1"]})),
+        ),
         "GET {tokens}" => (Method::GET, tokens, None),
         "POST {tokens}" => (
             Method::POST,

@@ -91,6 +91,9 @@ async fn openapi_describes_every_route() {
         (format!("{ns}/jobs"), vec!["get"]),
         (format!("{ns}/jobs/{{jobId}}"), vec!["get"]),
         (format!("{ns}/events"), vec!["get"]),
+        (format!("{ns}/storage/orphans"), vec!["get"]),
+        (format!("{ns}/storage/orphans:dispose"), vec!["post"]),
+        (format!("{ns}/storage/allowed-prefixes"), vec!["get", "put"]),
         (
             "/apitokens/v1/namespaces/{namespace}/apitokens".to_string(),
             vec!["get", "post"],

@@ -14,6 +14,8 @@
 //!   directory ([`newest_checkpoint`]), and when its `_metadata` was written
 //!   ([`BlobLocation::modified`]).
 //!
+//! - **Orphans**: every snapshot directory below a prefix, with sizes ([`BlobLocation::find_snapshots`]),
+//!   and disposal of one with its surroundings ([`dispose_with_surroundings`]).
 //! - **Artifacts**: a deployment's jar (or a SQL script's dependency) read from storage
 //!   ([`read_file`]).
 //!
@@ -27,12 +29,14 @@ pub mod error;
 pub mod header;
 pub mod location;
 pub mod metadata;
+mod tidy;
 
 use std::time::{Duration, SystemTime};
 
 pub use error::BlobError;
 pub use header::{SnapshotHeader, MAGIC};
-pub use location::{BlobLocation, Disposal, METADATA_FILE};
+pub use location::{BlobLocation, Disposal, FoundSnapshot, Snapshots, METADATA_FILE};
+pub use tidy::{dispose_with_surroundings, Disposed};
 
 /// Reads the snapshot header at `uri`, giving up after `timeout` (reported as unreachable).
 pub async fn inspect(uri: &str, timeout: Duration) -> Result<SnapshotHeader, BlobError> {

@@ -23,6 +23,9 @@ use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 mod local;
+mod walk;
+
+pub use walk::{FoundSnapshot, Snapshots};
 
 use local::delete_local_snapshot;
 

@@ -55,6 +55,9 @@ enum Command {
     /// A deployment's Flink jobs.
     #[command(subcommand)]
     Job(JobCmd),
+    /// Snapshot storage: the orphan report, and disposal of orphans on request.
+    #[command(subcommand)]
+    Storage(client::storage::StorageCmd),
     /// Create, list and delete the namespace's API tokens (with `server --auth`).
     #[command(subcommand)]
     Token(client::token::TokenCmd),
@@ -114,5 +117,6 @@ async fn run_client(global: &GlobalArgs, command: Command) -> client::Result<()>
         }
         Command::Job(cmd) => client::job::run(&c, out, cmd).await,
         Command::Token(cmd) => client::token::run(&c, out, cmd).await,
+        Command::Storage(cmd) => client::storage::run(&c, out, cmd).await,
     }
 }

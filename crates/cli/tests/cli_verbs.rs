@@ -413,3 +413,75 @@ fn suspend_resume_cancel_wait_events_and_jobs_on_real_flink() {
     let o = s.cli(&["deployment", "get", "life"]);
     assert_ne!(o.code, 0);
 }
+
+/// `deployment delete --keep-snapshot-data` keeps the data, `storage orphans` lists it as a table
+/// (the whole location, last), and `--dispose` deletes exactly what it names.
+#[test]
+fn storage_orphans_lists_kept_data_and_disposes_of_it_when_named() {
+    let blob_dir = stateplane_testkit::temp_dir();
+    let blob = format!("file://{}", blob_dir.path().display());
+    let s = Server::start_with_env(
+        Some("http://127.0.0.1:9"),
+        &[("STATEPLANE_BLOB_STORAGE_URI", blob.as_str())],
+    );
+    let out = s.ok(&["storage", "orphans"]);
+    assert!(out.contains("No orphans in namespace 'default'"), "{out}");
+
+    let dir = s.dir.path().to_path_buf();
+    let yaml = deployment_yaml("orders", &dir, &dir.join("job.jar"), "CANCELLED");
+    s.ok(&["deployment", "apply", "-f", &s.write("orders.yaml", &yaml)]);
+    let id = s.json(&["deployment", "get", "orders"])["metadata"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A snapshot under the deployment's derived savepoint directory, registered to it.
+    let snapshot = format!(
+        "{blob}/flink-savepoints/namespaces/default/deployments/{id}/{}/savepoint-0a0b-000000000001",
+        uuid::Uuid::new_v4()
+    );
+    let path = stateplane_model::local_path(&snapshot).unwrap();
+    std::fs::create_dir_all(&path).unwrap();
+    // Flink's _metadata header: magic, version 6, checkpoint id 5 (big-endian).
+    let mut header = 0x4960_672Du32.to_be_bytes().to_vec();
+    header.extend(6i32.to_be_bytes());
+    header.extend(5i64.to_be_bytes());
+    std::fs::write(path.join("_metadata"), header).unwrap();
+    s.ok(&[
+        "savepoint",
+        "add",
+        "--deployment",
+        "orders",
+        "--location",
+        &snapshot,
+    ]);
+
+    let out = s.ok(&["deployment", "delete", "orders", "--keep-snapshot-data"]);
+    assert!(out.contains("deployment orders deleted"), "{out}");
+    assert!(path.join("_metadata").is_file(), "kept: {out}");
+
+    let table = s.ok(&["storage", "orphans"]);
+    assert!(table.starts_with("KIND"), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.contains("savepoint-0a0b"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(row.ends_with(&snapshot), "the whole location: {row}");
+    assert!(
+        row.contains("SAVEPOINT") && row.contains("(deleted)"),
+        "{row}"
+    );
+    assert!(table.contains("1 orphans"), "{table}");
+    assert!(path.join("_metadata").is_file(), "listing deletes nothing");
+
+    // Anything else is refused, naming the location at fault.
+    let out = s.cli(&["storage", "orphans", "--dispose", &snapshot, "file:///etc"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("locations[1]"), "{}", out.stderr);
+    assert!(path.join("_metadata").is_file());
+
+    let out = s.ok(&["storage", "orphans", "--dispose", &snapshot]);
+    assert!(out.contains("DISPOSED"), "{out}");
+    assert!(!path.exists(), "disposed of");
+    let out = s.ok(&["storage", "orphans"]);
+    assert!(out.contains("No orphans"), "{out}");
+}

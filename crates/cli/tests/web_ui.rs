@@ -416,3 +416,81 @@ async fn deployment_page_marks_the_next_restore_and_takes_a_savepoint_in_chromiu
         "2m",
     ]);
 }
+
+/// The deployments page's orphan panel: lists unreferenced snapshot data under the namespace's
+/// derived prefixes when asked, and disposes of a row's data after the confirmation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orphan_panel_lists_and_disposes_of_orphaned_data_in_chromium() {
+    let blob_dir = stateplane_testkit::temp_dir();
+    let blob = format!("file://{}", blob_dir.path().display());
+    let s = Server::start_with_env(
+        Some("http://127.0.0.1:9"),
+        &[("STATEPLANE_BLOB_STORAGE_URI", blob.as_str())],
+    );
+    // Left by hand under the prefix of a deployment that does not exist.
+    let location = format!(
+        "{blob}/flink-savepoints/namespaces/default/deployments/{}/by-hand/savepoint-0c0d-000000000001",
+        uuid::Uuid::new_v4()
+    );
+    let path = stateplane_model::local_path(&location).unwrap();
+    std::fs::create_dir_all(&path).unwrap();
+    let mut header = 0x4960_672Du32.to_be_bytes().to_vec();
+    header.extend(6i32.to_be_bytes());
+    header.extend(1i64.to_be_bytes());
+    std::fs::write(path.join("_metadata"), header).unwrap();
+
+    let (_driver, c) = start_driver().await;
+    c.goto(&format!("{}/ui/namespaces/default/deployments", s.url))
+        .await
+        .unwrap();
+    wait_js(
+        &c,
+        "the orphan panel",
+        "return !!document.querySelector('#orphans-load');",
+        Duration::from_secs(20),
+        |v| v == &json!(true),
+    )
+    .await;
+    assert!(
+        path.join("_metadata").is_file(),
+        "nothing listed or deleted before asked"
+    );
+    c.find(Locator::Id("orphans-load"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let row = wait_js(
+        &c,
+        "the orphan's row",
+        "const r = document.querySelector('#orphans-table tbody tr'); \
+         return r ? {location: r.dataset.location, text: r.innerText} : null;",
+        Duration::from_secs(20),
+        |v| !v.is_null(),
+    )
+    .await;
+    assert_eq!(row["location"], location.as_str(), "{row}");
+    assert!(row["text"].as_str().unwrap().contains("deleted"), "{row}");
+    c.find(Locator::Css("#orphans-table tbody tr button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("confirm-yes"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &c,
+        "the panel to show nothing left",
+        "const e = document.querySelector('#orphans .empty'); return e ? e.innerText : null;",
+        Duration::from_secs(20),
+        |v| v.as_str().is_some_and(|t| t.contains("No orphaned")),
+    )
+    .await;
+    assert!(!path.exists(), "disposed of after the confirmation");
+}

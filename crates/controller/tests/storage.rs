@@ -566,3 +566,107 @@ async fn periodic_savepoints_appear_on_schedule_and_retention_rolls_them() {
     );
     drop(blob);
 }
+
+/// A deployment deleted with `keepSnapshotData=true` leaves its snapshots on storage; the orphan
+/// report finds them (never while the job runs: its checkpoints are in use, its savepoint
+/// referenced), and they go only when named in a disposal request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_deleted_with_its_data_kept_leaves_orphans_disposed_of_on_request() {
+    let (blob, blob_uri) = blob_dir();
+    let h = Harness::start_with(Some(blob_uri.clone())).await;
+    let d = h.create_deployment("kept", without_dirs()).await;
+    let dep = s(&d["metadata"]["id"]);
+    let d = h.wait_state("kept", "RUNNING", T).await;
+    let job = running_job(&d);
+    let sp = take_savepoint(&h, &dep, json!({})).await;
+    let sp_loc = loc(&sp);
+    h.wait_checkpoint(&job).await;
+    let orphans = || async {
+        let (st, r) = h.get("storage/orphans").await;
+        assert_eq!(st, 200, "{r}");
+        r
+    };
+    let r = orphans().await;
+    assert_eq!(
+        r["orphans"],
+        json!([]),
+        "nothing is an orphan while in use: {r}"
+    );
+
+    h.patch("deployments/kept", json!({"spec": {"state": "CANCELLED"}}))
+        .await;
+    h.wait_state("kept", "CANCELLED", T).await;
+    let rc = h
+        .savepoints(&dep)
+        .await
+        .into_iter()
+        .find(|s| s["metadata"]["origin"] == "RETAINED_CHECKPOINT")
+        .expect("a retained checkpoint");
+    let rc_loc = loc(&rc);
+    let r = orphans().await;
+    assert_eq!(r["orphans"], json!([]), "still referenced: {r}");
+
+    let resp = h
+        .http
+        .delete(h.url(&format!("deployments/{dep}?keepSnapshotData=true")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(has_metadata(&sp_loc) && has_metadata(&rc_loc), "kept");
+
+    let r = orphans().await;
+    let listed: Vec<String> = r["orphans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["deploymentId"], dep.as_str(), "{o}");
+            assert_eq!(o["deploymentExists"], false, "{o}");
+            assert!(o["sizeBytes"].as_u64().unwrap() > 0, "{o}");
+            s(&o["location"])
+        })
+        .collect();
+    for want in [&sp_loc, &rc_loc] {
+        assert!(
+            listed.iter().any(|l| same_location(l, want)),
+            "{want} not in {listed:?}"
+        );
+    }
+    // Nothing goes before it is asked for.
+    assert!(has_metadata(&sp_loc) && has_metadata(&rc_loc));
+    let (st, res) = h
+        .post(
+            "storage/orphans:dispose",
+            json!({"locations": [listed[0].clone()]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{res}");
+    assert_eq!(res["results"][0]["outcome"], "DISPOSED", "{res}");
+    assert!(!has_metadata(&listed[0]));
+    for other in &listed[1..] {
+        assert!(has_metadata(other), "only what was named: {other}");
+    }
+    let (st, res) = h
+        .post("storage/orphans:dispose", json!({"locations": listed[1..]}))
+        .await;
+    assert_eq!(st, 200, "{res}");
+    assert!(
+        res["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["outcome"] == "DISPOSED"),
+        "{res}"
+    );
+    assert!(!has_metadata(&sp_loc) && !has_metadata(&rc_loc));
+    let flink_job = job.replace('-', "");
+    let ck_job =
+        format!("{blob_uri}/flink-checkpoints/namespaces/default/deployments/{dep}/{flink_job}");
+    assert!(
+        !path_of(&ck_job).exists(),
+        "the job's checkpoint directory went with its last checkpoint"
+    );
+    assert_eq!(orphans().await["orphans"], json!([]));
+    drop(blob);
+}

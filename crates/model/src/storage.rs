@@ -15,6 +15,8 @@
 //! data.
 
 pub mod layout;
+pub mod orphans;
+pub mod prefixes;
 pub mod teardown;
 
 use crate::{normalize_location, Savepoint, SavepointId, SavepointOrigin};

@@ -22,6 +22,7 @@ mod namespace;
 mod savepoint;
 mod secret_value;
 mod snapshot;
+mod snapshot_prefixes;
 mod target;
 
 use std::any::Any;
@@ -45,6 +46,7 @@ pub use namespace::*;
 pub use savepoint::*;
 pub use secret_value::*;
 pub use snapshot::*;
+pub use snapshot_prefixes::*;
 pub use target::*;
 
 /// A store under test plus whatever must live as long as it (a temporary directory, a database that
@@ -95,6 +97,7 @@ macro_rules! store_conformance_tests {
             savepoint_update_and_delete,
             savepoint_create_ordered_comes_after_the_newest,
             snapshot_summaries_put_get_list_and_go_with_their_savepoint,
+            snapshot_prefixes_get_put_and_go_with_their_namespace,
             job_create_get_list_update,
             jobs_active_across_namespaces,
             event_append_and_list_with_filters,

@@ -228,6 +228,27 @@ pub trait SnapshotStore {
     ) -> Result<Vec<stateplane_model::snapshot::SavepointSnapshot>>;
 }
 
+/// The prefixes a namespace's registered snapshots may come from (admin-set; see
+/// `migrations/*/0005_namespace_snapshot_prefixes.sql`). Not a versioned resource: set whole, last
+/// writer wins; a write is announced as a change of the namespace. They go with their namespace.
+#[async_trait]
+pub trait SnapshotPrefixStore {
+    /// The namespace's prefixes ([`SnapshotPrefixes::none`] when never set); `NotFound` when the
+    /// namespace does not exist.
+    ///
+    /// [`SnapshotPrefixes::none`]: stateplane_model::storage::prefixes::SnapshotPrefixes::none
+    async fn snapshot_prefixes_get(
+        &self,
+        namespace: &str,
+    ) -> Result<stateplane_model::storage::prefixes::SnapshotPrefixes>;
+    /// Replaces them (with `modifiedAt` now) and returns what was stored; `NotFound` when the
+    /// namespace does not exist.
+    async fn snapshot_prefixes_put(
+        &self,
+        p: &stateplane_model::storage::prefixes::SnapshotPrefixes,
+    ) -> Result<stateplane_model::storage::prefixes::SnapshotPrefixes>;
+}
+
 #[async_trait]
 pub trait JobStore {
     /// Stores a new job resource. [`StoreError::NotFound`] when its deployment does not exist.
@@ -321,6 +342,7 @@ pub trait Store:
     + DeploymentTargetStore
     + SavepointStore
     + SnapshotStore
+    + SnapshotPrefixStore
     + JobStore
     + EventStore
     + JarCacheStore

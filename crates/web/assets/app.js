@@ -177,10 +177,12 @@ function listPage() {
   crumbs({text: page.ns}, {text: 'Deployments'});
   const app = $('#app');
   const body = h('div', {class: 'card'});
+  const orphans = h('div', {class: 'card', id: 'orphans-panel'});
   app.replaceChildren(
     h('div', {class: 'page-head'}, h('h1', {}, 'Deployments'), h('span', {class: 'muted'}, `namespace ${page.ns}`)),
-    body,
+    body, orphans,
   );
+  if (typeof renderOrphans === 'function') renderOrphans(orphans);
   keepFresh(async () => {
     const [deps, jobs, sps] = await Promise.all([
       api.get(nsPath('/deployments')),

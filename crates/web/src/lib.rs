@@ -33,6 +33,7 @@ const APP_JS: &str = include_str!("../assets/app.js");
 const RESCALE_JS: &str = include_str!("../assets/rescale.js");
 const SQL_JS: &str = include_str!("../assets/sql.js");
 const SNAPSHOTS_JS: &str = include_str!("../assets/snapshots.js");
+const ORPHANS_JS: &str = include_str!("../assets/orphans.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
 
@@ -70,6 +71,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/ui/assets/snapshots.js",
             get(|| async { asset("text/javascript; charset=utf-8", SNAPSHOTS_JS) }),
+        )
+        .route(
+            "/ui/assets/orphans.js",
+            get(|| async { asset("text/javascript; charset=utf-8", ORPHANS_JS) }),
         )
         .route(
             "/ui/assets/app.css",
@@ -212,6 +217,7 @@ mod tests {
             ("/ui/assets/rescale.js", "rescaleParallelism"),
             ("/ui/assets/sql.js", "function sqlArtifact"),
             ("/ui/assets/snapshots.js", "function sparkline"),
+            ("/ui/assets/orphans.js", "function renderOrphans"),
         ] {
             let (s, h, body) = get(path).await;
             assert_eq!(s, StatusCode::OK);

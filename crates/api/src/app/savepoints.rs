@@ -181,6 +181,8 @@ pub async fn create(state: &AppState, ns: &str, body: SavepointCreateBody) -> Ap
             deployment_of(store, ns, deployment_id).await?;
             let blob = state.config.blob_storage_uri.as_deref();
             super::fences::check(ns, &location, blob, "spec.savepointLocation")?;
+            super::snapshot_prefixes::check(store, ns, &location, blob, "spec.savepointLocation")
+                .await?;
             let (key, value) = verify_location(&location).await?;
             let mut sp = Savepoint::new(
                 ns,

@@ -27,6 +27,7 @@ pub mod namespaces;
 pub mod savepoints;
 pub mod secret_values;
 pub mod snapshots;
+pub mod storage;
 
 /// Every documented operation, grouped by path (one `routes!` per path).
 pub(crate) fn declared() -> OpenApiRouter<AppState> {
@@ -87,6 +88,12 @@ pub(crate) fn declared() -> OpenApiRouter<AppState> {
         .routes(routes!(savepoints::savepoint_copy))
         .routes(routes!(snapshots::savepoint_snapshot_get))
         .routes(routes!(snapshots::deployment_snapshot_list))
+        .routes(routes!(storage::storage_orphan_list))
+        .routes(routes!(storage::storage_orphan_dispose))
+        .routes(routes!(
+            storage::storage_allowed_prefixes_get,
+            storage::storage_allowed_prefixes_put
+        ))
         .routes(routes!(jobs::job_list))
         .routes(routes!(jobs::job_get))
         .routes(routes!(events::event_list))

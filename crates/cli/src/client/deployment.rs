@@ -39,8 +39,15 @@ pub enum DeploymentCmd {
     Get { name: String },
     /// List the namespace's deployments.
     List,
-    /// Delete a deployment (it must be CANCELLED and stopped).
-    Delete { name: String },
+    /// Delete a deployment (it must be CANCELLED and stopped). Data stateplane wrote for its
+    /// snapshots goes with it unless --keep-snapshot-data.
+    Delete {
+        name: String,
+        /// Keep every snapshot's data where it is (the deployment is deleted at once); it then shows
+        /// in `stateplane storage orphans`.
+        #[arg(long)]
+        keep_snapshot_data: bool,
+    },
     /// Stop the job with a savepoint (spec.state SUSPENDED).
     Suspend(StateArgs),
     /// Start the job again, restoring per the restore strategy (spec.state RUNNING).
@@ -93,11 +100,17 @@ pub async fn run(c: &Client, out: Output, cmd: DeploymentCmd) -> Result<()> {
             }
             Ok(())
         }
-        DeploymentCmd::Delete { name } => {
+        DeploymentCmd::Delete {
+            name,
+            keep_snapshot_data,
+        } => {
             let (_, d) = c.deployment(&name).await?;
-            let (status, raw) = c
-                .delete(&["deployments", &d.metadata.id.to_string()])
-                .await?;
+            let mut url = c.url(&["deployments", &d.metadata.id.to_string()]);
+            if keep_snapshot_data {
+                url.query_pairs_mut()
+                    .append_pair("keepSnapshotData", "true");
+            }
+            let (status, raw) = c.send(reqwest::Method::DELETE, url, None).await?;
             if !out.print_raw(&raw)? {
                 // What happens to its snapshots' data, as the server said.
                 let data = raw["metadata"]["annotations"]["stateplane.io/snapshot-data"]

@@ -22,6 +22,7 @@ pub mod output;
 pub mod savepoint;
 pub mod scale;
 pub mod snapshot;
+pub mod storage;
 pub mod token;
 pub mod wait;
 

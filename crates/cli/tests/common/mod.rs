@@ -25,8 +25,14 @@ impl Drop for Server {
 impl Server {
     /// A server on a fresh data dir; with `flink`, its `default` deployment target points there.
     pub fn start(flink: Option<&str>) -> Server {
+        Self::start_with_env(flink, &[])
+    }
+
+    /// [`Server::start`] with these environment variables (`STATEPLANE_BLOB_STORAGE_URI`, …).
+    pub fn start_with_env(flink: Option<&str>, env: &[(&str, &str)]) -> Server {
         let dir = stateplane_testkit::temp_dir();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stateplane"));
+        cmd.envs(env.iter().copied());
         cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"));
         if let Some(url) = flink {

@@ -44,6 +44,7 @@ mod namespace;
 pub(crate) mod savepoint;
 mod secret_value;
 mod snapshot;
+mod snapshot_prefixes;
 mod target;
 
 /// A store's connections and change channel: what every backend has.

@@ -98,6 +98,7 @@ impl<B: Backend> NamespaceStore for B {
             "DELETE FROM deployments WHERE namespace = $1",
             "DELETE FROM deployment_targets WHERE namespace = $1",
             "DELETE FROM deployment_defaults WHERE namespace = $1",
+            "DELETE FROM namespace_snapshot_prefixes WHERE namespace = $1",
             "DELETE FROM namespaces WHERE name = $1",
         ] {
             Stmt::new(sql).bind(name).run(&mut tx).await.map_err(err)?;

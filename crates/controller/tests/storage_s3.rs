@@ -1,0 +1,232 @@
+//! Ownership by location on `s3://` (moto's S3-compatible server on loopback; skipped, saying so,
+//! where `moto_server` is not installed): snapshots registered under a deployment's derived prefix
+//! are stateplane's, so an original and its copy deleted in either order keep the data until the
+//! last one goes, and the controller then disposes of it on S3; a deployment deleted with
+//! `keepSnapshotData=true` leaves its data to the orphan report, and one deleted without it takes its
+//! data along, as its answer says. (Flink here has no S3 file system, so the snapshots are written
+//! by the test; everything stateplane does with them goes through its S3 client.) One test in this
+//! binary: the environment is process-wide.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+use stateplane_blob::header::encode_header;
+use stateplane_blob::BlobLocation;
+use stateplane_model::SPEC_VERSION_ANNOTATION;
+use stateplane_testkit::wait::until_async;
+
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_moto() -> Option<(Moto, u16)> {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = std::env::var("STATEPLANE_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    let child = Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let child = match child {
+        Ok(c) => Moto(c),
+        Err(e) => {
+            eprintln!("SKIPPED: cannot run {bin} ({e}); pip install 'moto[server]'");
+            return None;
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((child, port));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{bin} did not listen on port {port} within 30 s");
+}
+
+/// One plain HTTP PUT (a bucket, or an object: moto does not check signatures).
+fn put(port: u16, path: &str, body: &[u8]) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "PUT /{path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "PUT /{path}: {answer}");
+}
+
+/// A snapshot at `uri` (`s3://bucket/key…`): Flink's header in `_metadata`, and a state file.
+fn snapshot(port: u16, uri: &str) {
+    let key = uri.strip_prefix("s3://").unwrap();
+    put(port, &format!("{key}/_metadata"), &encode_header(6, 9));
+    put(port, &format!("{key}/state-1"), &[7u8; 64]);
+}
+
+/// Whether anything is left at `uri` on S3.
+async fn on_s3(uri: &str) -> bool {
+    BlobLocation::parse(uri).unwrap().exists().await.unwrap()
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+async fn register(h: &Harness, dep: &str, location: &str) -> String {
+    let (st, sp) = h
+        .post(
+            "savepoints",
+            json!({"metadata": {"deploymentId": dep, "annotations": {SPEC_VERSION_ANNOTATION: "1"}},
+                   "spec": {"savepointLocation": location},
+                   "status": {"state": "COMPLETED"}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{sp}");
+    s(&sp["metadata"]["id"])
+}
+
+async fn copy(h: &Harness, id: &str, dep: &str) -> String {
+    let (st, c) = h
+        .post(
+            &format!("savepoints/{id}/copy"),
+            json!({"metadata": {"deploymentId": dep}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{c}");
+    s(&c["metadata"]["id"])
+}
+
+async fn delete(h: &Harness, path: &str) -> (u16, Value) {
+    let r = h.http.delete(h.url(path)).send().await.unwrap();
+    let st = r.status().as_u16();
+    (st, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn wait_gone(h: &Harness, path: &str) {
+    until_async(&format!("{path} to be deleted"), T, || async {
+        let (st, b) = h.get(path).await;
+        if st.as_u16() == 404 {
+            Ok(())
+        } else {
+            Err(b.to_string())
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ownership_by_location_and_orphans_on_s3() {
+    let Some((_moto, port)) = start_moto() else {
+        return;
+    };
+    // Edition 2021: set_var is safe; this test is the only one of its binary.
+    for (k, v) in [
+        ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+    ] {
+        std::env::set_var(k, v);
+    }
+    put(port, "blob", b"");
+    let blob = "s3://blob/base";
+    let h = Harness::start_with(Some(blob.to_string())).await;
+    let d = h
+        .create_deployment("ondisk", json!({"state": "CANCELLED"}))
+        .await;
+    let dep = s(&d["metadata"]["id"]);
+    let prefix = format!("{blob}/flink-savepoints/namespaces/default/deployments/{dep}");
+
+    // Original first, then the copy: the data stays until the copy, the last one, goes.
+    let a = format!(
+        "{prefix}/{}/savepoint-aaaa-000000000001",
+        uuid::Uuid::new_v4()
+    );
+    snapshot(port, &a);
+    let original = register(&h, &dep, &a).await;
+    let copied = copy(&h, &original, &dep).await;
+    let (st, b) = delete(&h, &format!("savepoints/{original}")).await;
+    assert_eq!(st, 200, "the copy still points to it: {b}");
+    assert!(on_s3(&a).await, "kept while the copy exists");
+    let (st, b) = delete(&h, &format!("savepoints/{copied}")).await;
+    assert_eq!(st, 202, "{b}");
+    wait_gone(&h, &format!("savepoints/{copied}")).await;
+    assert!(!on_s3(&a).await, "disposed of on S3 with the last resource");
+
+    // The copy first, then the original.
+    let c = format!(
+        "{prefix}/{}/savepoint-cccc-000000000002",
+        uuid::Uuid::new_v4()
+    );
+    snapshot(port, &c);
+    let original = register(&h, &dep, &c).await;
+    let copied = copy(&h, &original, &dep).await;
+    assert_eq!(delete(&h, &format!("savepoints/{copied}")).await.0, 200);
+    assert!(on_s3(&c).await, "kept while the original exists");
+    assert_eq!(delete(&h, &format!("savepoints/{original}")).await.0, 202);
+    wait_gone(&h, &format!("savepoints/{original}")).await;
+    assert!(!on_s3(&c).await, "gone after the last");
+
+    // Deleted with its data kept: the data stays, and the orphan report lists it.
+    let k = format!(
+        "{prefix}/{}/savepoint-kkkk-000000000003",
+        uuid::Uuid::new_v4()
+    );
+    snapshot(port, &k);
+    register(&h, &dep, &k).await;
+    let (st, b) = delete(&h, &format!("deployments/{dep}?keepSnapshotData=true")).await;
+    assert_eq!(st, 200, "{b}");
+    assert!(on_s3(&k).await, "{b}");
+    let (st, r) = h.get("storage/orphans").await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["orphans"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["orphans"][0]["location"], k.as_str(), "{r}");
+    assert_eq!(r["orphans"][0]["deploymentExists"], false, "{r}");
+    assert!(on_s3(&k).await, "listing deletes nothing");
+    let (st, res) = h
+        .post("storage/orphans:dispose", json!({"locations": [k]}))
+        .await;
+    assert_eq!(st, 200, "{res}");
+    assert_eq!(res["results"][0]["outcome"], "DISPOSED", "{res}");
+    assert!(!on_s3(&k).await, "disposed of when asked");
+
+    // Deleted without keeping: its answer says its data goes, and it goes.
+    let d = h
+        .create_deployment("takesalong", json!({"state": "CANCELLED"}))
+        .await;
+    let dep = s(&d["metadata"]["id"]);
+    let t = format!(
+        "{blob}/flink-savepoints/namespaces/default/deployments/{dep}/{}/savepoint-tttt-000000000004",
+        uuid::Uuid::new_v4()
+    );
+    snapshot(port, &t);
+    register(&h, &dep, &t).await;
+    let (st, b) = delete(&h, &format!("deployments/{dep}")).await;
+    assert_eq!(st, 202, "{b}");
+    let said = s(&b["metadata"]["annotations"]["stateplane.io/snapshot-data"]);
+    assert!(said.contains(&t), "{said}");
+    wait_gone(&h, &format!("deployments/{dep}")).await;
+    assert!(!on_s3(&t).await, "as the answer said: {said}");
+    let (_, r) = h.get("storage/orphans").await;
+    assert_eq!(r["orphans"], json!([]), "{r}");
+}
