@@ -21,6 +21,7 @@ pub mod secret_values;
 pub mod snapshots;
 pub mod targets;
 pub mod teardown;
+pub mod upgrade_preview;
 pub mod upsert;
 pub mod watch;
 

@@ -23,6 +23,7 @@ pub mod savepoint;
 pub mod scale;
 pub mod snapshot;
 pub mod token;
+pub mod upgrade_preview;
 pub mod wait;
 
 pub use output::Output;
