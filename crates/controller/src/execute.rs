@@ -89,9 +89,7 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
             job,
             reason,
             message,
-        } => {
-            preflight::upgrade_refused(x, job, reason, message).await
-        }
+        } => preflight::upgrade_refused(x, job, reason, message).await,
         Action::MarkJobTerminating { job } => stop::mark_terminating(x, job).await,
         Action::Cancel { job, reason } => stop::cancel(x, job, reason).await,
         Action::JobEnded {

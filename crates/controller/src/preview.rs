@@ -87,7 +87,11 @@ impl UpgradePreviewer {
                 .map_err(Error::Conflict)?,
             None => {
                 let d = &rows.deployment;
-                let name = d.spec.deployment_target_name.as_deref().unwrap_or("default");
+                let name = d
+                    .spec
+                    .deployment_target_name
+                    .as_deref()
+                    .unwrap_or("default");
                 let target = match shared.store.target_get(&ns, name).await {
                     Ok(t) => t,
                     Err(StoreError::NotFound { .. }) => {

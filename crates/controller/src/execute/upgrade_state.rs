@@ -84,7 +84,13 @@ pub(crate) async fn running_state(
     match newest {
         Some(s) => {
             let id = s.metadata.id;
-            stored(x, id, format!("savepoint {id} of the running job"), &mut why).await
+            stored(
+                x,
+                id,
+                format!("savepoint {id} of the running job"),
+                &mut why,
+            )
+            .await
         }
         None => {
             why.push("no summarised savepoint of the running job".into());

@@ -107,8 +107,7 @@ pub fn configured_max_parallelism(conf: &BTreeMap<String, String>) -> Option<u32
 
 /// The new graph as the comparison takes it.
 pub fn new_graph(d: &Deployment, vertices: &[PlannedVertex], state: &StateCheckView) -> NewGraph {
-    let pairs =
-        |vs: &[PlannedVertex]| vs.iter().map(|v| (v.id.clone(), v.parallelism)).collect();
+    let pairs = |vs: &[PlannedVertex]| vs.iter().map(|v| (v.id.clone(), v.parallelism)).collect();
     NewGraph {
         vertices: pairs(vertices),
         unchained_ids: state.unchained.as_deref().map(pairs),

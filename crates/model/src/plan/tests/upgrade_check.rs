@@ -3,8 +3,8 @@
 //! lifts it (allowNonRestoredState for dropped state, the override annotation for either).
 
 use super::*;
-use crate::snapshot::{OperatorState, StateSizes};
 use crate::plan::upgrade_check::{RunningStateView, StateCheckView, SKIP_CHECK_ANNOTATION};
+use crate::snapshot::{OperatorState, StateSizes};
 
 const SOURCE: &str = "f421c7059e6771b9a595acc02e87aaef";
 const COUNTER: &str = "5b61d6019ab04da71a4e62533c1a8c40";
@@ -126,7 +126,10 @@ fn a_stateful_upgrade_that_would_lose_or_cannot_take_state_is_refused_before_the
         },
         Case {
             counter: RENAMED,
-            ..case("a renamed stateful uid drops the counter's state", "UPGRADE_DROPS_STATE")
+            ..case(
+                "a renamed stateful uid drops the counter's state",
+                "UPGRADE_DROPS_STATE",
+            )
         },
         Case {
             counter: RENAMED,
@@ -140,7 +143,10 @@ fn a_stateful_upgrade_that_would_lose_or_cannot_take_state_is_refused_before_the
         Case {
             max: Some("64"),
             anrs: true,
-            ..case("allowNonRestoredState does not help a max parallelism change", "UPGRADE_INCOMPATIBLE_STATE")
+            ..case(
+                "allowNonRestoredState does not help a max parallelism change",
+                "UPGRADE_INCOMPATIBLE_STATE",
+            )
         },
         Case {
             max: Some("128"),
@@ -148,7 +154,10 @@ fn a_stateful_upgrade_that_would_lose_or_cannot_take_state_is_refused_before_the
         },
         Case {
             parallelism: 200,
-            ..case("parallelism above the snapshot's max parallelism", "UPGRADE_INCOMPATIBLE_STATE")
+            ..case(
+                "parallelism above the snapshot's max parallelism",
+                "UPGRADE_INCOMPATIBLE_STATE",
+            )
         },
         Case {
             counter: RENAMED,
@@ -158,7 +167,10 @@ fn a_stateful_upgrade_that_would_lose_or_cannot_take_state_is_refused_before_the
         Case {
             counter: RENAMED,
             skip: Some("1"),
-            ..case("an override of an older spec version does not apply", "UPGRADE_DROPS_STATE")
+            ..case(
+                "an override of an older spec version does not apply",
+                "UPGRADE_DROPS_STATE",
+            )
         },
         Case {
             counter: RENAMED,
@@ -231,8 +243,18 @@ fn a_refusal_is_kept_until_the_spec_changes_or_what_it_asks_for_is_set() {
         (FailureReason::UpgradeDropsState, false, Some("2"), true),
         (FailureReason::UpgradeDropsState, false, Some("1"), false),
         (FailureReason::UpgradeIncompatibleState, true, None, false),
-        (FailureReason::UpgradeIncompatibleState, false, Some("2"), true),
-        (FailureReason::UpgradePreflightFailed, true, Some("2"), false),
+        (
+            FailureReason::UpgradeIncompatibleState,
+            false,
+            Some("2"),
+            true,
+        ),
+        (
+            FailureReason::UpgradePreflightFailed,
+            true,
+            Some("2"),
+            false,
+        ),
     ];
     for (reason, anrs, skip, want) in rows {
         let c = Case {
@@ -275,8 +297,18 @@ fn a_refusal_is_kept_until_the_spec_changes_or_what_it_asks_for_is_set() {
 fn the_preview_says_what_the_upgrade_would_do() {
     use crate::plan::upgrade_check::{preview, PreviewDecision as P};
     let rows = [
-        (case("compatible", ""), COUNTER, P::Proceeds, Some("COMPATIBLE")),
-        (case("renamed", ""), RENAMED, P::Refused, Some("DROPS_STATE")),
+        (
+            case("compatible", ""),
+            COUNTER,
+            P::Proceeds,
+            Some("COMPATIBLE"),
+        ),
+        (
+            case("renamed", ""),
+            RENAMED,
+            P::Refused,
+            Some("DROPS_STATE"),
+        ),
         (
             Case {
                 anrs: true,
