@@ -44,11 +44,12 @@ pub fn render(name: &str, p: &UpgradePreview) -> String {
         ("Message", p.message.clone()),
     ]);
     if p.verdict.is_some() {
+        // Full operator ids are in `-o json`; the table keeps their start.
         const COLS: [Col; 5] = [
-            Col::new("OPERATOR", 32),
-            Col::new("UID/NAME", 30),
+            Col::new("UID/NAME", 20),
+            Col::new("OPERATOR", 10),
             Col::new("FATE", 12),
-            Col::new("STATE BYTES", 12),
+            Col::new("BYTES", 10),
             Col::flex("REASON", Cut::End),
         ];
         let rows: Vec<Vec<String>> = p
@@ -56,8 +57,8 @@ pub fn render(name: &str, p: &UpgradePreview) -> String {
             .iter()
             .map(|o| {
                 vec![
-                    o.operator_id.clone(),
                     or_dash(o.uid.as_ref().or(o.name.as_ref())),
+                    o.operator_id.chars().take(8).collect(),
                     o.fate.to_string(),
                     o.state_bytes.to_string(),
                     o.reason.clone(),
@@ -66,6 +67,7 @@ pub fn render(name: &str, p: &UpgradePreview) -> String {
             .collect();
         s.push('\n');
         s.push_str(&table_or(&COLS, &rows, "no operators"));
+        s.push('\n');
         for r in &p.reasons {
             s.push_str(&format!("- {r}\n"));
         }
