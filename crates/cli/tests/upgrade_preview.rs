@@ -46,7 +46,11 @@ fn a_renamed_uid_previews_as_dropped_state_in_a_table() {
     assert_eq!(table.lines().count(), 5, "header and four operators: {out}");
     assert_fits(&table);
     assert_eq!(field(&out, "Decision").as_deref(), Some("REFUSED"), "{out}");
-    assert_eq!(field(&out, "Verdict").as_deref(), Some("DROPS_STATE"), "{out}");
+    assert_eq!(
+        field(&out, "Verdict").as_deref(),
+        Some("DROPS_STATE"),
+        "{out}"
+    );
     assert!(
         field(&out, "Snapshot").is_some_and(|s| s.contains("of the running job")),
         "{out}"
@@ -64,7 +68,10 @@ fn a_renamed_uid_previews_as_dropped_state_in_a_table() {
     assert_eq!(row("print-sink").as_deref(), Some("RESTORED"), "{out}");
     let json = s.json(&["deployment", "upgrade-preview", "up", "-f", &change]);
     assert_eq!(json["decision"], "REFUSED", "{json}");
-    assert!(json["operators"].as_array().is_some_and(|o| o.len() == 4), "{json}");
+    assert!(
+        json["operators"].as_array().is_some_and(|o| o.len() == 4),
+        "{json}"
+    );
     // Nothing changed.
     let d = s.json(&["deployment", "get", "up"]);
     assert!(
@@ -72,7 +79,10 @@ fn a_renamed_uid_previews_as_dropped_state_in_a_table() {
         "{d}"
     );
 
-    let bad = s.write("bad.yaml", "spec:\n  template:\n    spec:\n      parallelism: two\n");
+    let bad = s.write(
+        "bad.yaml",
+        "spec:\n  template:\n    spec:\n      parallelism: two\n",
+    );
     let out = s.cli(&["deployment", "upgrade-preview", "up", "-f", &bad]);
     assert_ne!(out.code, 0, "{}", out.stdout);
     assert!(out.stderr.contains("parallelism"), "{}", out.stderr);
