@@ -104,6 +104,10 @@ pub enum ApiError {
     /// The store failed; details are logged, never sent (503 `STORE_UNAVAILABLE`).
     #[error("the store is unavailable")]
     StoreUnavailable,
+    /// An upgrade preview could not be answered now: Flink, storage or the server's previewer did
+    /// not answer (503 `PREVIEW_UNAVAILABLE`, the message says why).
+    #[error("the upgrade preview cannot be answered now: {0}")]
+    PreviewUnavailable(String),
     /// A bug: something that cannot happen did (500 `INTERNAL`). Details are logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -158,6 +162,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
             Self::StorageUnavailable(_) => (S::SERVICE_UNAVAILABLE, "STORAGE_UNAVAILABLE"),
             Self::StoreUnavailable => (S::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE"),
+            Self::PreviewUnavailable(_) => (S::SERVICE_UNAVAILABLE, "PREVIEW_UNAVAILABLE"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }
     }

@@ -68,6 +68,8 @@ pub struct AppState {
     pub auth: Option<auth::Auth>,
     /// Seals secret values with the server's key; `None`: secret values cannot be created.
     pub secrets: Option<Arc<stateplane_secrets::SecretCipher>>,
+    /// Answers upgrade previews (installed by the server; see [`app::upgrade_preview`]).
+    pub upgrade_preview: Option<app::upgrade_preview::PreviewFn>,
 }
 
 impl AppState {
@@ -79,7 +81,14 @@ impl AppState {
             cache: None,
             auth: None,
             secrets: None,
+            upgrade_preview: None,
         }
+    }
+
+    /// Answers upgrade previews with `preview` (the controller's previewer).
+    pub fn with_upgrade_preview(mut self, preview: app::upgrade_preview::PreviewFn) -> Self {
+        self.upgrade_preview = Some(preview);
+        self
     }
 
     /// Requires credentials on every request but the open ones (see [`auth`]).

@@ -288,6 +288,7 @@ const OPS: &[Op] = &[
     op("PATCH {ns}/deployments/{id}", EDITOR, 200),
     op("DELETE {ns}/deployments/{id}", EDITOR, 200),
     op("GET {ns}/deployments/{id}/restore-preview", VIEWER, 200),
+    op("POST {ns}/deployments/{id}/upgrade-preview", EDITOR, 200),
     op("GET {ns}/deployment-targets", VIEWER, 200),
     op("POST {ns}/deployment-targets", OWNER, 201),
     op("GET {ns}/deployment-targets/{name}", VIEWER, 200),
@@ -408,6 +409,15 @@ async fn run(s: &Server, op: &Op, who: Who, ns: &str) -> Resp {
                 Method::GET,
                 format!("{api}/deployments/{}/restore-preview", d.metadata.id),
                 None,
+            )
+        }
+        "POST {ns}/deployments/{id}/upgrade-preview" => {
+            // A change outside the template: answered without asking Flink.
+            let d = s.deployment(ns).await;
+            (
+                Method::POST,
+                format!("{api}/deployments/{}/upgrade-preview", d.metadata.id),
+                Some(json!({"metadata": {"labels": {"previewed": "yes"}}})),
             )
         }
         "GET {ns}/deployment-targets" => (Method::GET, format!("{api}/deployment-targets"), None),

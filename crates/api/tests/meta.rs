@@ -74,6 +74,10 @@ async fn openapi_describes_every_route() {
             format!("{ns}/deployments/{{deploymentId}}/restore-preview"),
             vec!["get"],
         ),
+        (
+            format!("{ns}/deployments/{{deploymentId}}/upgrade-preview"),
+            vec!["post"],
+        ),
         (format!("{ns}/deployment-targets"), vec!["get", "post"]),
         (
             format!("{ns}/deployment-targets/{{name}}"),

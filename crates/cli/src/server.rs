@@ -107,6 +107,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         secrets: secrets.clone(),
         ..defaults
     };
+    // Previews are answered by any replica (they only read): not tied to the controller's lease.
+    let previewer = stateplane_controller::UpgradePreviewer::new(store.clone(), config.clone());
     let controller = tokio::spawn(backend.controller(config, cancel.clone()));
 
     let state = AppState::new(
@@ -115,7 +117,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             blob_storage_uri: args.blob_storage_uri.clone(),
         },
     )
-    .with_metrics(Arc::new(move || metrics.render()));
+    .with_metrics(Arc::new(move || metrics.render()))
+    .with_upgrade_preview(Arc::new(move |d| {
+        let p = previewer.clone();
+        Box::pin(async move { p.preview(d).await })
+    }));
     // One process owns a SQLite store, so its change feed sees every write and rendered answers can be
     // kept until the next one; replicas on PostgreSQL hear of each other's writes a moment later.
     let state = match backend {

@@ -16,8 +16,9 @@
 //!   before the resource requirements are sent; the job takes the new spec version only once Flink
 //!   runs every vertex at it.
 //! - [`teardown`]: a deployment whose deletion waited for its snapshots' disposal.
-//! - [`preflight`]: before a template change stops a job, Flink plans the new template; a refusal
-//!   keeps the job and is recorded.
+//! - [`preflight`]: before a template change stops a job, Flink plans the new template (and, with
+//!   chaining off, every operator of it; [`upgrade_state`] reads the state it would restore); a
+//!   refusal keeps the job and is recorded.
 //! - [`snapshot`]: a savepoint's summary row is written before the annotation that says it is there.
 //! - [`status`]: the deployment's status and the failures that need no Flink.
 //! - [`conditions`]: the running deployment's conditions (an event per change, then the status).
@@ -31,7 +32,7 @@
 
 mod conditions;
 mod context;
-mod preflight;
+pub(crate) mod preflight;
 mod rescale;
 mod retained;
 mod savepoint;
@@ -41,6 +42,7 @@ mod status;
 mod stop;
 mod storage;
 mod teardown;
+mod upgrade_state;
 
 use stateplane_model::plan::Action;
 
@@ -85,9 +87,11 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
             stop,
         } => savepoint::fail(x, savepoint, reason, stop).await,
         Action::PlanUpgrade { job } => preflight::plan_upgrade(x, job).await,
-        Action::UpgradeRefused { job, message } => {
-            preflight::upgrade_refused(x, job, message).await
-        }
+        Action::UpgradeRefused {
+            job,
+            reason,
+            message,
+        } => preflight::upgrade_refused(x, job, reason, message).await,
         Action::MarkJobTerminating { job } => stop::mark_terminating(x, job).await,
         Action::Cancel { job, reason } => stop::cancel(x, job, reason).await,
         Action::JobEnded {

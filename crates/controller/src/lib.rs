@@ -17,7 +17,7 @@
 //! again from fresh rows.
 //!
 //! Modules, each depending only on those listed before it: `error`, `crash`, `metrics`, `schedule`,
-//! `shared`, `sql`, `artifacts`, `observe`, `execute`, `pass`, `targets`, `worker`.
+//! `shared`, `sql`, `artifacts`, `observe`, `execute`, `pass`, `preview`, `targets`, `worker`.
 
 mod artifacts;
 mod crash;
@@ -26,6 +26,7 @@ mod execute;
 pub mod metrics;
 mod observe;
 mod pass;
+mod preview;
 mod schedule;
 mod secret_refs;
 mod shared;
@@ -33,6 +34,7 @@ mod sql;
 mod targets;
 mod worker;
 
+pub use preview::UpgradePreviewer;
 pub use shared::ControllerConfig;
 pub use stateplane_flink::BudgetConfig;
 pub use worker::Controller;

@@ -62,6 +62,9 @@ string_enum! {
         NoSnapshotToRestoreFrom => "NO_SNAPSHOT_TO_RESTORE_FROM",
         /// Flink cannot plan a changed template: the running job is kept; the message has Flink's reason.
         UpgradePreflightFailed => "UPGRADE_PREFLIGHT_FAILED",
+        /// The new template cannot take the running job's state (dropped or incompatible): the
+        /// running job is kept; the message names the operators and reasons.
+        UpgradeRefused => "UPGRADE_REFUSED",
         /// Flink reported the job FAILED.
         JobFailed => "JOB_FAILED",
         /// A deleted savepoint resource is gone; the message says whether its data was disposed of or

@@ -43,6 +43,7 @@ pub mod preflight;
 pub mod rescale;
 mod savepoint;
 mod start;
+pub mod upgrade_check;
 
 pub use conditions::CheckpointsView;
 pub use failure::FailureReason;
@@ -369,9 +370,14 @@ pub enum Action {
     /// The template changed: ask Flink to plan it before the running job is stopped (the answer comes
     /// back as [`Answers::preflight`]; see [`preflight`]).
     PlanUpgrade { job: JobId },
-    /// Flink cannot plan the new template: keep the job, record the failure and give this spec
-    /// version up.
-    UpgradeRefused { job: JobId, message: String },
+    /// Flink cannot plan the new template, or its graph cannot take the running job's state
+    /// ([`upgrade_check`]): keep the job, record the failure (this reason) and give this spec version
+    /// up.
+    UpgradeRefused {
+        job: JobId,
+        reason: FailureReason,
+        message: String,
+    },
     /// Stop the job without a savepoint (the reason is written first).
     Cancel { job: JobId, reason: StopReason },
     /// Flink reports the job over: record the retained checkpoint, then the job's end (the

@@ -379,6 +379,31 @@ pub async fn patch(
     apply_checked(store, blob, ns, id_or_name, &p, |_| Ok(patch.clone())).await
 }
 
+/// The stored deployment and what a PATCH with `body` would make of it, with every check of the
+/// PATCH, written nowhere (the upgrade preview's question).
+pub(super) async fn patched(
+    store: &dyn Store,
+    blob: Option<&str>,
+    ns: &str,
+    id_or_name: &str,
+    body: bodies::DeploymentPatch,
+) -> ApiResult<(Deployment, Deployment)> {
+    let p = split_patch(body)?;
+    let current = resolve(store, ns, id_or_name).await?;
+    super::teardown::refuse_if_being_deleted(&current)?;
+    check_fixed(&p.fixed, &current)?;
+    let next = apply_patch(&current, &p.patch)?;
+    next.validate()?;
+    if next.spec.template != current.spec.template {
+        super::secret_values::check_references(store, ns, &next.spec).await?;
+    }
+    check_savepoint_features(&current, &next, blob)?;
+    if next.spec.deployment_target_name != current.spec.deployment_target_name {
+        check_target(store, ns, &next.spec).await?;
+    }
+    Ok((current, next))
+}
+
 /// The read-check-write loop of a PATCH (and of a PUT, written as a PATCH): `make_patch` gives the
 /// merge patch for the deployment as currently stored.
 pub(super) async fn apply_checked(

@@ -23,6 +23,7 @@ pub mod snapshot_prefixes;
 pub mod snapshots;
 pub mod targets;
 pub mod teardown;
+pub mod upgrade_preview;
 pub mod upsert;
 pub mod watch;
 

@@ -28,6 +28,7 @@ pub mod savepoints;
 pub mod secret_values;
 pub mod snapshots;
 pub mod storage;
+pub mod upgrade_preview;
 
 /// Every documented operation, grouped by path (one `routes!` per path).
 pub(crate) fn declared() -> OpenApiRouter<AppState> {
@@ -68,6 +69,7 @@ pub(crate) fn declared() -> OpenApiRouter<AppState> {
             deployments::deployment_delete
         ))
         .routes(routes!(deployments::deployment_restore_preview))
+        .routes(routes!(upgrade_preview::deployment_upgrade_preview))
         .routes(routes!(
             deployment_targets::deployment_target_list,
             deployment_targets::deployment_target_create

@@ -57,6 +57,9 @@ pub enum DeploymentCmd {
     /// Change the parallelism: in place when the cluster runs the adaptive scheduler, else through
     /// the upgrade strategy.
     Scale(super::scale::ScaleArgs),
+    /// What a change (a deployment patch, YAML or JSON) would do to the job's state, without making
+    /// it: per operator restored, dropped, new or incompatible, and whether the upgrade would go ahead.
+    UpgradePreview(super::upgrade_preview::UpgradePreviewArgs),
     /// Create NEW from NAME's spec (CANCELLED), with a COPIED savepoint of NAME to start from.
     Fork {
         /// The deployment to fork (name or id).
@@ -129,6 +132,7 @@ pub async fn run(c: &Client, out: Output, cmd: DeploymentCmd) -> Result<()> {
         DeploymentCmd::Resume(a) => set_state(c, out, a, DesiredState::Running).await,
         DeploymentCmd::Cancel(a) => set_state(c, out, a, DesiredState::Cancelled).await,
         DeploymentCmd::Scale(a) => super::scale::run(c, out, a).await,
+        DeploymentCmd::UpgradePreview(a) => super::upgrade_preview::run(c, out, a).await,
         DeploymentCmd::Fork {
             name,
             from_savepoint,
@@ -138,7 +142,7 @@ pub async fn run(c: &Client, out: Output, cmd: DeploymentCmd) -> Result<()> {
 }
 
 /// Reads a YAML or JSON document (JSON is tried first, so its errors name JSON positions).
-fn read_document(file: &std::path::Path) -> Result<Value> {
+pub(super) fn read_document(file: &std::path::Path) -> Result<Value> {
     let text = if file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin())
     } else {

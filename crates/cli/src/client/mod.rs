@@ -24,6 +24,7 @@ pub mod scale;
 pub mod snapshot;
 pub mod storage;
 pub mod token;
+pub mod upgrade_preview;
 pub mod wait;
 
 pub use output::Output;

@@ -67,12 +67,23 @@ impl Harness {
             Arc::new(SqliteStore::open(&data_dir).await.expect("open store"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let previewer = stateplane_controller::UpgradePreviewer::new(
+            store.clone(),
+            ControllerConfig {
+                blob_storage_uri: blob.clone(),
+                ..Default::default()
+            },
+        );
         let state = AppState::new(
             store.clone(),
             ApiConfig {
                 blob_storage_uri: blob.clone(),
             },
-        );
+        )
+        .with_upgrade_preview(Arc::new(move |d| {
+            let p = previewer.clone();
+            Box::pin(async move { p.preview(d).await })
+        }));
         let cancel = CancellationToken::new();
         let c2 = cancel.clone();
         let server = tokio::spawn(async move {

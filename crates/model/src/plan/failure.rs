@@ -29,6 +29,11 @@ string_enum! {
         FlinkVersionMismatch => "FLINK_VERSION_MISMATCH",
         /// Flink cannot plan a changed template; the running job was left alone.
         UpgradePreflightFailed => "UPGRADE_PREFLIGHT_FAILED",
+        /// The new template would drop state of the running job; the running job was left alone.
+        UpgradeDropsState => "UPGRADE_DROPS_STATE",
+        /// The new template cannot take the running job's state (max parallelism); the running job
+        /// was left alone.
+        UpgradeIncompatibleState => "UPGRADE_INCOMPATIBLE_STATE",
         /// Disposing of a deleted savepoint's data failed.
         DisposalFailed => "DISPOSAL_FAILED",
     }

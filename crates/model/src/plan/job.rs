@@ -209,6 +209,11 @@ fn terminating(o: &Observed<'_>, job: &Job, state: FlinkJobState) -> Action {
 }
 
 fn stop_with_savepoint(o: &Observed<'_>, job: &Job, origin: SavepointOrigin) -> Action {
+    if origin == SavepointOrigin::SuspendAndUpgrade {
+        if let Some(a) = super::upgrade_check::lift(o) {
+            return a;
+        }
+    }
     let t = o.deployment.transition();
     if t.gave_up {
         return Action::Steady;

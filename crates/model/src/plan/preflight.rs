@@ -9,17 +9,21 @@
 //! Flink's message (status failure and an event) and gives the transition up: the same failure is
 //! not tried again until the spec changes (a new spec version is a new transition).
 //!
-//! [`check`] is the one place that decides whether an upgrade may go ahead; further checks of the
-//! planned job graph (e.g. whether the running job's state maps onto it) belong in its `Planned` arm.
+//! [`check`] is the one place that decides whether an upgrade may go ahead; its `Planned` arm also
+//! asks whether the running job's state maps onto the planned graph ([`super::upgrade_check`]).
 
-use super::{Action, Observed};
+use super::upgrade_check::{self, StateCheckView};
+use super::{Action, FailureReason, Observed};
 use crate::Job;
 
 /// What Flink answered when asked to plan the deployment's template (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PreflightView {
-    /// Flink planned it: the job graph's vertices.
-    Planned { vertices: Vec<PlannedVertex> },
+    /// Flink planned it: the job graph's vertices, and what the state check needs.
+    Planned {
+        vertices: Vec<PlannedVertex>,
+        state: StateCheckView,
+    },
     /// Flink cannot plan it (or its artifact cannot be had); the reason, Flink's root message.
     Refused { message: String },
     /// Flink did not answer; asked again in a while.
@@ -54,9 +58,12 @@ pub(super) fn check(o: &Observed<'_>, job: &Job) -> Option<Action> {
         None => Some(Action::PlanUpgrade {
             job: job.metadata.id,
         }),
-        Some(PreflightView::Planned { .. }) => None,
+        Some(PreflightView::Planned { vertices, state }) => {
+            upgrade_check::check(o, job, vertices, state)
+        }
         Some(PreflightView::Refused { message }) => Some(Action::UpgradeRefused {
             job: job.metadata.id,
+            reason: FailureReason::UpgradePreflightFailed,
             message: format!(
                 "the job keeps running: Flink cannot plan spec version {spec_version}: {message}"
             ),

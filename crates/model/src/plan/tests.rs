@@ -344,7 +344,7 @@ fn template_change_follows_the_upgrade_strategy() {
         let j = job(&d, JobState::Started, 1);
         mark_running(&mut d, &j);
         let mut planned = answers(running());
-        planned.preflight = Some((2, PreflightView::Planned { vertices: vec![] }));
+        planned.preflight = Some((2, preflight::planned_unchecked(vec![])));
         let a = run_with(&d, Some(&j), &planned, &[]);
         let got = match a {
             Action::StopWithSavepoint {
@@ -940,3 +940,4 @@ mod conditions;
 mod decisions;
 mod preflight;
 mod teardown;
+mod upgrade_check;

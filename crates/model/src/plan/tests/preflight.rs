@@ -9,13 +9,24 @@ fn view(spec_version: u64, v: Option<PreflightView>) -> Answers {
     a
 }
 
-fn planned() -> PreflightView {
+/// Flink planned these vertices; no snapshot of the running job to compare with.
+pub(super) fn planned_unchecked(vertices: Vec<PlannedVertex>) -> PreflightView {
     PreflightView::Planned {
-        vertices: vec![PlannedVertex {
-            id: "90bea66de1c231edf33913ecd54406c1".into(),
-            parallelism: 1,
-        }],
+        vertices,
+        state: crate::plan::upgrade_check::StateCheckView {
+            unchained: None,
+            snapshot: crate::plan::upgrade_check::RunningStateView::Unavailable {
+                why: "no checkpoint".into(),
+            },
+        },
     }
+}
+
+fn planned() -> PreflightView {
+    planned_unchecked(vec![PlannedVertex {
+        id: "90bea66de1c231edf33913ecd54406c1".into(),
+        parallelism: 1,
+    }])
 }
 
 fn refused() -> PreflightView {
@@ -60,7 +71,11 @@ fn an_upgrade_stops_the_job_only_after_flink_planned_the_new_template() {
             let got = match &a {
                 Action::PlanUpgrade { job } if *job == id => "plan",
                 a if *a == stop => "stop",
-                Action::UpgradeRefused { job, message } if *job == id => {
+                Action::UpgradeRefused {
+                    job,
+                    reason: FailureReason::UpgradePreflightFailed,
+                    message,
+                } if *job == id => {
                     assert!(message.contains("spec version 2"), "{message}");
                     assert!(message.contains("line 4, column 1"), "{message}");
                     "refused"

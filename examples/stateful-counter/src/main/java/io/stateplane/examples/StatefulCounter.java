@@ -1,6 +1,7 @@
 package io.stateplane.examples;
 
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
@@ -20,7 +21,8 @@ import org.apache.flink.util.Collector;
  * savepoint or retained checkpoint the counts carry on from where they were, which is what the
  * tests check. Every operator has a stable {@code uid} so state maps back after a restart.
  *
- * <p>Arguments: {@code [RATE] [--tag NAME] [--fail-after N] [--state-kib N]}
+ * <p>Arguments: {@code [RATE] [--tag NAME] [--fail-after N] [--state-kib N] [--counter-uid UID]
+ * [--stateless-map]}
  *
  * <ul>
  *   <li>{@code RATE}: records per second (default 10).
@@ -32,6 +34,12 @@ import org.apache.flink.util.Collector;
  *   <li>{@code --state-kib N}: also keep N KiB of incompressible keyed state (spread over the four
  *       keys, written with each key's first record), so a savepoint has something to write: the
  *       benchmarks use it to take savepoints of a realistic duration.
+ *   <li>{@code --counter-uid UID}: the counter's uid (default {@code count-per-key}); another uid
+ *       is another operator id, so a snapshot's counter state no longer maps (the upgrade tests'
+ *       "renamed stateful uid").
+ *   <li>{@code --stateless-map}: add a stateless identity map (uid {@code stateless-map}) between
+ *       the counter and the sink; every other operator keeps its id (the upgrade tests' compatible
+ *       change). Printed lines are the same.
  * </ul>
  */
 public final class StatefulCounter {
@@ -43,6 +51,8 @@ public final class StatefulCounter {
         long failAfter = -1;
         int stateKib = 0;
         String tag = null;
+        String counterUid = "count-per-key";
+        boolean statelessMap = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--fail-after") && i + 1 < args.length) {
@@ -51,13 +61,18 @@ public final class StatefulCounter {
                 stateKib = Integer.parseInt(args[++i]);
             } else if (a.equals("--tag") && i + 1 < args.length) {
                 tag = args[++i];
+            } else if (a.equals("--counter-uid") && i + 1 < args.length) {
+                counterUid = args[++i];
+            } else if (a.equals("--stateless-map")) {
+                statelessMap = true;
             } else if (i == 0 && !a.startsWith("--")) {
                 rate = Double.parseDouble(a);
             } else {
                 throw new IllegalArgumentException(
                         "unexpected argument '"
                                 + a
-                                + "'; usage: [RATE] [--tag NAME] [--fail-after N] [--state-kib N]");
+                                + "'; usage: [RATE] [--tag NAME] [--fail-after N] [--state-kib N]"
+                                + " [--counter-uid UID] [--stateless-map]");
             }
         }
 
@@ -74,8 +89,15 @@ public final class StatefulCounter {
                         .uid("sequence-source")
                         .keyBy(v -> v % 4)
                         .process(new CountPerKey(failAfter, stateKib))
-                        .uid("count-per-key")
+                        .uid(counterUid)
                         .name("count-per-key");
+        if (statelessMap) {
+            counted =
+                    counted.map((MapFunction<String, String>) line -> line)
+                            .returns(Types.STRING)
+                            .uid("stateless-map")
+                            .name("stateless-map");
+        }
         (tag == null ? counted.print() : counted.print(tag)).uid("print-sink").name("print-sink");
 
         env.execute("stateful-counter");
