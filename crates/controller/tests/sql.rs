@@ -1,8 +1,8 @@
 //! SQL deployments (`artifact.kind: SQLSCRIPT`) on a real Flink cluster: the script runs as a job of
 //! the embedded SQL runner, with savepoints, suspend/resume and stateful upgrades checked in Flink's
 //! own view (`latest.restored.external_path`, and the counts the job prints to the TaskManager's
-//! stdout: a resumed job goes on from the suspended job's last counts); a script that does not plan never starts a job, and
-//! never stops a running one.
+//! stdout: a resumed job goes on from the suspended job's last counts); a script that does not plan
+//! never starts a job (and is not tried again), and never stops a running one.
 
 mod common;
 
@@ -284,22 +284,36 @@ async fn a_sql_deployment_lives_through_savepoints_upgrades_and_suspend() {
     h.wait_state("sql", "CANCELLED", T).await;
 }
 
+/// A script that does not parse on a new deployment: Flink starts nothing, the deployment is FAILED
+/// with Flink's message and its line and column, after one attempt (the same script cannot do better
+/// the second time, whatever `maxJobCreationAttempts` says), and it stays so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_sql_deployment_whose_script_does_not_parse_fails_without_a_job() {
     let h = Harness::start().await;
-    let mut patch = sql_artifact(&broken_script());
-    patch["maxJobCreationAttempts"] = json!(1);
-    h.create_deployment("badsql", patch).await;
+    let d = h
+        .create_deployment("badsql", sql_artifact(&broken_script()))
+        .await;
+    assert_eq!(d["spec"]["maxJobCreationAttempts"], 4, "the default");
     let d = h.wait_state("badsql", "FAILED", SQL_T).await;
-    let message = d["status"]["failure"]["message"].as_str().unwrap();
+    let failure = &d["status"]["failure"];
+    let message = failure["message"].as_str().unwrap();
+    assert_eq!(failure["reason"], "JOB_SUBMISSION_FAILED", "{d}");
     assert!(
-        message.contains("line 5, column") && message.contains("SQL parse failed"),
+        message.contains("line 5, column 46") && message.contains("SQL parse failed"),
         "{message}"
     );
+    let events = h
+        .wait_event("badsql", "TOO_MANY_FAILED_JOB_CREATION_ATTEMPTS")
+        .await;
+    assert!(events.contains("cannot run as written"), "{events}");
+    // A pass after the failure plans nothing new: no second attempt, no job.
+    let action = h.wait_looked_at("badsql").await;
+    assert_eq!(action, "Steady", "{events}");
     let (_, jobs) = h.get("jobs").await;
     let jobs = jobs["items"].as_array().cloned().unwrap_or_default();
-    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs.len(), 1, "one attempt: {jobs:?}");
     assert_eq!(jobs[0]["status"]["state"], "FAILED");
+    assert_eq!(jobs[0]["status"]["failure"]["message"], message);
     let flink_id = stateplane_flink::FlinkJobId::parse(
         &jobs[0]["metadata"]["id"].as_str().unwrap().replace('-', ""),
     )
@@ -309,4 +323,12 @@ async fn a_new_sql_deployment_whose_script_does_not_parse_fails_without_a_job() 
         None,
         "Flink has no such job"
     );
+    let (_, events) = h.get("events").await;
+    let failed_attempts = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["metadata"]["name"] == "FAILED_CREATING_A_NEW_JOB")
+        .count();
+    assert_eq!(failed_attempts, 1, "{events}");
 }
