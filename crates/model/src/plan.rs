@@ -150,9 +150,10 @@ pub enum TargetView {
 pub struct Refusal {
     /// The reason, for a person.
     pub reason: String,
-    /// The artifact itself is at fault as written (a SQL statement that does not parse or validate):
-    /// submitting it again cannot succeed.
-    pub as_written: bool,
+    /// Submitting the same job again cannot succeed before the deployment (or a secret value it
+    /// refers to) changes: a SQL statement that does not parse or validate, a secret value reference
+    /// that cannot be resolved.
+    pub permanent: bool,
 }
 
 /// Answers from outside the store gathered in this pass, each about the thing it names. A fresh pass
@@ -355,8 +356,8 @@ pub enum Action {
     /// Flink's refusal comes back as [`Answers::submission_refused`].
     SubmitJob { job: JobId },
     /// Flink (or reading the artifact) refused the job's submission: mark it FAILED and count the
-    /// attempt; `gives_up` when it was the last attempt, or when the artifact is refused as written
-    /// (trying again cannot help).
+    /// attempt; `gives_up` when it was the last attempt, or when the refusal is permanent (trying
+    /// again cannot help).
     FailJobCreation {
         job: JobId,
         reason: String,

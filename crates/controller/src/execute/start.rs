@@ -111,8 +111,8 @@ pub(super) async fn submit_recorded(x: &Ctx<'_>, job: JobId) -> Result<Effect, E
 /// cannot be had) is the effect's; a Flink that does not answer is an error (the pass is retried, and
 /// the same id makes a repeat at most once).
 async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, Error> {
-    let refused_as = |reason: String, as_written: bool| Effect {
-        submission_refused: Some((job.metadata.id, Refusal { reason, as_written })),
+    let refused_as = |reason: String, permanent: bool| Effect {
+        submission_refused: Some((job.metadata.id, Refusal { reason, permanent })),
         ..Effect::default()
     };
     let refused = |reason: String| refused_as(reason, false);
@@ -120,7 +120,10 @@ async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, 
     // `${NAME}` resolved here, for this request only: the job row keeps the references.
     let resolved = match crate::secret_refs::resolve(x, &job.metadata.namespace, &job.spec).await {
         Ok(r) => r,
-        Err(crate::secret_refs::Unresolved::Refused(reason)) => return Ok(refused(reason)),
+        // Nothing changes by trying again: the secret value must be created, or the reference changed.
+        Err(crate::secret_refs::Unresolved::Refused(reason)) => {
+            return Ok(refused_as(reason, true))
+        }
         Err(crate::secret_refs::Unresolved::Retry(e)) => return Err(e),
     };
     let mut artifact = job.spec.artifact.clone();
@@ -165,8 +168,8 @@ async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, 
                 return Err(e.into());
             }
             Err(e) => {
-                let as_written = sql && e.is_script_statement_error();
-                return Ok(refused_as(e.to_string(), as_written));
+                let permanent = sql && e.is_script_statement_error();
+                return Ok(refused_as(e.to_string(), permanent));
             }
         }
     }
@@ -219,7 +222,7 @@ pub(super) async fn fail_job_creation(
     .await?;
     if gives_up {
         let why = if attempt < d.spec.max_job_creation_attempts {
-            "Not trying again: the script cannot run as written".to_string()
+            "Not trying again (the same submission would be refused the same way)".to_string()
         } else {
             format!("Gave up after {attempt} failed attempts to create a job")
         };

@@ -21,7 +21,7 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
             return Action::FailJobCreation {
                 job: id,
                 reason: refusal.reason.clone(),
-                gives_up: refusal.as_written
+                gives_up: refusal.permanent
                     || t.job_attempts + 1 >= d.spec.max_job_creation_attempts,
             };
         }

@@ -106,15 +106,15 @@ fn a_refused_submission_fails_the_job_creation_and_counts_towards_giving_up() {
     ));
 }
 
-fn refusal(reason: &str, as_written: bool) -> crate::plan::Refusal {
+fn refusal(reason: &str, permanent: bool) -> crate::plan::Refusal {
     crate::plan::Refusal {
         reason: reason.into(),
-        as_written,
+        permanent,
     }
 }
 
 #[test]
-fn a_script_refused_as_written_gives_up_at_the_first_attempt() {
+fn a_permanent_refusal_gives_up_at_the_first_attempt() {
     let d = deployment(D::Running, U::Stateful, 1);
     let j = job(&d, JobState::Starting, 1);
     let mut a = answers(FlinkView::NotAsked);
