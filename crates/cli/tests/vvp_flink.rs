@@ -9,7 +9,11 @@
 //!   code a Ververica client expects (DELETE: 202 while the deployment's savepoint data is disposed
 //!   of, then 404).
 //!
-//! Both tests share this binary's Flink cluster; each has its own server and data dir.
+//! - `status.running.conditions`: `JobFailing` while Flink restarts a failing job, `ClusterUnreachable`
+//!   while the target does not answer (shown by `stateplane deployment get` and in `/metrics`), and
+//!   cleared when it answers again.
+//!
+//! The tests share this binary's Flink cluster; each has its own server and data dir.
 
 use std::path::Path;
 use std::process::{Child, Command};
@@ -524,4 +528,137 @@ async fn a_third_party_client_drives_a_deployment_with_plain_http() {
         }
     })
     .await;
+}
+
+/// The condition of this type in the deployment's `status.running.conditions`, if any.
+fn condition<'a>(d: &'a Value, t: &str) -> Option<&'a Value> {
+    d["status"]["running"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == t)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditions_say_when_the_cluster_does_not_answer_and_the_job_restarts() {
+    let cluster = stateplane_testkit::flink::shared_cluster();
+    let flink = cluster.rest_url().to_string();
+    let jar = cluster.example_jar();
+    let dir = stateplane_testkit::temp_dir();
+    let p = spawn(&dir.path().join("data"), &[]);
+    let c = reqwest::Client::new();
+    let ns = format!("{}/api/v1/namespaces/default", p.base);
+    let target = |url: &str| {
+        c.put(format!("{ns}/deployment-targets/session"))
+            .json(&json!({"spec": {"flinkSessionCluster": {"restUrl": url}}}))
+    };
+    let (s, b) = send(target(&flink)).await;
+    assert_eq!(s, 201, "{b}");
+    let mut failing = template("failing", &jar, dir.path(), json!({}));
+    failing["spec"]["artifact"]["mainArgs"] = json!("20 --tag failing --fail-after 30");
+    for (name, template) in [
+        ("steady", template("steady", &jar, dir.path(), json!({}))),
+        ("failing", failing),
+    ] {
+        let spec =
+            json!({"state": "RUNNING", "deploymentTargetName": "session", "template": template});
+        let (s, b) = send(
+            c.put(format!("{ns}/deployments/{name}"))
+                .json(&json!({"spec": spec})),
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    let d = poll(
+        &c,
+        &format!("{ns}/deployments/steady"),
+        None,
+        "steady RUNNING",
+        |d| d["status"]["state"] == "RUNNING",
+    )
+    .await;
+    assert!(
+        condition(&d, "ClusterUnreachable").is_none(),
+        "a healthy job has no conditions: {d}"
+    );
+
+    // The job that fails every 30 records: Flink's restart strategy restarts it, JobFailing says so.
+    let d = poll(
+        &c,
+        &format!("{ns}/deployments/failing"),
+        None,
+        "JobFailing True",
+        |d| condition(d, "JobFailing").is_some_and(|c| c["status"] == "True"),
+    )
+    .await;
+    let failing = condition(&d, "JobFailing").unwrap();
+    assert_eq!(failing["reason"], "JobRestarting", "{failing}");
+    assert!(failing["lastTransitionTime"].is_string(), "{failing}");
+    assert_eq!(d["status"]["state"], "RUNNING", "Flink's own restarts: {d}");
+
+    // The cluster stops answering (the target now points where nothing listens).
+    let (s, b) = send(target("http://127.0.0.1:9")).await;
+    assert_eq!(s, 200, "{b}");
+    let d = poll(
+        &c,
+        &format!("{ns}/deployments/steady"),
+        None,
+        "ClusterUnreachable True",
+        |d| condition(d, "ClusterUnreachable").is_some_and(|c| c["status"] == "True"),
+    )
+    .await;
+    let down = condition(&d, "ClusterUnreachable").unwrap().clone();
+    assert!(
+        down["message"].as_str().unwrap().contains("did not answer"),
+        "{down}"
+    );
+    assert_eq!(condition(&d, "JobFailing").unwrap()["status"], "Unknown");
+    let out = Command::new(env!("CARGO_BIN_EXE_stateplane"))
+        .args(["--server", &p.base, "deployment", "get", "steady"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && shown.contains("ClusterUnreachable=True (FlinkDoesNotAnswer"),
+        "{shown}"
+    );
+    let metrics = c
+        .get(format!("{}/metrics", p.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (status, value) in [("True", 1), ("False", 0)] {
+        let series = format!(
+            "stateplane_deployment_condition{{namespace=\"default\",deployment=\"steady\",type=\"ClusterUnreachable\",status=\"{status}\"}} {value}"
+        );
+        assert!(metrics.contains(&series), "{series} in\n{metrics}");
+    }
+
+    // It answers again: the condition clears, with a later transition time.
+    let (s, b) = send(target(&flink)).await;
+    assert_eq!(s, 200, "{b}");
+    let d = poll(
+        &c,
+        &format!("{ns}/deployments/steady"),
+        None,
+        "ClusterUnreachable False",
+        |d| condition(d, "ClusterUnreachable").is_some_and(|c| c["status"] == "False"),
+    )
+    .await;
+    let up = condition(&d, "ClusterUnreachable").unwrap();
+    assert!(
+        up["lastTransitionTime"].as_str() > down["lastTransitionTime"].as_str(),
+        "{up} after {down}"
+    );
+    assert_eq!(d["status"]["state"], "RUNNING");
+    for name in ["steady", "failing"] {
+        let (s, _) = send(
+            c.patch(format!("{ns}/deployments/{name}"))
+                .json(&json!({"spec": {"state": "CANCELLED"}})),
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
 }

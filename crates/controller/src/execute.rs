@@ -120,5 +120,8 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
         Action::RescaleInPlace { job, parallelism } => rescale::start(x, job, parallelism).await,
         Action::CompleteRescale { job } => rescale::complete(x, job).await,
         Action::RescaleFallback { job, reason } => rescale::fallback(x, job, reason).await,
+        Action::UpdateConditions { job, conditions } => {
+            status::update_conditions(x, job, conditions).await
+        }
     }
 }

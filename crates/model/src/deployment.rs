@@ -329,9 +329,9 @@ pub struct Transition {
 pub struct DeploymentStatusRunning {
     pub job_id: JobId,
     pub transition_time: DateTime<Utc>,
+    /// Conditions of the running job (see [`crate::condition`]).
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
-    pub conditions: Vec<serde_json::Value>,
+    pub conditions: Vec<crate::condition::DeploymentCondition>,
 }
 
 impl DeploymentSpec {

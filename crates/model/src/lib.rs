@@ -10,6 +10,7 @@ mod macros;
 
 pub mod api_token;
 pub mod artifact;
+pub mod condition;
 pub mod deployment;
 pub mod duration;
 pub mod error;

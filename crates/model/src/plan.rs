@@ -35,6 +35,7 @@ use crate::{
     SavepointOrigin, SavepointState,
 };
 
+mod conditions;
 pub mod failure;
 mod job;
 pub mod preflight;
@@ -420,6 +421,11 @@ pub enum Action {
     /// The change cannot (or could not) be made in place: record that for this spec version, say why
     /// in an event; the next step is the upgrade strategy.
     RescaleFallback { job: JobId, reason: String },
+    /// Write the running job's conditions (see [`conditions`]).
+    UpdateConditions {
+        job: JobId,
+        conditions: Vec<crate::condition::DeploymentCondition>,
+    },
 }
 
 impl Action {
@@ -459,6 +465,7 @@ impl Action {
             Action::RescaleInPlace { .. } => "rescale_in_place",
             Action::CompleteRescale { .. } => "complete_rescale",
             Action::RescaleFallback { .. } => "rescale_fallback",
+            Action::UpdateConditions { .. } => "update_conditions",
         }
     }
 }
@@ -497,9 +504,9 @@ pub fn plan(o: &Observed<'_>) -> Action {
         None => start::plan(o),
     };
     match action {
-        Action::Steady | Action::Wait { .. } | Action::Backoff { .. } => {
-            housekeeping(o).unwrap_or(action)
-        }
+        Action::Steady | Action::Wait { .. } | Action::Backoff { .. } => conditions::update(o)
+            .or_else(|| housekeeping(o))
+            .unwrap_or(action),
         urgent => urgent,
     }
 }

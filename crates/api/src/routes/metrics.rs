@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus text format. The recorded metrics (controller: savepoint durations by
 //! origin and outcome, reconcile pass durations, Flink request errors) come from the recorder the server
 //! binary installed; the number of deployments by state is counted by the store at scrape time (one
-//! query over an index, no deployment read), so it is true whichever replica answers.
+//! query over an index, no deployment read), so it is true whichever replica answers; so are the
+//! running jobs' conditions (`stateplane_deployment_condition`, read from the deployments' status).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -37,6 +38,9 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
             let _ = writeln!(text, "stateplane_deployments{{state=\"{state}\"}} {n}");
         }
     }
+    if let Ok(deployments) = s.store.deployment_list(None).await {
+        write_conditions(&mut text, &deployments);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -45,4 +49,39 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// One series per condition of a running job and status (`True`, `False`, `Unknown`), 1 for the
+/// status it has (as kube-state-metrics does for Kubernetes conditions), so that a flip changes
+/// values, not series.
+fn write_conditions(text: &mut String, deployments: &[stateplane_model::Deployment]) {
+    use stateplane_model::condition::ConditionStatus;
+    let _ = writeln!(
+        text,
+        "# HELP stateplane_deployment_condition Conditions of running jobs (status.running.conditions), 1 for the status each has."
+    );
+    let _ = writeln!(text, "# TYPE stateplane_deployment_condition gauge");
+    for d in deployments {
+        let Some(running) = &d.status.running else {
+            continue;
+        };
+        for c in &running.conditions {
+            for status in [
+                ConditionStatus::True,
+                ConditionStatus::False,
+                ConditionStatus::Unknown,
+            ] {
+                // Names and namespaces are DNS labels; the type is one of ours: nothing to escape.
+                let _ = writeln!(
+                    text,
+                    "stateplane_deployment_condition{{namespace=\"{}\",deployment=\"{}\",type=\"{}\",status=\"{}\"}} {}",
+                    d.metadata.namespace,
+                    d.metadata.name,
+                    c.condition_type,
+                    status.as_str(),
+                    u8::from(c.status == status)
+                );
+            }
+        }
+    }
 }

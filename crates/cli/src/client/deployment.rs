@@ -305,9 +305,32 @@ async fn describe(c: &Client, d: &Deployment) -> Result<String> {
         },
         ("Savepoint dir", or_dash(d.configured_savepoint_dir())),
         ("Failure", failure),
+        ("Conditions", conditions(d)),
         ("Created", time(d.metadata.created_at)),
         ("Modified", time(d.metadata.modified_at)),
     ]))
+}
+
+/// The running job's conditions, one `Type=Status (reason: message) since <time>` each, `; `-joined.
+fn conditions(d: &Deployment) -> String {
+    let Some(running) = &d.status.running else {
+        return String::new();
+    };
+    let all: Vec<String> = running
+        .conditions
+        .iter()
+        .map(|c| {
+            let mut s = format!("{}={}", c.condition_type, c.status.as_str());
+            if let Some(r) = &c.reason {
+                s.push_str(&format!(" ({r}: {})", c.message.as_deref().unwrap_or("")));
+            }
+            if let Some(t) = c.last_transition_time {
+                s.push_str(&format!(" since {}", time(t)));
+            }
+            s
+        })
+        .collect();
+    all.join("; ")
 }
 
 async fn set_state(c: &Client, out: Output, a: StateArgs, desired: DesiredState) -> Result<()> {

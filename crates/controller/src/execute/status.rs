@@ -1,12 +1,15 @@
 //! The deployment's status, and the failures recorded without touching Flink: a target that cannot be
-//! used, the Flink version gate, a refused stateless start, savepoints without a directory.
+//! used, the Flink version gate, a refused stateless start, savepoints without a directory; the
+//! running job's conditions.
 //!
 //! A failure's event is appended before the status that reports it, so whoever sees the status sees
 //! its explanation too (a conflict on the status write repeats the event with the next attempt).
 
 use stateplane_model::plan::FailureReason;
 use stateplane_model::restore::RestoreDecision;
+use stateplane_model::condition::DeploymentCondition;
 use stateplane_model::{now, paths, DeploymentState, DeploymentStatusRunning, EventName, JobId};
+use tracing::info;
 
 use super::context::{give_up, Ctx, Effect};
 use crate::error::Error;
@@ -17,16 +20,14 @@ pub(super) async fn set_status(x: &Ctx<'_>, state: DeploymentState) -> Result<Ef
     x.write_deployment(|d| {
         d.status.state = state;
         d.status.running = match (state, job) {
-            (DeploymentState::Running, Some(j)) => Some(DeploymentStatusRunning {
-                job_id: j,
-                transition_time: d
-                    .status
-                    .running
-                    .as_ref()
-                    .filter(|r| r.job_id == j)
-                    .map_or_else(now, |r| r.transition_time),
-                conditions: vec![],
-            }),
+            (DeploymentState::Running, Some(j)) => {
+                let same = d.status.running.as_ref().filter(|r| r.job_id == j);
+                Some(DeploymentStatusRunning {
+                    job_id: j,
+                    transition_time: same.map_or_else(now, |r| r.transition_time),
+                    conditions: same.map(|r| r.conditions.clone()).unwrap_or_default(),
+                })
+            }
             _ => None,
         };
         if state != DeploymentState::Running {
@@ -142,6 +143,42 @@ pub(super) async fn savepoints_not_configured(
     x.write_deployment(|d| {
         give_up(d);
         d.status.failure = Some(FailureReason::SavepointsNotConfigured.failure(msg));
+    })
+    .await?;
+    Ok(Effect::wrote())
+}
+
+/// Writes the running job's conditions (when it is still the running one); each condition that
+/// changed is logged.
+pub(super) async fn update_conditions(
+    x: &Ctx<'_>,
+    job: JobId,
+    conditions: Vec<DeploymentCondition>,
+) -> Result<Effect, Error> {
+    let before = x
+        .d()
+        .status
+        .running
+        .as_ref()
+        .filter(|r| r.job_id == job)
+        .map(|r| r.conditions.clone());
+    let Some(before) = before else {
+        return Ok(Effect::default());
+    };
+    for c in conditions.iter().filter(|c| !before.contains(c)) {
+        info!(
+            job = %job,
+            condition = %c.condition_type,
+            status = c.status.as_str(),
+            reason = c.reason.as_deref().unwrap_or(""),
+            "{}",
+            c.message.as_deref().unwrap_or("")
+        );
+    }
+    x.write_deployment(|d| {
+        if let Some(r) = d.status.running.as_mut().filter(|r| r.job_id == job) {
+            r.conditions = conditions;
+        }
     })
     .await?;
     Ok(Effect::wrote())

@@ -936,6 +936,7 @@ fn towards(desired: D) -> Transition {
     }
 }
 
+mod conditions;
 mod decisions;
 mod preflight;
 mod teardown;

@@ -272,6 +272,11 @@ fn waits_poll_the_one_question_of_the_operation_since_its_row_began() {
     let down = FlinkView::Unreachable {
         error: "connection refused".into(),
     };
+    // (the first such pass records the ClusterUnreachable condition: tests/conditions.rs)
+    let mut d = d.clone();
+    if let Action::UpdateConditions { conditions, .. } = run(&d, Some(&j), down.clone(), &[]) {
+        d.status.running.as_mut().unwrap().conditions = conditions;
+    }
     assert!(matches!(
         run(&d, Some(&j), down, &[]),
         Action::Wait {
