@@ -343,6 +343,8 @@ function renderOverview(card, d, preview, jobs) {
     item('Id', h('span', {class: 'mono'}, d.metadata.id)),
   ];
   if (d.status.failure) items.push(item('Failure', h('span', {class: 'failure'}, `${d.status.failure.reason}: ${d.status.failure.message}`), 'full'));
+  const conditions = window.deploymentConditions ? deploymentConditions(d) : null;
+  if (conditions) items.push(item('Conditions', conditions, 'full'));
   card.replaceChildren(h('h2', {}, 'Overview'), h('dl', {class: 'overview'}, items));
 }
 
