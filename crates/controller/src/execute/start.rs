@@ -237,7 +237,7 @@ pub(super) async fn fail_job_creation(
         .await?;
     }
     x.write_deployment(|d| {
-        // The planner decides when to give up (the last attempt, or a script refused as written).
+        // The planner decides when to give up (the last attempt, or a permanent refusal).
         if count_attempt(d, false) || gives_up {
             give_up(d);
             d.status.state = DeploymentState::Failed;
