@@ -82,7 +82,10 @@ pub fn apply(
             last_transition_time: transition,
             last_update_time: Some(now),
         };
-        match next.iter_mut().find(|c| c.condition_type == f.condition_type) {
+        match next
+            .iter_mut()
+            .find(|c| c.condition_type == f.condition_type)
+        {
             Some(c) if c.status == f.status && c.reason.as_deref() == Some(f.reason) => {}
             Some(c) => {
                 let transition = if c.status == f.status {
@@ -122,7 +125,11 @@ mod tests {
         assert_eq!(down.len(), 1);
         assert_eq!(down[0].last_transition_time, Some(t0));
         // the same status and reason, another message: unchanged
-        let again = apply(&down, &[fact(ConditionStatus::True, "A", "down, differently")], t1);
+        let again = apply(
+            &down,
+            &[fact(ConditionStatus::True, "A", "down, differently")],
+            t1,
+        );
         assert_eq!(again, down);
         // another reason, same status: rewritten, transition time kept
         let other = apply(&down, &[fact(ConditionStatus::True, "B", "still down")], t1);

@@ -5,9 +5,9 @@
 //! A failure's event is appended before the status that reports it, so whoever sees the status sees
 //! its explanation too (a conflict on the status write repeats the event with the next attempt).
 
+use stateplane_model::condition::DeploymentCondition;
 use stateplane_model::plan::FailureReason;
 use stateplane_model::restore::RestoreDecision;
-use stateplane_model::condition::DeploymentCondition;
 use stateplane_model::{now, paths, DeploymentState, DeploymentStatusRunning, EventName, JobId};
 use tracing::info;
 

@@ -23,7 +23,12 @@ pub(super) fn update(o: &Observed<'_>) -> Option<Action> {
     })
 }
 
-fn fact(t: &'static str, status: ConditionStatus, reason: &'static str, m: String) -> ConditionFact {
+fn fact(
+    t: &'static str,
+    status: ConditionStatus,
+    reason: &'static str,
+    m: String,
+) -> ConditionFact {
     ConditionFact {
         condition_type: t,
         status,
