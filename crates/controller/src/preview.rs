@@ -51,6 +51,7 @@ impl UpgradePreviewer {
                 config,
                 clients: Mutex::new(HashMap::new()),
                 triggered: Mutex::default(),
+                checkpoint_stats: Mutex::default(),
                 http,
                 cancel: CancellationToken::new(),
             }),

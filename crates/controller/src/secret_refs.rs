@@ -3,8 +3,9 @@
 //!
 //! A reference that cannot be resolved (the secret value was deleted since the deployment was
 //! accepted, the server has no key, the key is not the one it was sealed with) refuses the submission
-//! with a reason naming the field and the secret: the existing refusal path, where the planner counts
-//! the failed attempt and decides when the deployment is FAILED. A store outage is retried instead.
+//! with a reason naming the field and the secret: the existing refusal path, marked permanent (trying
+//! again cannot help before the secret value or the deployment changes), so the planner makes the
+//! deployment FAILED at once. A store outage is retried instead.
 
 use stateplane_model::secret_value::{parse_references, Piece};
 use stateplane_model::JobSpec;

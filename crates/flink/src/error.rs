@@ -117,6 +117,14 @@ impl FlinkError {
         matches!(self, FlinkError::Api { root_cause, .. } if root_cause.contains("already been submitted"))
     }
 
+    /// Whether Flink refused a submission of stateplane's SQL runner because a statement of the script
+    /// does not parse, validate or resolve as written: the runner names it
+    /// `statement N (line L, column C: …): <Flink's message>`. Submitting the same script again cannot
+    /// succeed. (A failure of the script's job itself, e.g. a restore, is named differently.)
+    pub fn is_script_statement_error(&self) -> bool {
+        matches!(self, FlinkError::Api { root_cause, .. } if names_a_statement(root_cause))
+    }
+
     /// Whether this is [`FlinkError::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, FlinkError::NotFound { .. })
@@ -164,6 +172,22 @@ fn script_error(trace: &str) -> Option<String> {
     let message = rest.split("\n\tat ").next().unwrap_or(rest);
     let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
     (!message.is_empty()).then_some(message)
+}
+
+/// `statement 4 (line 5, column 1: …`: the SQL runner's message for a statement it could not run.
+fn names_a_statement(message: &str) -> bool {
+    fn number(s: &str) -> Option<&str> {
+        let rest = s.trim_start_matches(|c: char| c.is_ascii_digit());
+        (rest.len() < s.len()).then_some(rest)
+    }
+    message
+        .strip_prefix("statement ")
+        .and_then(number)
+        .and_then(|s| s.strip_prefix(" (line "))
+        .and_then(number)
+        .and_then(|s| s.strip_prefix(", column "))
+        .and_then(number)
+        .is_some()
 }
 
 /// Lines Flink wraps server-side exceptions in, never the reason itself.
@@ -271,6 +295,37 @@ mod tests {
         assert_eq!(script_error("java.io.IOException: disk full"), None);
     }
     const FAILED_JOB_EXCEPTIONS: &str = include_str!("../testdata/job-exceptions-failed.json");
+
+    #[test]
+    fn a_script_statement_error_is_told_from_other_refusals() {
+        let api = |body: &str| FlinkError::Api {
+            status: 400,
+            root_cause: root_cause_of_error_body(body.as_bytes()),
+        };
+        assert!(api(RUN_SQL_SYNTAX_ERROR).is_script_statement_error());
+        assert!(api(PLAN_SQL_UNKNOWN_TABLE).is_script_statement_error());
+        assert!(!api(BOGUS_SAVEPOINT).is_script_statement_error());
+        for (cause, expected) in [
+            ("statement 12 (line 140, column 3: X): boom", true),
+            (
+                "the job of the INSERT statement (line 17) failed: Failed to rollback",
+                false,
+            ),
+            ("statement x (line 1, column 1: X)", false),
+            ("statement 1 (line 1)", false),
+        ] {
+            let e = FlinkError::Api {
+                status: 400,
+                root_cause: cause.into(),
+            };
+            assert_eq!(e.is_script_statement_error(), expected, "{cause}");
+        }
+        let timeout = FlinkError::Timeout {
+            operation: "statement 1 (line 1, column 1".into(),
+            after: Duration::from_secs(1),
+        };
+        assert!(!timeout.is_script_statement_error());
+    }
 
     #[test]
     fn bogus_savepoint_run_reduces_to_flink_reason() {

@@ -149,6 +149,17 @@ pub enum TargetView {
     },
 }
 
+/// Why a submission was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// The reason, for a person.
+    pub reason: String,
+    /// Submitting the same job again cannot succeed before the deployment (or a secret value it
+    /// refers to) changes: a SQL statement that does not parse or validate, a secret value reference
+    /// that cannot be resolved.
+    pub permanent: bool,
+}
+
 /// Answers from outside the store gathered in this pass, each about the thing it names. A fresh pass
 /// starts with none; [`Action::Observe`] says which to gather.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -166,8 +177,8 @@ pub struct Answers {
     pub stop_savepoint_written: Option<(SavepointId, Option<String>)>,
     /// The deployment target a new job would start on.
     pub target: Option<TargetView>,
-    /// This pass submitted the job and Flink (or reading its artifact) refused; the reason.
-    pub submission_refused: Option<(JobId, String)>,
+    /// This pass submitted the job and Flink (or reading its artifact) refused.
+    pub submission_refused: Option<(JobId, Refusal)>,
     /// This pass sent Flink the cancel of this job.
     pub cancel_sent: Option<JobId>,
     /// Flink's vertices and requested resources of the current job (for an in-place rescale).
@@ -353,7 +364,8 @@ pub enum Action {
     /// Flink's refusal comes back as [`Answers::submission_refused`].
     SubmitJob { job: JobId },
     /// Flink (or reading the artifact) refused the job's submission: mark it FAILED and count the
-    /// attempt.
+    /// attempt; `gives_up` when it was the last attempt, or when the refusal is permanent (trying
+    /// again cannot help).
     FailJobCreation {
         job: JobId,
         reason: String,

@@ -345,13 +345,8 @@ function renderOverview(card, d, preview, jobs) {
     item('Id', h('span', {class: 'mono'}, d.metadata.id)),
   ];
   if (d.status.failure) items.push(item('Failure', h('span', {class: 'failure'}, `${d.status.failure.reason}: ${d.status.failure.message}`), 'full'));
-  const conditions = (running && running.conditions) || [];
-  if (conditions.length) {
-    items.push(item('Conditions', h('ul', {class: 'conditions'}, conditions.map((c) => h('li', {},
-      h('span', {class: c.status === 'True' ? 'pill FAILED' : 'pill RUNNING'}, `${c.type}: ${c.status}`), ' ',
-      h('span', {class: c.status === 'True' ? 'failure' : 'sub'}, `${c.reason || ''}${c.message ? ` · ${c.message}` : ''}`),
-      c.lastTransitionTime ? h('span', {class: 'sub'}, ` (since ${fmtTime(c.lastTransitionTime)})`) : null))), 'full'));
-  }
+  const conditions = window.deploymentConditions ? deploymentConditions(d) : null;
+  if (conditions) items.push(item('Conditions', conditions, 'full'));
   card.replaceChildren(h('h2', {}, 'Overview'), h('dl', {class: 'overview'}, items));
 }
 

@@ -32,6 +32,7 @@ const NOT_FOUND_HTML: &str = include_str!("../assets/not-found.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const RESCALE_JS: &str = include_str!("../assets/rescale.js");
 const SQL_JS: &str = include_str!("../assets/sql.js");
+const CONDITIONS_JS: &str = include_str!("../assets/conditions.js");
 const SNAPSHOTS_JS: &str = include_str!("../assets/snapshots.js");
 const ORPHANS_JS: &str = include_str!("../assets/orphans.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
@@ -67,6 +68,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/ui/assets/sql.js",
             get(|| async { asset("text/javascript; charset=utf-8", SQL_JS) }),
+        )
+        .route(
+            "/ui/assets/conditions.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CONDITIONS_JS) }),
         )
         .route(
             "/ui/assets/snapshots.js",
@@ -195,6 +200,7 @@ mod tests {
             assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
             assert!(body.contains(r#"src="/ui/assets/app.js""#), "{body}");
             assert!(body.contains(r#"src="/ui/assets/sql.js""#), "{body}");
+            assert!(body.contains(r#"src="/ui/assets/conditions.js""#), "{body}");
             assert!(body.contains(r#"src="/ui/assets/rescale.js""#), "{body}");
             assert!(body.contains(r#"href="/ui/assets/app.css""#));
             assert!(
@@ -216,6 +222,7 @@ mod tests {
         for (path, marker) in [
             ("/ui/assets/rescale.js", "rescaleParallelism"),
             ("/ui/assets/sql.js", "function sqlArtifact"),
+            ("/ui/assets/conditions.js", "function deploymentConditions"),
             ("/ui/assets/snapshots.js", "function sparkline"),
             ("/ui/assets/orphans.js", "function renderOrphans"),
         ] {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use stateplane_flink::FlinkClient;
-use stateplane_model::plan::SavepointView;
+use stateplane_model::plan::{Refusal, SavepointView};
 use stateplane_model::{now, Deployment, Event, EventName, Job, JobId, Savepoint, SavepointId};
 use tracing::info;
 
@@ -19,7 +19,7 @@ pub(crate) struct Effect {
     /// What Flink said to the trigger (or stop) this action sent.
     pub savepoint: Option<(SavepointId, SavepointView)>,
     /// The submission this action made was refused (by Flink, or the jar could not be had).
-    pub submission_refused: Option<(JobId, String)>,
+    pub submission_refused: Option<(JobId, Refusal)>,
     /// This action changed the job in Flink (submitted, cancelled): its view must be asked again.
     pub job_changed: bool,
     /// This action sent the job's cancel.

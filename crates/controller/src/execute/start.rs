@@ -4,15 +4,15 @@
 use std::collections::BTreeMap;
 
 use stateplane_flink::{ClaimMode, FlinkClient, FlinkError, RunJarRequest};
-use stateplane_model::plan::FailureReason;
+use stateplane_model::plan::{FailureReason, Refusal};
 use stateplane_model::restore::RestoreDecision;
 use stateplane_model::{
-    now, paths, DeploymentState, DeploymentStatusRunning, EventName, Job, JobId, JobSpec, JobState,
-    JobStatusStarted, SPEC_VERSION_ANNOTATION,
+    now, paths, ArtifactKind, DeploymentState, DeploymentStatusRunning, EventName, Job, JobId,
+    JobSpec, JobState, JobStatusStarted, SPEC_VERSION_ANNOTATION,
 };
 use tracing::{info, warn};
 
-use super::context::{count_attempt, Ctx, Effect};
+use super::context::{count_attempt, give_up, Ctx, Effect};
 use crate::error::Error;
 use crate::observe::flink_job_id;
 use crate::{artifacts, crash};
@@ -111,14 +111,19 @@ pub(super) async fn submit_recorded(x: &Ctx<'_>, job: JobId) -> Result<Effect, E
 /// cannot be had) is the effect's; a Flink that does not answer is an error (the pass is retried, and
 /// the same id makes a repeat at most once).
 async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, Error> {
-    let refused = |reason: String| Effect {
-        submission_refused: Some((job.metadata.id, reason)),
+    let refused_as = |reason: String, permanent: bool| Effect {
+        submission_refused: Some((job.metadata.id, Refusal { reason, permanent })),
         ..Effect::default()
     };
+    let refused = |reason: String| refused_as(reason, false);
+    let sql = job.spec.artifact.kind == ArtifactKind::SqlScript;
     // `${NAME}` resolved here, for this request only: the job row keeps the references.
     let resolved = match crate::secret_refs::resolve(x, &job.metadata.namespace, &job.spec).await {
         Ok(r) => r,
-        Err(crate::secret_refs::Unresolved::Refused(reason)) => return Ok(refused(reason)),
+        // Nothing changes by trying again: the secret value must be created, or the reference changed.
+        Err(crate::secret_refs::Unresolved::Refused(reason)) => {
+            return Ok(refused_as(reason, true))
+        }
         Err(crate::secret_refs::Unresolved::Retry(e)) => return Err(e),
     };
     let mut artifact = job.spec.artifact.clone();
@@ -162,7 +167,10 @@ async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, 
                 warn!(error = %e, "job submission did not get an answer; checking Flink again");
                 return Err(e.into());
             }
-            Err(e) => return Ok(refused(e.to_string())),
+            Err(e) => {
+                let permanent = sql && e.is_script_statement_error();
+                return Ok(refused_as(e.to_string(), permanent));
+            }
         }
     }
     crash::point("start.after_submit");
@@ -213,10 +221,15 @@ pub(super) async fn fail_job_creation(
     )
     .await?;
     if gives_up {
+        let why = if attempt < d.spec.max_job_creation_attempts {
+            "Not trying again (the same submission would be refused the same way)".to_string()
+        } else {
+            format!("Gave up after {attempt} failed attempts to create a job")
+        };
         x.event(
             EventName::TooManyFailedJobCreationAttempts,
             format!(
-                "Gave up after {attempt} failed attempts to create a job; the deployment is FAILED. Last error: {reason}. Change the deployment to try again."
+                "{why}; the deployment is FAILED. Last error: {reason}. Change the deployment to try again."
             ),
             Some(job.metadata.id),
             None,
@@ -224,7 +237,9 @@ pub(super) async fn fail_job_creation(
         .await?;
     }
     x.write_deployment(|d| {
-        if count_attempt(d, false) {
+        // The planner decides when to give up (the last attempt, or a permanent refusal).
+        if count_attempt(d, false) || gives_up {
+            give_up(d);
             d.status.state = DeploymentState::Failed;
             d.status.running = None;
         }

@@ -15,13 +15,14 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
     let id = job.metadata.id;
     let in_flight = oldest_started(o.savepoints, Some(id));
 
-    if let Some((j, reason)) = &o.answers.submission_refused {
+    if let Some((j, refusal)) = &o.answers.submission_refused {
         if *j == id && job.status.state == JobState::Starting {
             let t = d.transition();
             return Action::FailJobCreation {
                 job: id,
-                reason: reason.clone(),
-                gives_up: t.job_attempts + 1 >= d.spec.max_job_creation_attempts,
+                reason: refusal.reason.clone(),
+                gives_up: refusal.permanent
+                    || t.job_attempts + 1 >= d.spec.max_job_creation_attempts,
             };
         }
     }

@@ -87,7 +87,7 @@ fn a_refused_submission_fails_the_job_creation_and_counts_towards_giving_up() {
     let mut d = deployment(D::Running, U::Stateful, 1);
     let j = job(&d, JobState::Starting, 1);
     let mut a = answers(FlinkView::NotAsked);
-    a.submission_refused = Some((j.metadata.id, "ClassNotFoundException".into()));
+    a.submission_refused = Some((j.metadata.id, refusal("ClassNotFoundException", false)));
     assert_eq!(
         run_with(&d, Some(&j), &a, &[]),
         Action::FailJobCreation {
@@ -104,6 +104,30 @@ fn a_refused_submission_fails_the_job_creation_and_counts_towards_giving_up() {
         run_with(&d, Some(&j), &a, &[]),
         Action::FailJobCreation { gives_up: true, .. }
     ));
+}
+
+fn refusal(reason: &str, permanent: bool) -> crate::plan::Refusal {
+    crate::plan::Refusal {
+        reason: reason.into(),
+        permanent,
+    }
+}
+
+#[test]
+fn a_permanent_refusal_gives_up_at_the_first_attempt() {
+    let d = deployment(D::Running, U::Stateful, 1);
+    let j = job(&d, JobState::Starting, 1);
+    let mut a = answers(FlinkView::NotAsked);
+    let reason = "statement 4 (line 5, column 1: INSERT …): SQL parse failed";
+    a.submission_refused = Some((j.metadata.id, refusal(reason, true)));
+    assert_eq!(
+        run_with(&d, Some(&j), &a, &[]),
+        Action::FailJobCreation {
+            job: j.metadata.id,
+            reason: reason.into(),
+            gives_up: true
+        }
+    );
 }
 
 #[test]
