@@ -14,8 +14,7 @@
 //! written, so it cannot race the controller. Routing the question through the controller (a
 //! request row, an answer row) would only add latency and state to an answer that changes nothing.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use stateplane_model::plan::upgrade_check::{self, PreviewUnavailable, UpgradePreview};
@@ -41,20 +40,8 @@ pub struct UpgradePreviewer {
 
 impl UpgradePreviewer {
     pub fn new(store: Arc<dyn Store>, config: ControllerConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
         Self {
-            shared: Arc::new(Shared {
-                store,
-                config,
-                clients: Mutex::new(HashMap::new()),
-                triggered: Mutex::default(),
-                checkpoint_stats: Mutex::default(),
-                http,
-                cancel: CancellationToken::new(),
-            }),
+            shared: Arc::new(Shared::new(store, config, CancellationToken::new())),
         }
     }
 

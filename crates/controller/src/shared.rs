@@ -60,6 +60,23 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub fn new(store: Arc<dyn Store>, config: ControllerConfig, cancel: CancellationToken) -> Self {
+        // Artifact downloads (jars from http(s)) get a minute; Flink requests have their own timeout.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self {
+            store,
+            config,
+            clients: Mutex::new(HashMap::new()),
+            http,
+            cancel,
+            triggered: Mutex::default(),
+            checkpoint_stats: Mutex::default(),
+        }
+    }
+
     pub fn triggered(&self, id: stateplane_model::SavepointId) -> bool {
         self.triggered
             .lock()

@@ -12,7 +12,7 @@
 //! any other failed pass after a back-off of 200 ms per consecutive failure, at most 5 s.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use stateplane_model::{Deployment, DeploymentId};
@@ -76,21 +76,9 @@ impl Wake {
 
 impl Controller {
     pub fn new(store: Arc<dyn Store>, config: ControllerConfig, cancel: CancellationToken) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
         Self {
-            shared: Arc::new(Shared {
-                store,
-                config,
-                clients: Mutex::new(HashMap::new()),
-                triggered: Mutex::default(),
-                checkpoint_stats: Mutex::default(),
-                http,
-                // The workers' own token: cancelled with the caller's, and when `run` is dropped.
-                cancel: cancel.child_token(),
-            }),
+            // The workers' own token: cancelled with the caller's, and when `run` is dropped.
+            shared: Arc::new(Shared::new(store, config, cancel.child_token())),
         }
     }
 

@@ -9,71 +9,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use common::*;
 use serde_json::{json, Value};
 use stateplane_blob::header::encode_header;
 use stateplane_blob::BlobLocation;
 use stateplane_model::SPEC_VERSION_ANNOTATION;
+use stateplane_testkit::s3::{put, start_moto, use_moto_env};
 use stateplane_testkit::wait::until_async;
-
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto() -> Option<(Moto, u16)> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let bin = std::env::var("STATEPLANE_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
-    let child = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => Moto(c),
-        Err(e) => {
-            eprintln!("SKIPPED: cannot run {bin} ({e}); pip install 'moto[server]'");
-            return None;
-        }
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((child, port));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{bin} did not listen on port {port} within 30 s");
-}
-
-/// One plain HTTP PUT (a bucket, or an object: moto does not check signatures).
-fn put(port: u16, path: &str, body: &[u8]) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "PUT /{path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "PUT /{path}: {answer}");
-}
 
 /// A snapshot at `uri` (`s3://bucket/key…`): Flink's header in `_metadata`, and a state file.
 fn snapshot(port: u16, uri: &str) {
@@ -138,16 +80,7 @@ async fn ownership_by_location_and_orphans_on_s3() {
     let Some((_moto, port)) = start_moto() else {
         return;
     };
-    // Edition 2021: set_var is safe; this test is the only one of its binary.
-    for (k, v) in [
-        ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ALLOW_HTTP", "true".into()),
-    ] {
-        std::env::set_var(k, v);
-    }
+    use_moto_env(port);
     put(port, "blob", b"");
     let blob = "s3://blob/base";
     let h = Harness::start_with(Some(blob.to_string())).await;

@@ -20,12 +20,14 @@
 //! - [`free_port`]: a loopback port nobody listens on right now.
 //! - [`temp_dir`]: a directory deleted when the returned guard drops.
 //! - [`process::spawn_server`]: the server binary as a child process, with the address it logs.
+//! - [`s3::start_moto`]: an S3-compatible server on loopback.
 
 pub mod api;
 pub mod flink;
 pub mod logs;
 pub mod postgres;
 pub mod process;
+pub mod s3;
 pub mod wait;
 
 use std::collections::HashSet;
