@@ -15,7 +15,7 @@ use stateplane_model::{validate_dns_label, Deployment, DeploymentId, DeploymentT
 use stateplane_store::{Store, StoreError};
 
 use super::deployments::{self, apply_checked, patchable, PatchPlan};
-use super::{ensure_namespace, or_not_found, stale};
+use super::{busy, ensure_namespace, or_not_found, stale, CAS_ATTEMPTS};
 use crate::bodies::{CreateMetadata, DeploymentCreate, DeploymentTargetCreate};
 use crate::compat_bodies::{DeploymentPut, DeploymentTargetPut, PutMetadata};
 use crate::error::{ApiError, ApiResult};
@@ -120,42 +120,52 @@ pub async fn target(
     let meta = body.metadata;
     check_names(&meta, ns, name)?;
     ensure_namespace(store, ns).await?;
-    let current = match store.target_get(ns, name).await {
-        Ok(t) => t,
-        Err(StoreError::NotFound { .. }) => {
-            let create = DeploymentTargetCreate {
-                metadata: CreateMetadata {
-                    name: Some(name.to_string()),
-                    display_name: meta.display_name,
-                    namespace: None,
-                    labels: meta.labels,
-                    annotations: meta.annotations,
-                },
-                spec: body.spec,
-            };
-            return Ok(Upserted::Created(
-                super::targets::create(store, ns, create).await?,
-            ));
+    let rest_url = super::targets::rest_url(&body.spec)?;
+    // Without a resourceVersion the caller replaces whatever is there: a write of the target's
+    // status by the controller (its Flink version, its scheduler) between the read and the write is
+    // read again, as a PATCH does; with one, any change since is the caller's 409.
+    for attempt in 0..CAS_ATTEMPTS {
+        let current = match store.target_get(ns, name).await {
+            Ok(t) => t,
+            Err(StoreError::NotFound { .. }) if attempt == 0 => {
+                let create = DeploymentTargetCreate {
+                    metadata: CreateMetadata {
+                        name: Some(name.to_string()),
+                        display_name: meta.display_name,
+                        namespace: None,
+                        labels: meta.labels,
+                        annotations: meta.annotations,
+                    },
+                    spec: body.spec,
+                };
+                return Ok(Upserted::Created(
+                    super::targets::create(store, ns, create).await?,
+                ));
+            }
+            Err(e) => return Err(or_not_found("deployment target", name, ns)(e)),
+        };
+        let actual = current.metadata.resource_version;
+        if let Some(expected) = meta.resource_version.filter(|e| *e != actual) {
+            return Err(stale("deployment target", name, expected, actual));
         }
-        Err(e) => return Err(e.into()),
-    };
-    let actual = current.metadata.resource_version;
-    if let Some(expected) = meta.resource_version.filter(|e| *e != actual) {
-        return Err(stale("deployment target", name, expected, actual));
+        let mut next = current.clone();
+        next.spec.flink_session_cluster.rest_url = rest_url.clone();
+        next.metadata.labels = meta.labels.clone();
+        next.metadata.annotations = meta.annotations.clone();
+        next.validate()?;
+        if next == current {
+            return Ok(Upserted::Replaced(current));
+        }
+        match store.target_update(&next).await {
+            Ok(t) => return Ok(Upserted::Replaced(t)),
+            Err(StoreError::Conflict {
+                expected, actual, ..
+            }) if meta.resource_version.is_some() => {
+                return Err(stale("deployment target", name, expected, actual))
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(or_not_found("deployment target", name, ns)(e)),
+        }
     }
-    let mut next = current.clone();
-    next.spec.flink_session_cluster.rest_url = super::targets::rest_url(&body.spec)?;
-    next.metadata.labels = meta.labels;
-    next.metadata.annotations = meta.annotations;
-    next.validate()?;
-    if next == current {
-        return Ok(Upserted::Replaced(current));
-    }
-    match store.target_update(&next).await {
-        Ok(t) => Ok(Upserted::Replaced(t)),
-        Err(StoreError::Conflict {
-            expected, actual, ..
-        }) => Err(stale("deployment target", name, expected, actual)),
-        Err(e) => Err(or_not_found("deployment target", name, ns)(e)),
-    }
+    Err(busy("deployment target", name))
 }
