@@ -3,24 +3,11 @@
 //! values (owner only, never returned, missing → 422, sensitive values masked and kept on send-back).
 
 use std::path::Path;
-use std::process::{Child, Command};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-
-struct Proc {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use stateplane_testkit::process::{start_server, ServerProcess as Proc};
 
 fn spawn(data_dir: &Path) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stateplane"));
@@ -29,14 +16,7 @@ fn spawn(data_dir: &Path) -> Proc {
         .env("RUST_LOG", "debug")
         .env_remove("STATEPLANE_SECRET_KEY")
         .env("NO_COLOR", "1");
-    let stateplane_testkit::process::Spawned {
-        child, addr, log, ..
-    } = stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(30));
-    Proc {
-        child,
-        base: format!("http://{addr}"),
-        log,
-    }
+    start_server(&mut cmd, Duration::from_secs(30))
 }
 
 async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {

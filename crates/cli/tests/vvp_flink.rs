@@ -16,28 +16,15 @@
 //! The tests share this binary's Flink cluster; each has its own server and data dir.
 
 use std::path::Path;
-use std::process::{Child, Command};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use stateplane_testkit::process::{start_server, ServerProcess as Proc};
 use stateplane_testkit::wait::until_async;
 
 /// A job's first start on a fresh cluster can take a while on a small machine.
 const T: Duration = Duration::from_secs(120);
-
-struct Proc {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn spawn(data_dir: &Path, extra: &[&str]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stateplane"));
@@ -53,14 +40,7 @@ fn spawn(data_dir: &Path, extra: &[&str]) -> Proc {
         .env_remove("STATEPLANE_AUTH")
         .env_remove("STATEPLANE_DATABASE_URL")
         .env("NO_COLOR", "1");
-    let stateplane_testkit::process::Spawned {
-        child, addr, log, ..
-    } = stateplane_testkit::process::spawn_server(&mut cmd, Duration::from_secs(30));
-    Proc {
-        child,
-        base: format!("http://{addr}"),
-        log,
-    }
+    start_server(&mut cmd, Duration::from_secs(30))
 }
 
 async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {

@@ -83,3 +83,34 @@ pub fn wait_log_closed(reader: &std::thread::JoinHandle<()>, timeout: Duration) 
         }
     })
 }
+
+/// A server started by [`start_server`]: its base URL and every line of its log so far; killed when
+/// dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    /// `http://<addr>`.
+    pub base: String,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// [`spawn_server`], kept as a [`ServerProcess`].
+///
+/// # Panics
+/// As [`spawn_server`].
+pub fn start_server(cmd: &mut Command, timeout: Duration) -> ServerProcess {
+    let Spawned {
+        child, addr, log, ..
+    } = spawn_server(cmd, timeout);
+    ServerProcess {
+        child,
+        base: format!("http://{addr}"),
+        log,
+    }
+}
