@@ -1,9 +1,10 @@
 //! A counting HTTP proxy in front of Flink's REST API: what reaches the JobManager, counted where it
 //! arrives rather than where a client thinks it sent it. Every request is forwarded as it came
 //! (method, path, query, body, content type) over a kept-alive connection, and its arrival time is
-//! recorded, so a measure can say how many requests a phase sent and the most that arrived within
-//! any one second.
+//! recorded with its kind (method and path, ids replaced by placeholders), so a measure can say how
+//! many requests a phase sent, of which kinds, and the most that arrived within any one second.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,13 +17,13 @@ use axum::response::{IntoResponse, Response};
 struct Forward {
     target: String,
     http: reqwest::Client,
-    arrivals: Arc<Mutex<Vec<Instant>>>,
+    arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
 }
 
 /// A running proxy; dropped with the bench process.
 pub struct CountingProxy {
     pub url: String,
-    arrivals: Arc<Mutex<Vec<Instant>>>,
+    arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
 }
 
 /// Requests that arrived in a phase.
@@ -30,6 +31,8 @@ pub struct Phase {
     pub requests: usize,
     /// The most requests that arrived within any one second of the phase.
     pub peak_per_second: usize,
+    /// Requests per kind (`GET /jobs/{id}/savepoints/{trigger}`), most frequent first.
+    pub by_kind: Vec<(String, usize)>,
 }
 
 impl CountingProxy {
@@ -66,25 +69,49 @@ impl CountingProxy {
         let times = &all[mark.min(all.len())..];
         // Arrivals are in order: a sliding one-second window over them.
         let (mut peak, mut start) = (0, 0);
-        for (end, t) in times.iter().enumerate() {
-            while *t - times[start] >= Duration::from_secs(1) {
+        let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+        for (end, (t, kind)) in times.iter().enumerate() {
+            *kinds.entry(kind).or_default() += 1;
+            while *t - times[start].0 >= Duration::from_secs(1) {
                 start += 1;
             }
             peak = peak.max(end - start + 1);
         }
+        let mut by_kind: Vec<(String, usize)> =
+            kinds.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+        by_kind.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Phase {
             requests: times.len(),
             peak_per_second: peak,
+            by_kind,
         }
     }
 }
 
+/// A request's kind: its method and path with every id (a job id, a trigger id, a jar name) replaced
+/// by `{id}`, so requests about different jobs count as one kind.
+fn kind(method: &str, path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|seg| {
+            let hexish = seg.len() >= 16 && seg.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+            if hexish || seg.ends_with(".jar") {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect();
+    format!("{method} {}", segments.join("/"))
+}
+
 async fn forward(State(f): State<Forward>, req: Request) -> Response {
+    let arrived = Instant::now();
+    let (parts, body) = req.into_parts();
     f.arrivals
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .push(Instant::now());
-    let (parts, body) = req.into_parts();
+        .push((arrived, kind(parts.method.as_str(), parts.uri.path())));
     let path = parts
         .uri
         .path_and_query()
@@ -135,13 +162,25 @@ mod tests {
         {
             let mut a = p.arrivals.lock().unwrap();
             for ms in [0, 100, 200, 900, 1050, 1100, 2500] {
-                a.push(t0 + Duration::from_millis(ms));
+                let path = if ms < 1000 {
+                    "/jobs/0123456789abcdef0123456789abcdef"
+                } else {
+                    "/overview"
+                };
+                a.push((t0 + Duration::from_millis(ms), kind("GET", path)));
             }
         }
         let all = p.since(0);
         assert_eq!(all.requests, 7);
         // 100, 200, 900 and 1050 (or 200 to 1100) lie within one second.
         assert_eq!(all.peak_per_second, 4);
+        assert_eq!(
+            all.by_kind,
+            vec![
+                ("GET /jobs/{id}".to_string(), 4),
+                ("GET /overview".to_string(), 3)
+            ]
+        );
         let tail = p.since(5);
         assert_eq!((tail.requests, tail.peak_per_second), (2, 1));
     }

@@ -90,6 +90,7 @@ pub async fn shared_cluster(ctx: &Ctx) -> anyhow::Result<Measure> {
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     let (mut ours_rps, mut base_rps) = (0, 0);
     let (mut ours_requests, mut base_requests) = (0, 0);
+    let mut ours_kinds: std::collections::BTreeMap<String, usize> = Default::default();
     for _ in 0..rounds {
         let (t, mark) = (Instant::now(), proxy.mark());
         stateplane_round(&http, &api, &ids).await?;
@@ -97,6 +98,9 @@ pub async fn shared_cluster(ctx: &Ctx) -> anyhow::Result<Measure> {
         let phase = proxy.since(mark);
         ours_requests += phase.requests;
         ours_rps = ours_rps.max(phase.peak_per_second);
+        for (kind, n) in phase.by_kind {
+            *ours_kinds.entry(kind).or_default() += n;
+        }
 
         let (t, mark) = (Instant::now(), base_proxy.mark());
         baseline_round(&flink, &jobs, &base_dir).await?;
@@ -121,6 +125,15 @@ pub async fn shared_cluster(ctx: &Ctx) -> anyhow::Result<Measure> {
             .await;
     }
     let savepoints = (rounds * DEPLOYMENTS) as f64;
+    // Where stateplane's requests go, per savepoint: the figure to look at when the goal is missed.
+    let mut kinds: Vec<(String, usize)> = ours_kinds.into_iter().collect();
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+    for (kind, n) in kinds {
+        eprintln!(
+            "[P7] stateplane: {:.2} × {kind} per savepoint",
+            n as f64 / savepoints
+        );
+    }
     let per = ours_requests as f64 / savepoints;
     let base_per = base_requests as f64 / savepoints;
     Ok(Measure {

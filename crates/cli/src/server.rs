@@ -70,7 +70,7 @@ pub struct ServerArgs {
     /// The most polling questions per second the controller asks one Flink cluster (REST URL), shared
     /// by all deployments on it: while savepoints, stops and starts are under way it asks this many at
     /// most, however many deployments wait.
-    #[arg(long, env = "STATEPLANE_FLINK_POLLS_PER_SECOND", default_value_t = 200,
+    #[arg(long, env = "STATEPLANE_FLINK_POLLS_PER_SECOND", default_value_t = 50,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub flink_polls_per_second: u32,
 }

@@ -12,12 +12,18 @@
 //! - a change to the deployment (a nudge) during a wait ends the pass at once ([`Outcome::Again`]);
 //! - a pass is bounded: at most [`MAX_STEPS`] steps and [`MAX_PASS`] of time, then the worker starts
 //!   a fresh one; a wait the schedule wants longer than [`schedule::HAND_BACK_AFTER`] is the worker's.
+//! - Flink's view of the job seen less than [`SEEN_FRESH_FOR`] ago by the previous pass, with nothing
+//!   done to the job since, is where the next pass starts: the pass that follows the announcement of
+//!   this worker's own write (a savepoint's COMPLETED row) does not ask the JobManager again what it
+//!   was just told. A pass that follows a wait of the schedule asks afresh.
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use stateplane_model::plan::{self, Action, Answers, FlinkView, Observed, Operation, Poll};
+use stateplane_model::plan::{
+    self, Action, Answers, FlinkView, Observed, Operation, Poll, PollAsk,
+};
 use stateplane_model::{now, paths, DeploymentId, JobId, SavepointId, SavepointState};
 use tokio::sync::Notify;
 use tracing::{debug, warn};
@@ -33,6 +39,10 @@ use crate::shared::Shared;
 const MAX_STEPS: usize = 64;
 /// One pass at most runs this long (a long savepoint is then followed by a fresh pass).
 const MAX_PASS: Duration = Duration::from_secs(60);
+/// How long Flink's view of a job seen by one pass is where the next pass starts (see the module docs).
+/// Short: it covers the change announcements of the pass's own writes, which arrive within
+/// milliseconds, and not a user's change seconds later.
+const SEEN_FRESH_FOR: Duration = Duration::from_millis(500);
 
 /// What the worker does after a pass.
 #[derive(Debug)]
@@ -58,6 +68,51 @@ pub(crate) struct Memory {
     /// The next pass follows a wait of the schedule: its first question to Flink is a poll and
     /// takes a permit of the cluster's budget.
     pub polled: bool,
+    /// Flink's view of the job, last seen (see the module docs).
+    pub seen: Option<Seen>,
+}
+
+/// Flink's view of one job (the row's id and version it was seen for), and when it was asked.
+#[derive(Debug)]
+pub(crate) struct Seen {
+    job: JobId,
+    version: i64,
+    view: FlinkView,
+    at: Instant,
+}
+
+impl Memory {
+    /// Notes Flink's view of the current job, asked at `at`.
+    fn saw(&mut self, rows: &Rows, view: &FlinkView, at: Instant) {
+        self.seen = match (rows.current_job(), view) {
+            (Some(job), FlinkView::Job { .. }) => Some(Seen {
+                job: job.metadata.id,
+                version: job.metadata.resource_version,
+                view: view.clone(),
+                at,
+            }),
+            _ => None,
+        };
+    }
+
+    /// The pass wrote rows (not touching the job in Flink): a view of its current job stays true of
+    /// the job row as now read.
+    fn wrote(&mut self, rows: &Rows) {
+        match (self.seen.as_mut(), rows.current_job()) {
+            (Some(seen), Some(job)) if seen.job == job.metadata.id => {
+                seen.version = job.metadata.resource_version;
+            }
+            _ => self.seen = None,
+        }
+    }
+
+    /// The view the previous pass saw of this very job row, if fresh.
+    fn fresh_view(&mut self, rows: &Rows) -> Option<FlinkView> {
+        let seen = self.seen.take()?;
+        let job = rows.current_job()?;
+        let same = seen.job == job.metadata.id && seen.version == job.metadata.resource_version;
+        (same && seen.at.elapsed() < SEEN_FRESH_FOR).then_some(seen.view)
+    }
 }
 
 /// Runs one pass (see the module docs).
@@ -77,6 +132,9 @@ pub(crate) async fn run(
     let mut clients = Clients::default();
     let mut current = current_job(&rows);
     let mut budgeted = std::mem::take(&mut memory.polled);
+    if let Some(view) = memory.fresh_view(&rows).filter(|_| !budgeted) {
+        answers.job = view;
+    }
     let mut observed_in_a_row = 0;
     for _ in 0..MAX_STEPS {
         if started.elapsed() > MAX_PASS || shared.cancel.is_cancelled() {
@@ -98,8 +156,12 @@ pub(crate) async fn run(
                     );
                     return Ok(sleep(Duration::from_secs(1)));
                 }
+                let at = Instant::now();
                 observe::answer(shared, &rows, &mut clients, &ask, &mut answers, budgeted).await?;
                 budgeted = false;
+                if ask.job {
+                    memory.saw(&rows, &answers.job, at);
+                }
                 if let FlinkView::Unreachable { .. } = &answers.job {
                     metrics::flink_error("unreachable");
                 }
@@ -137,12 +199,19 @@ pub(crate) async fn run(
                     _ = shared.cancel.cancelled() => return Ok(Outcome::Again),
                     _ = tokio::time::sleep(wait) => {}
                 }
+                let at = Instant::now();
                 observe::poll(shared, &rows, &mut clients, poll.ask, &mut answers).await?;
                 observed_in_a_row = 0;
+                if matches!(poll.ask, PollAsk::Job | PollAsk::Tasks) {
+                    memory.saw(&rows, &answers.job, at);
+                }
                 continue;
             }
             action => {
                 observed_in_a_row = 0;
+                if touches_job(&action) {
+                    memory.seen = None;
+                }
                 let client = match client_for(shared, &rows, &mut clients, &action).await? {
                     Ok(c) => c,
                     Err(error) => {
@@ -171,6 +240,7 @@ pub(crate) async fn run(
                         return Ok(Outcome::Gone);
                     };
                     rows = r;
+                    memory.wrote(&rows);
                     let now_current = current_job(&rows);
                     if now_current != current {
                         // Another job: what was asked about the previous one says nothing about it.
@@ -188,6 +258,19 @@ pub(crate) async fn run(
         }
     }
     Ok(Outcome::Again)
+}
+
+/// Whether an action changes what Flink would say about the job (a savepoint trigger does not, nor
+/// does a write to the store or to storage).
+fn touches_job(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::StartJob { .. }
+            | Action::SubmitJob { .. }
+            | Action::StopWithSavepoint { .. }
+            | Action::Cancel { .. }
+            | Action::RescaleInPlace { .. }
+    )
 }
 
 fn sleep(wait: Duration) -> Outcome {

@@ -1,6 +1,6 @@
 //! What the workers of one controller share: the store, the settings, one Flink client per REST URL
-//! (so one request budget per cluster), an HTTP client for artifacts, the cancellation token, and the
-//! savepoints this process has triggered.
+//! (so one request budget per cluster), an HTTP client for artifacts, the cancellation token, the
+//! savepoints this process has triggered, and the learned durations of retired workers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -57,7 +57,14 @@ pub(crate) struct Shared {
     /// is answered from here while younger than `CHECKPOINT_STATS_MAX_AGE`, so a steady job costs its
     /// cluster one such request per that period, whatever the pass rate.
     pub checkpoint_stats: Mutex<HashMap<stateplane_model::JobId, (Instant, CheckpointsView)>>,
+    /// What retired workers learned about their deployment's operations: a suspended deployment's
+    /// worker retires, and the one that resumes it would otherwise start without knowing how long its
+    /// jobs take to start (and poll by the schedule's slowest rule). Bounded by [`HISTORIES_KEPT`].
+    histories: Mutex<HashMap<stateplane_model::DeploymentId, crate::schedule::History>>,
 }
+
+/// Learned durations kept for this many retired workers at most (a few hundred bytes each).
+const HISTORIES_KEPT: usize = 10_000;
 
 impl Shared {
     pub fn new(store: Arc<dyn Store>, config: ControllerConfig, cancel: CancellationToken) -> Self {
@@ -74,7 +81,28 @@ impl Shared {
             cancel,
             triggered: Mutex::default(),
             checkpoint_stats: Mutex::default(),
+            histories: Mutex::default(),
         }
+    }
+
+    /// Keeps what a retiring worker learned, for the deployment's next worker.
+    pub fn keep_history(
+        &self,
+        id: stateplane_model::DeploymentId,
+        history: crate::schedule::History,
+    ) {
+        let mut all = self.histories.lock().unwrap_or_else(|e| e.into_inner());
+        if all.len() >= HISTORIES_KEPT {
+            // Bounded: a forgotten history is learned again (seeded from the savepoint rows).
+            all.clear();
+        }
+        all.insert(id, history);
+    }
+
+    /// What the deployment's previous worker learned, if it was kept.
+    pub fn take_history(&self, id: stateplane_model::DeploymentId) -> crate::schedule::History {
+        let mut all = self.histories.lock().unwrap_or_else(|e| e.into_inner());
+        all.remove(&id).unwrap_or_default()
     }
 
     pub fn triggered(&self, id: stateplane_model::SavepointId) -> bool {

@@ -175,7 +175,10 @@ fn spawn_worker(
 
 /// One deployment's loop: a pass, then sleep until nudged or until the outcome's wait is over.
 async fn work(shared: Arc<Shared>, namespace: String, id: DeploymentId, wake: Arc<Wake>) {
-    let mut memory = Memory::default();
+    let mut memory = Memory {
+        history: shared.take_history(id),
+        ..Memory::default()
+    };
     let mut errors = 0u32;
     loop {
         let started = std::time::Instant::now();
@@ -198,6 +201,7 @@ async fn work(shared: Arc<Shared>, namespace: String, id: DeploymentId, wake: Ar
                 // Nothing to watch: retire (the dispatcher starts a worker again when the deployment,
                 // one of its savepoints or jobs, or a deployment target changes) unless nudged meanwhile.
                 if wake.try_retire() {
+                    shared.keep_history(id, std::mem::take(&mut memory.history));
                     return;
                 }
                 continue;

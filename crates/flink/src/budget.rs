@@ -42,7 +42,7 @@ impl Default for BudgetConfig {
     fn default() -> Self {
         Self {
             max_in_flight: 4,
-            polls_per_second: 200,
+            polls_per_second: 50,
             poll_burst: 20,
         }
     }

@@ -515,11 +515,30 @@ pub fn plan(o: &Observed<'_>) -> Action {
         None => start::plan(o),
     };
     match action {
+        wait if waits_for_a_transition(&wait) => conditions::plan(o).unwrap_or(wait),
         Action::Steady | Action::Wait { .. } | Action::Backoff { .. } => conditions::plan(o)
             .or_else(|| housekeeping(o))
             .unwrap_or(action),
         urgent => urgent,
     }
+}
+
+/// A wait on a job stopping, finishing, starting, being cancelled or rescaled: the deployment is on
+/// its way to the state its user waits for, so housekeeping (reading a new savepoint's `_metadata`,
+/// disposals, retention) waits until it got there rather than delaying the next step of the
+/// transition by its own time. A wait on a savepoint of a running job, or on Flink, leaves room.
+fn waits_for_a_transition(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Wait { poll: Some(Poll { operation, .. }), .. } if matches!(
+            operation,
+            Operation::Stop
+                | Operation::Finish
+                | Operation::Start
+                | Operation::Cancel
+                | Operation::Rescale
+        )
+    )
 }
 
 /// Deletions under way first (oldest first), then summaries of new snapshots (oldest first), then

@@ -97,6 +97,39 @@ fn a_completed_savepoint_without_a_summary_is_summarised_when_nothing_is_urgent(
     );
 }
 
+#[test]
+fn housekeeping_waits_while_a_job_stops_finishes_or_starts() {
+    let wait = |operation| Action::Wait {
+        reason: String::new(),
+        poll: Some(Poll {
+            ask: PollAsk::Job,
+            operation,
+            since: crate::now(),
+        }),
+    };
+    for (operation, defers) in [
+        (Operation::Stop, true),
+        (Operation::Finish, true),
+        (Operation::Start, true),
+        (Operation::Cancel, true),
+        (Operation::Rescale, true),
+        (Operation::Savepoint, false),
+        (Operation::Flink, false),
+    ] {
+        assert_eq!(
+            super::waits_for_a_transition(&wait(operation)),
+            defers,
+            "{operation:?}"
+        );
+    }
+    let unpolled = Action::Wait {
+        reason: String::new(),
+        poll: None,
+    };
+    assert!(!super::waits_for_a_transition(&unpolled));
+    assert!(!super::waits_for_a_transition(&Action::Steady));
+}
+
 fn running() -> FlinkView {
     FlinkView::Job {
         state: FlinkJobState::Running,
