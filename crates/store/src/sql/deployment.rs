@@ -12,8 +12,8 @@ use sqlx::error::ErrorKind;
 use stateplane_model::{Deployment, DeploymentId, DeploymentState};
 
 use super::{
-    backend, body_by, cas_failure, change, commit, fetch_list, list_query, not_found, to_body, ts,
-    violation, write_one, Backend, Stmt,
+    backend, body_by, change, commit, fetch_list, list_query, not_found, to_body, ts,
+    update_versioned, violation, write_one, Backend, Stmt, Versioned,
 };
 use crate::{DeploymentStore, ResourceKind, Result, StoreError};
 
@@ -155,20 +155,27 @@ impl<B: Backend> DeploymentStore for B {
         .bind(m.id.to_string())
         .bind(expected)
         .bind(to_body(&stored)?);
-        let written =
-            write_one(self, update, changed(&stored))
-                .await
-                .map_err(|e| match violation(&e) {
-                    Some(ErrorKind::UniqueViolation) => StoreError::AlreadyExists {
-                        kind: KIND,
-                        name: m.name.clone(),
-                    },
-                    _ => backend("deployment_update", e),
-                })?;
-        if !written {
-            let id = m.id.to_string();
-            return Err(cas_failure(self, "deployments", KIND, &m.namespace, id, expected).await);
-        }
+        let row = Versioned {
+            table: "deployments",
+            kind: KIND,
+            namespace: &m.namespace,
+            id: m.id.to_string(),
+            expected,
+        };
+        update_versioned(
+            self,
+            update,
+            changed(&stored),
+            row,
+            "deployment_update",
+            |k| {
+                (k == ErrorKind::UniqueViolation).then(|| StoreError::AlreadyExists {
+                    kind: KIND,
+                    name: m.name.clone(),
+                })
+            },
+        )
+        .await?;
         Ok(stored)
     }
 

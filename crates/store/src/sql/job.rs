@@ -7,8 +7,8 @@ use sqlx::error::ErrorKind;
 use stateplane_model::{Job, JobId};
 
 use super::{
-    backend, body_by, cas_failure, change, fetch_list, list_query, not_found, to_body, ts,
-    violation, write_one, Backend, Stmt,
+    backend, body_by, change, fetch_list, list_query, not_found, to_body, ts, update_versioned,
+    violation, write_one, Backend, Stmt, Versioned,
 };
 use crate::{Change, JobFilter, JobStore, ResourceKind, Result, StoreError};
 
@@ -111,19 +111,17 @@ impl<B: Backend> JobStore for B {
         .bind(&m.namespace)
         .bind(m.id.to_string())
         .bind(expected);
-        let written =
-            write_one(self, update, changed(&stored))
-                .await
-                .map_err(|e| match violation(&e) {
-                    Some(ErrorKind::ForeignKeyViolation) => {
-                        not_found("deployment", m.deployment_id)
-                    }
-                    _ => backend("job_update", e),
-                })?;
-        if !written {
-            let id = m.id.to_string();
-            return Err(cas_failure(self, "jobs", KIND, &m.namespace, id, expected).await);
-        }
+        let row = Versioned {
+            table: "jobs",
+            kind: KIND,
+            namespace: &m.namespace,
+            id: m.id.to_string(),
+            expected,
+        };
+        update_versioned(self, update, changed(&stored), row, "job_update", |k| {
+            (k == ErrorKind::ForeignKeyViolation).then(|| not_found("deployment", m.deployment_id))
+        })
+        .await?;
         Ok(stored)
     }
 

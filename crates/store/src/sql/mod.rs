@@ -219,6 +219,46 @@ pub(crate) async fn ensure_default_namespace<B: Backend>(b: &B) -> Result<()> {
     Ok(())
 }
 
+/// The row a compare-and-swap update is for: `expected` is the version it must still have.
+pub(crate) struct Versioned<'a> {
+    pub table: &'static str,
+    pub kind: &'static str,
+    pub namespace: &'a str,
+    pub id: String,
+    pub expected: i64,
+}
+
+/// Runs a compare-and-swap `update` of one row (see [`write_one`]); a constraint violation is what
+/// `violated` says it means (else a backend error named `op`), a row that did not match is
+/// [`cas_failure`]'s answer.
+pub(crate) async fn update_versioned<B: Backend>(
+    b: &B,
+    update: Stmt,
+    change: Change,
+    row: Versioned<'_>,
+    op: &'static str,
+    violated: impl FnOnce(ErrorKind) -> Option<StoreError>,
+) -> Result<()> {
+    let written =
+        write_one(b, update, change)
+            .await
+            .map_err(|e| match violation(&e).and_then(violated) {
+                Some(known) => known,
+                None => backend(op, e),
+            })?;
+    if written {
+        return Ok(());
+    }
+    let Versioned {
+        table,
+        kind,
+        namespace,
+        id,
+        expected,
+    } = row;
+    Err(cas_failure(b, table, kind, namespace, id, expected).await)
+}
+
 /// The [`StoreError`] for a compare-and-swap update that matched no row: the row is gone
 /// ([`StoreError::NotFound`]) or has another version ([`StoreError::Conflict`]).
 pub(crate) async fn cas_failure<B: Backend>(

@@ -17,8 +17,8 @@ use sqlx::error::ErrorKind;
 use stateplane_model::{Savepoint, SavepointId};
 
 use super::{
-    backend, body_by, cas_failure, change, commit, fetch_list, list_query, not_found, parse_id,
-    parse_ts, to_body, ts, violation, write_one, Backend, Stmt,
+    backend, body_by, change, commit, fetch_list, list_query, not_found, parse_id, parse_ts,
+    to_body, ts, update_versioned, violation, write_one, Backend, Stmt, Versioned,
 };
 use crate::{Change, ResourceKind, Result, SavepointFilter, SavepointStore, StoreError};
 
@@ -191,19 +191,25 @@ impl<B: Backend> SavepointStore for B {
         .bind(&m.namespace)
         .bind(m.id.to_string())
         .bind(expected);
-        let written =
-            write_one(self, update, changed(&stored))
-                .await
-                .map_err(|e| match violation(&e) {
-                    Some(ErrorKind::ForeignKeyViolation) => {
-                        not_found("deployment", m.deployment_id)
-                    }
-                    _ => backend("savepoint_update", e),
-                })?;
-        if !written {
-            let id = m.id.to_string();
-            return Err(cas_failure(self, "savepoints", KIND, &m.namespace, id, expected).await);
-        }
+        let row = Versioned {
+            table: "savepoints",
+            kind: KIND,
+            namespace: &m.namespace,
+            id: m.id.to_string(),
+            expected,
+        };
+        update_versioned(
+            self,
+            update,
+            changed(&stored),
+            row,
+            "savepoint_update",
+            |k| {
+                (k == ErrorKind::ForeignKeyViolation)
+                    .then(|| not_found("deployment", m.deployment_id))
+            },
+        )
+        .await?;
         Ok(stored)
     }
 
