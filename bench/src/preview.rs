@@ -82,24 +82,9 @@ async fn subject(
     .await?;
     let want = kib * 1024 * 9 / 10;
     for _ in 0..10 {
-        let sp = http
-            .post(
-                &format!("{api}/savepoints"),
-                &json!({"metadata": {"deploymentId": id}}),
-            )
-            .await?;
-        let sp_id = sp["metadata"]["id"].as_str().unwrap_or_default();
-        let sp = http
-            .poll(
-                &format!("{api}/savepoints/{sp_id}"),
-                Duration::from_millis(50),
-                Duration::from_secs(180),
-                |s| matches!(s["status"]["state"].as_str(), Some("COMPLETED" | "FAILED")),
-            )
-            .await?;
-        if sp["status"]["state"] != "COMPLETED" {
-            bail!("{name}: savepoint failed: {}", sp["status"]);
-        }
+        let sp = crate::flink::stateplane_savepoint(http, &api, &id)
+            .await
+            .with_context(|| format!("{name}: a savepoint"))?;
         let location = sp["spec"]["savepointLocation"]
             .as_str()
             .unwrap_or_default()

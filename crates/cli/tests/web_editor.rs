@@ -3,7 +3,8 @@
 //! the server really answers (a renamed stateful uid: state dropped; a stateless operator added:
 //! every state restored) shown before the change is applied, and the change lands in the API; a
 //! change made meanwhile is the server's 409 shown next to the editor, with the text kept. A viewer
-//! token gets no editing controls, an editor token does.
+//! token gets no editing controls, an editor token does. The run saves a picture of the editor with
+//! the preview to `docs/ui-editor.png` (shown in the README).
 
 mod browser;
 mod common;
@@ -89,6 +90,19 @@ fn fate_of(preview: &Value, uid: &str) -> String {
         .to_string()
 }
 
+async fn get(http: &reqwest::Client, url: &str) -> Value {
+    let r = http.get(url).send().await.unwrap();
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Puts `text` in the editor, clicks Apply and waits for the preview it shows.
+async fn preview_in_editor(c: &Client, text: &str, what: &str) -> Value {
+    set_editor_text(c, text).await;
+    click(c, "editor-apply").await;
+    wait_js(c, what, PREVIEW, Duration::from_secs(60), |v| !v.is_null()).await
+}
+
 /// The server's own preview of `change` (YAML), as the editor asked it.
 async fn api_preview(http: &reqwest::Client, url: &str, change: &str) -> Value {
     let r = http
@@ -135,14 +149,7 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
         },
     )
     .await;
-    let d: Value = http
-        .get(format!("{api}/deployments/web"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = get(&http, &format!("{api}/deployments/web")).await;
     let id = d["metadata"]["id"].as_str().unwrap().to_string();
     assert!(path.as_str().unwrap().ends_with(&id), "{path} {d}");
     assert_eq!(d["metadata"]["labels"]["team"], "payments", "{d}");
@@ -196,16 +203,7 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
         "mainArgs: 20 --tag web\n",
         "mainArgs: 20 --tag web --counter-uid counter-renamed\n",
     );
-    set_editor_text(&c, &renamed).await;
-    click(&c, "editor-apply").await;
-    let shown = wait_js(
-        &c,
-        "the preview of the renamed uid",
-        PREVIEW,
-        Duration::from_secs(60),
-        |v| !v.is_null(),
-    )
-    .await;
+    let shown = preview_in_editor(&c, &renamed, "the preview of the renamed uid").await;
     let server = api_preview(&http, &preview_url, &renamed).await;
     assert_eq!(shown["decision"], server["decision"], "{shown} {server}");
     assert_eq!(shown["decision"], "REFUSED", "{shown}");
@@ -220,16 +218,12 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
             .contains("no operator with this id")),
         "the reasons in words: {shown}"
     );
+    // The picture for the README: the editor with the preview of the renamed uid.
+    c.set_window_size(1440, 1300).await.unwrap();
+    browser::save_screenshot(&c, "ui-editor.png").await;
     click(&c, "editor-back").await;
     assert_eq!(editor_text(&c).await, renamed, "the text is kept");
-    let d: Value = http
-        .get(format!("{api}/deployments/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = get(&http, &format!("{api}/deployments/{id}")).await;
     assert_eq!(
         d["spec"]["template"]["spec"]["artifact"]["mainArgs"], "20 --tag web",
         "a preview changes nothing: {d}"
@@ -240,16 +234,7 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
         "mainArgs: 20 --tag web\n",
         "mainArgs: 20 --tag web --stateless-map\n",
     );
-    set_editor_text(&c, &compatible).await;
-    click(&c, "editor-apply").await;
-    let shown = wait_js(
-        &c,
-        "the preview of the added operator",
-        PREVIEW,
-        Duration::from_secs(60),
-        |v| !v.is_null(),
-    )
-    .await;
+    let shown = preview_in_editor(&c, &compatible, "the preview of the added operator").await;
     assert_eq!(shown["decision"], "PROCEEDS", "{shown}");
     assert_eq!(shown["verdict"], "COMPATIBLE", "{shown}");
     assert_eq!(fate_of(&shown, "count-per-key"), "RESTORED", "{shown}");
@@ -263,14 +248,7 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
         |v| v.as_str().is_some_and(|t| t.contains("change applied")),
     )
     .await;
-    let d: Value = http
-        .get(format!("{api}/deployments/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = get(&http, &format!("{api}/deployments/{id}")).await;
     assert_eq!(
         d["spec"]["template"]["spec"]["artifact"]["mainArgs"], "20 --tag web --stateless-map",
         "{d}"
@@ -326,14 +304,7 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
         "{message}"
     );
     assert_eq!(editor_text(&c).await, relabelled, "nothing lost");
-    let d: Value = http
-        .get(format!("{api}/deployments/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let d = get(&http, &format!("{api}/deployments/{id}")).await;
     assert_eq!(d["metadata"]["labels"]["team"], "other", "{d}");
     c.close().await.unwrap();
 }

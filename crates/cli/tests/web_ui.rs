@@ -9,7 +9,6 @@
 mod browser;
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use browser::{start_driver, wait_js};
@@ -27,10 +26,6 @@ const SNAPSHOT_ROWS: &str = r#"
 
 fn rows(v: &Value) -> Vec<Value> {
     v.as_array().cloned().unwrap_or_default()
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,18 +296,7 @@ async fn deployment_page_marks_the_next_restore_and_takes_a_savepoint_in_chromiu
         |v| v == &Value::Bool(true),
     )
     .await;
-    c.execute_async(
-        "const done = arguments[arguments.length - 1]; \
-         requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
-        vec![],
-    )
-    .await
-    .unwrap();
-    let png = c.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    let docs = repo_root().join("docs");
-    std::fs::create_dir_all(&docs).unwrap();
-    std::fs::write(docs.join("ui-deployment.png"), &png).unwrap();
+    browser::save_screenshot(&c, "ui-deployment.png").await;
     c.close().await.unwrap();
 
     s.ok(&[

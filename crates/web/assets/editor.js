@@ -198,6 +198,7 @@ async function openEditor(d) {
   const reset = () => {
     confirming = null;
     previewBox.hidden = true;
+    $('#editor-form').classList.remove('previewing');
     back.hidden = true;
     apply.textContent = d ? 'Apply' : 'Create';
   };
@@ -268,6 +269,8 @@ async function openEditor(d) {
         return;
       }
       renderUpgradePreview(previewBox, preview);
+      // the text gives the preview room; it grows back when edited
+      $('#editor-form').classList.add('previewing');
       confirming = body;
       back.hidden = false;
       apply.textContent = preview.decision === 'REFUSED' ? 'Apply (the upgrade will be refused)' : 'Apply the change';

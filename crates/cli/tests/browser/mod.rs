@@ -3,7 +3,7 @@
 //! script's answer. Without Chromium the tests fail (they do not skip): `scripts/test.sh` installs it.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -101,4 +101,24 @@ pub async fn wait_js(
         }
     })
     .await
+}
+
+/// Saves a picture of the window to `docs/<name>` (shown in the README), once a frame was painted
+/// since the last change.
+pub async fn save_screenshot(c: &Client, name: &str) {
+    c.execute_async(
+        "const done = arguments[arguments.length - 1]; \
+         requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..")
+        .join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join(name), &png).unwrap();
 }
