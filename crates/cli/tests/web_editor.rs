@@ -3,7 +3,8 @@
 //! the server really answers (a renamed stateful uid: state dropped; a stateless operator added:
 //! every state restored) shown before the change is applied, and the change lands in the API; a
 //! change made meanwhile is the server's 409 shown next to the editor, with the text kept. A viewer
-//! token gets no editing controls, an editor token does. The run saves a picture of the editor with
+//! token gets no editing controls, an editor token does; a refused manifest shows the server's code,
+//! message and field, what it echoes of the text as text. The run saves a picture of the editor with
 //! the preview to `docs/ui-editor.png` (shown in the README).
 
 mod browser;
@@ -375,5 +376,36 @@ async fn a_viewer_gets_no_editing_controls_in_chromium() {
             );
         }
     }
+
+    // The server's refusal, with its code and field, next to the editor; what it echoes of the text
+    // is shown as text, never as markup.
+    c.goto(&format!("{}/ui/namespaces/default/deployments", s.url))
+        .await
+        .unwrap();
+    click_when_shown(&c, "editor-new").await;
+    let bad = deployment_yaml("fresh", &dir, &dir.join("none.jar"), "CANCELLED").replace(
+        "name: fresh\n",
+        "name: fresh\n  namespace: \"<img src=x onerror=\\\"document.title='markup'\\\">\"\n",
+    );
+    set_editor_text(&c, &bad).await;
+    click(&c, "editor-apply").await;
+    let shown = wait_js(
+        &c,
+        "the refusal next to the editor",
+        "const e = document.querySelector('#editor-error'); \
+         return e && !e.hidden ? {text: e.innerText, markup: e.querySelectorAll('img').length, \
+         title: document.title} : null;",
+        Duration::from_secs(20),
+        |v| !v.is_null(),
+    )
+    .await;
+    let text = shown["text"].as_str().unwrap();
+    assert!(
+        text.contains("metadata.namespace") && text.contains("<img src=x"),
+        "{shown}"
+    );
+    assert_eq!(shown["markup"], 0, "{shown}");
+    assert_ne!(shown["title"], "markup", "{shown}");
+    assert_eq!(editor_text(&c).await, bad, "nothing lost");
     c.close().await.unwrap();
 }
