@@ -308,6 +308,8 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
     let d = get(&http, &format!("{api}/deployments/{id}")).await;
     assert_eq!(d["metadata"]["labels"]["team"], "other", "{d}");
     c.close().await.unwrap();
+    // The job stops before the test's directories go (the cluster outlives this test).
+    s.ok(&["deployment", "cancel", "web", "--wait", "--timeout", "2m"]);
 }
 
 /// Logs the browser in with `token` through the login form and opens `path`.
