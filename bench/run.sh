@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs stateplane's benchmarks: builds release binaries, starts real Flink 2.3 clusters on free ports
-# (the second with the adaptive scheduler, for P8), measures P1–P8 (each against a baseline from the
+# (the second with the adaptive scheduler, for P8), measures P1–P9 (each against a baseline from the
 # same run), prints one line per measure and writes a results table.
 #
 #   bench/run.sh            full run, writes bench/results.md

@@ -85,7 +85,13 @@ pub async fn flink_savepoint(
     }
 }
 
-async fn stateplane_savepoint(http: &Http, api: &str, deployment: &str) -> anyhow::Result<()> {
+/// A savepoint through stateplane: POST, then poll the resource every [`POLL`] until COMPLETED; the
+/// resource as it completed.
+pub async fn stateplane_savepoint(
+    http: &Http,
+    api: &str,
+    deployment: &str,
+) -> anyhow::Result<serde_json::Value> {
     let sp = http
         .post(
             &format!("{api}/savepoints"),
@@ -104,7 +110,7 @@ async fn stateplane_savepoint(http: &Http, api: &str, deployment: &str) -> anyho
     if sp["status"]["state"] != "COMPLETED" {
         bail!("savepoint failed: {}", sp["status"]);
     }
-    Ok(())
+    Ok(sp)
 }
 
 /// What P1 measures of one job: savepoint times (ms) through stateplane and by hand, and the REST

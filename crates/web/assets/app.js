@@ -179,7 +179,8 @@ function listPage() {
   const body = h('div', {class: 'card'});
   const orphans = h('div', {class: 'card', id: 'orphans-panel'});
   app.replaceChildren(
-    h('div', {class: 'page-head'}, h('h1', {}, 'Deployments'), h('span', {class: 'muted'}, `namespace ${page.ns}`)),
+    h('div', {class: 'page-head'}, h('h1', {}, 'Deployments'), h('span', {class: 'muted'}, `namespace ${page.ns}`),
+      h('span', {class: 'spacer'}), typeof newDeploymentButton === 'function' ? newDeploymentButton() : null),
     body, orphans,
   );
   if (typeof renderOrphans === 'function') renderOrphans(orphans);
@@ -299,6 +300,7 @@ function renderHead(head, d) {
     h('span', {}, pill(desired), h('span', {class: 'arrow', title: 'desired → actual'}, '→'), pill(status)),
     h('span', {class: 'spacer'}),
     h('div', {class: 'actions'},
+      typeof editDeploymentButton === 'function' ? editDeploymentButton(d) : null,
       button('action-savepoint', 'Take savepoint', status === 'RUNNING', 'Take a savepoint of the running job now',
         (ev) => act(ev.currentTarget, async () => {
           const sp = await api.post(nsPath('/savepoints'), {metadata: {deploymentId: d.metadata.id}});

@@ -12,7 +12,9 @@
 //!   last savepoint;
 //! - `/ui/namespaces/{ns}/deployments/{id}` (id or name): overview, actions, and the tabs Snapshots
 //!   (the row the next start restores from carries `data-next-restore="true"` and a badge with the
-//!   reason; skipped rows say why), Jobs and Events.
+//!   reason; skipped rows say why), Jobs and Events;
+//! - the YAML editor (`editor.js`): "New deployment" on the list, "Edit" on a deployment, with the
+//!   upgrade preview shown before a template change of a running stateful deployment is applied.
 //!
 //! - the login page ([`login_page`]), shown by the API's access control when the server requires a token.
 //!
@@ -35,6 +37,7 @@ const SQL_JS: &str = include_str!("../assets/sql.js");
 const CONDITIONS_JS: &str = include_str!("../assets/conditions.js");
 const SNAPSHOTS_JS: &str = include_str!("../assets/snapshots.js");
 const ORPHANS_JS: &str = include_str!("../assets/orphans.js");
+const EDITOR_JS: &str = include_str!("../assets/editor.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
 const FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
 
@@ -80,6 +83,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/ui/assets/orphans.js",
             get(|| async { asset("text/javascript; charset=utf-8", ORPHANS_JS) }),
+        )
+        .route(
+            "/ui/assets/editor.js",
+            get(|| async { asset("text/javascript; charset=utf-8", EDITOR_JS) }),
         )
         .route(
             "/ui/assets/app.css",
@@ -202,6 +209,7 @@ mod tests {
             assert!(body.contains(r#"src="/ui/assets/sql.js""#), "{body}");
             assert!(body.contains(r#"src="/ui/assets/conditions.js""#), "{body}");
             assert!(body.contains(r#"src="/ui/assets/rescale.js""#), "{body}");
+            assert!(body.contains(r#"src="/ui/assets/editor.js""#), "{body}");
             assert!(body.contains(r#"href="/ui/assets/app.css""#));
             assert!(
                 !body.contains("<script>"),
@@ -225,6 +233,7 @@ mod tests {
             ("/ui/assets/conditions.js", "function deploymentConditions"),
             ("/ui/assets/snapshots.js", "function sparkline"),
             ("/ui/assets/orphans.js", "function renderOrphans"),
+            ("/ui/assets/editor.js", "function openEditor"),
         ] {
             let (s, h, body) = get(path).await;
             assert_eq!(s, StatusCode::OK);
@@ -257,5 +266,12 @@ mod tests {
         // Every fetch goes through one helper that prefixes /api/v1.
         assert_eq!(APP_JS.matches("fetch(").count(), 1);
         assert!(APP_JS.contains("fetch(API + path"));
+        // The editor sends its YAML text as written, through its own helper, also under /api/v1.
+        assert_eq!(EDITOR_JS.matches("fetch(").count(), 1);
+        assert!(EDITOR_JS.contains("fetch(API + path"));
+        assert!(
+            !EDITOR_JS.contains("innerHTML"),
+            "text only: nothing a resource holds is markup"
+        );
     }
 }
