@@ -21,8 +21,9 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
             return Action::FailJobCreation {
                 job: id,
                 reason: refusal.reason.clone(),
-                gives_up: refusal.permanent
-                    || t.job_attempts + 1 >= d.spec.max_job_creation_attempts,
+                gives_up: !super::rollback::takes_refusal(o, job)
+                    && (refusal.permanent
+                        || t.job_attempts + 1 >= d.spec.max_job_creation_attempts),
             };
         }
     }
@@ -79,6 +80,9 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
         }
         return ended(o, job, state);
     }
+    if let Some(a) = super::rollback::current(o, job, state) {
+        return a;
+    }
 
     match job.status.state {
         JobState::Starting => {
@@ -121,7 +125,9 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
                 },
                 DesiredState::Suspended => stop_with_savepoint(o, job, SavepointOrigin::Suspend),
                 DesiredState::Running => {
-                    let template_changed = job.spec_version().unwrap_or(0) < d.spec_version();
+                    // A rolled-back spec version is not tried again before the spec changes.
+                    let template_changed = job.spec_version().unwrap_or(0) < d.spec_version()
+                        && super::rollback::holds(d).is_none();
                     if template_changed && d.spec.upgrade_strategy.kind != UpgradeStrategyKind::None
                     {
                         if let Some(a) = super::rescale::plan(o, job) {
