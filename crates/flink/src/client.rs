@@ -336,6 +336,20 @@ impl FlinkClient {
         Ok(wire.latest_root_cause())
     }
 
+    /// `GET /jobs/{job}/exceptions`: how many failures Flink's exception history lists (bounded by
+    /// `web.exception-history-size`, 16 by default) and the root cause of the latest, one line.
+    pub async fn job_failures(
+        &self,
+        job: &FlinkJobId,
+    ) -> Result<(u32, Option<String>), FlinkError> {
+        let wire: wire::ExceptionsWire = self
+            .get(&["jobs", job.as_str(), "exceptions"], || {
+                format!("job {job}")
+            })
+            .await?;
+        Ok((wire.failures(), wire.latest_root_cause()))
+    }
+
     // ----- savepoints and checkpoints -----------------------------------------------------------
 
     /// `POST /jobs/{job}/savepoints`: starts a savepoint; poll it with [`Self::savepoint_status`].
