@@ -70,7 +70,9 @@ async fn a_rollback_converges_after_crashes_at_its_record_and_its_job_row() {
     let url = cluster.rest_url();
     let jar = cluster.example_jar();
 
-    let s = Server::start(&data, url);
+    // The first crash point is only reached once the upgrade failed.
+    let point = "rollback.after_record";
+    let s = Server::start_with(&data, url, &[("STATEPLANE_CRASH_AT", point)]);
     let d = api
         .post(
             format!("{}/deployments", s.base),
@@ -103,13 +105,9 @@ async fn a_rollback_converges_after_crashes_at_its_record_and_its_job_row() {
         .as_str()
         .unwrap()
         .to_string();
-    s.kill9();
 
     // The upgrade fails (the new template throws after 5 records); the server dies having recorded
     // the rollback.
-    let point = "rollback.after_record";
-    let s = Server::start_with(&data, url, &[("STATEPLANE_CRASH_AT", point)]);
-    let deployment = format!("{}/deployments/rbcrash", s.base);
     api.patch(
         deployment.clone(),
         json!({"spec": {"template": {"spec": {"artifact": {"mainArgs": "20 --tag rbc2 --fail-after 5"}}}}}),
