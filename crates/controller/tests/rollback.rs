@@ -5,10 +5,12 @@
 //!    `latest.restored`, the same vertices, the counts continue); the deployment is RUNNING and says
 //!    so (status, event with Flink's cause, condition); a pass later nothing more happens, and a
 //!    savepoint of the rollback job carries the old spec version;
-//! 2. a template whose restore Flink refuses (max parallelism changed, forced with the skip-check
-//!    override) is rolled back the same way, from the savepoint of the rolled-back job;
-//! 3. a good change upgrades from the rollback job as usual and ends the rollback;
-//! 4. with rollback off, a refused restore makes the deployment FAILED as before.
+//! 2. a new template that fails for good (`restart-strategy.type: none`) is rolled back from the
+//!    savepoint of the rollback job, which that upgrade stopped;
+//! 3. a template whose restore Flink refuses (max parallelism changed, forced with the skip-check
+//!    override) is rolled back the same way;
+//! 4. a good change upgrades from the rollback job as usual and ends the rollback;
+//! 5. with rollback off, a refused restore makes the deployment FAILED as before.
 
 mod common;
 
@@ -268,16 +270,43 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
     let (_, preview) = h.get(&format!("deployments/{dep}/restore-preview")).await;
     assert_eq!(s(&preview["savepointId"]), sp_id, "{preview}");
 
-    // 2. A restore Flink refuses (max parallelism changed; the check skipped by the override).
+    // 2. A new template that fails for good (no restarts): rolled back from the savepoint the
+    //    rollback job wrote when this upgrade stopped it.
+    h.wait_checkpoint(&j3).await;
+    let terminal = json!({"spec": {"template": {"spec": {
+        "artifact": {"mainArgs": "20 --tag rb2 --fail-after 5"},
+        "flinkConfiguration": {"restart-strategy.type": "none"}
+    }}}});
+    let (st, b) = h.patch("deployments/rb", terminal).await;
+    assert!(st.is_success(), "{st} {b}");
+    let d = wait_rolled_back(&h, 3).await;
+    let rollback = &d["status"]["rollback"];
+    let (j4, j3b) = (s(&rollback["failedJobId"]), running_job(&d));
+    let (sp3, sp3_location) = upgrade_savepoint(&h, &dep, &j3).await;
+    assert_eq!(s(&rollback["previousJobId"]), j3, "{rollback}");
+    assert_eq!(s(&rollback["savepointId"]), sp3, "{rollback}");
+    assert!(
+        s(&rollback["cause"]).contains("deliberate failure"),
+        "{rollback}"
+    );
+    assert_eq!(s(&h.job(&j4).await["status"]["state"]), "FAILED");
+    let restored = h.flink_restored_path(&j3b).await.expect("j3b restored");
+    assert!(
+        same_location(&restored, &sp3_location),
+        "{restored} vs {sp3_location}"
+    );
+    let j3 = j3b;
+
+    // 3. A restore Flink refuses (max parallelism changed; the check skipped by the override).
     h.wait_checkpoint(&j3).await;
     let max = json!({
-        "metadata": {"annotations": {SKIP_CHECK_ANNOTATION: "3"}},
+        "metadata": {"annotations": {SKIP_CHECK_ANNOTATION: "4"}},
         "spec": {"template": {"spec": {"flinkConfiguration": {"pipeline.max-parallelism": "64"}}}}
     });
     let (st, b) = h.patch("deployments/rb", max).await;
     assert!(st.is_success(), "{st} {b}");
-    assert_eq!(spec_version_of(&b), "3", "{b}");
-    let d = wait_rolled_back(&h, 3).await;
+    assert_eq!(spec_version_of(&b), "4", "{b}");
+    let d = wait_rolled_back(&h, 4).await;
     let rollback = &d["status"]["rollback"];
     let j5 = running_job(&d);
     let (sp3, sp3_location) = upgrade_savepoint(&h, &dep, &j3).await;
@@ -295,16 +324,16 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
     assert_eq!(spec_version_of(&h.job(&j5).await), "1");
     nothing_more_happens(&h).await;
 
-    // 3. A good change upgrades from the rollback job as usual; the rollback is over.
+    // 4. A good change upgrades from the rollback job as usual; the rollback is over.
     h.wait_checkpoint(&j5).await;
     let good = json!({"spec": {"template": {"spec": {
         "artifact": {"mainArgs": "20 --tag rb3"},
-        "flinkConfiguration": {"pipeline.max-parallelism": null}
+        "flinkConfiguration": {"pipeline.max-parallelism": null, "restart-strategy.type": null}
     }}}});
     let (st, b) = h.patch("deployments/rb", good).await;
     assert!(st.is_success(), "{st} {b}");
     let d = h
-        .wait_for("rb", "RUNNING spec version 4", T, |d| {
+        .wait_for("rb", "RUNNING spec version 5", T, |d| {
             d["status"]["state"] == "RUNNING"
                 && d["status"]["rollback"].is_null()
                 && d["status"]["running"]["jobId"].is_string()
@@ -312,7 +341,7 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
         })
         .await;
     let j6 = running_job(&d);
-    assert_eq!(spec_version_of(&h.job(&j6).await), "4");
+    assert_eq!(spec_version_of(&h.job(&j6).await), "5");
     let (_, sp5_location) = upgrade_savepoint(&h, &dep, &j5).await;
     let restored = h.flink_restored_path(&j6).await.expect("j6 restored");
     assert!(
@@ -320,10 +349,10 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
         "{restored} vs {sp5_location}"
     );
 
-    // 4. Rollback off: a refused restore is the deployment's failure, as before rollback existed.
+    // 5. Rollback off: a refused restore is the deployment's failure, as before rollback existed.
     h.wait_checkpoint(&j6).await;
     let off = json!({
-        "metadata": {"annotations": {SKIP_CHECK_ANNOTATION: "5", ROLLBACK_ANNOTATION: "off"}},
+        "metadata": {"annotations": {SKIP_CHECK_ANNOTATION: "6", ROLLBACK_ANNOTATION: "off"}},
         "spec": {
             "maxJobCreationAttempts": 1,
             "template": {"spec": {"flinkConfiguration": {"pipeline.max-parallelism": "64"}}}
@@ -343,7 +372,7 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
             .iter()
             .filter(|e| e.starts_with("UPGRADE_ROLLED_BACK"))
             .count(),
-        2,
+        3,
         "{rolled_back:?}"
     );
     h.patch("deployments/rb", json!({"spec": {"state": "CANCELLED"}}))
