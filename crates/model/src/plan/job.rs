@@ -62,6 +62,9 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
             };
         }
         FlinkView::Missing => {
+            if let Some(a) = super::rollback::unsubmitted(o, job) {
+                return a;
+            }
             return match job.status.state {
                 JobState::Starting => Action::SubmitJob { job: id },
                 _ => vanished(o, job),

@@ -33,7 +33,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Action, Ask, FlinkJobState, Observed, StopReason};
+use super::{Action, Ask, FlinkJobState, Observed, Retained, StopReason};
 use crate::conditions::{ConditionStatus, Observation, UPGRADE_ROLLED_BACK};
 use crate::duration::{self, UPGRADE_ROLLBACK_GRACE};
 use crate::error::ValidationError;
@@ -207,6 +207,23 @@ pub(super) fn current(o: &Observed<'_>, job: &Job, state: FlinkJobState) -> Opti
     }
     let cause = cause.as_deref().unwrap_or("Flink gives no root cause");
     roll_back(d, job, sp, format!("failed {failures} times ({cause})"))
+}
+
+/// A STARTING job of the rolled-back spec version that Flink does not know (it forgot it, e.g. a
+/// JobManager restart): it is never submitted again, only recorded as gone (no attempt is counted),
+/// after which the previous template starts.
+pub(super) fn unsubmitted(o: &Observed<'_>, job: &Job) -> Option<Action> {
+    let r = holds(o.deployment)?;
+    let failed = job.spec_version() == Some(r.failed_spec_version) && !is_rollback_job(job);
+    (failed && job.status.state == JobState::Starting).then(|| Action::JobVanished {
+        job: job.metadata.id,
+        message: format!(
+            "job {} is not known to Flink and is not submitted: the upgrade to spec version {} \
+             is rolled back",
+            job.metadata.id, r.failed_spec_version
+        ),
+        retained: Retained::NotApplicable,
+    })
 }
 
 /// A refused submission of `job` is rolled back (not retried, not given up on).

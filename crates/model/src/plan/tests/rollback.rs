@@ -300,6 +300,23 @@ fn after_the_record_the_failed_job_is_cancelled_then_the_previous_template_start
             }
         );
     }
+    // A STARTING failed job that Flink forgot is never submitted again.
+    let mut starting = u.new.clone();
+    starting.status.state = JobState::Starting;
+    let cur_starting = Some(&starting);
+    match plan_of(
+        &d,
+        cur_starting,
+        cur_starting,
+        &answers(FlinkView::Missing),
+        &sps,
+    ) {
+        Action::JobVanished { job, retained, .. } => {
+            assert_eq!(job, u.new.metadata.id);
+            assert_eq!(retained, Retained::NotApplicable);
+        }
+        a => panic!("{a:?}"),
+    }
     // Cancelled: the previous template starts from the same savepoint, even though the failed job
     // left a newer retained checkpoint (of spec version 2, the failed template's state).
     let mut ended = u.new.clone();
