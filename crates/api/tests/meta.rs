@@ -147,6 +147,16 @@ async fn openapi_describes_every_route() {
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }
+    // a failed upgrade's rollback is documented in the deployment's status
+    let rollback = &schemas["UpgradeRollback"]["properties"];
+    assert!(rollback["failedSpecVersion"].is_object(), "{rollback}");
+    assert!(
+        serde_json::to_string(&schemas["DeploymentStatus"]["properties"]["rollback"])
+            .unwrap()
+            .contains("UpgradeRollback"),
+        "{}",
+        schemas["DeploymentStatus"]
+    );
     // the savepoint POST body is documented in JSON and YAML
     let body = &paths[&format!("{ns}/savepoints")]["post"]["requestBody"]["content"];
     assert!(

@@ -10,7 +10,8 @@
 //! Points: `start.after_job_row`, `start.after_submit`, `stop.after_savepoint_row`, `stop.after_intent`,
 //! `savepoint.after_trigger`, `savepoint.after_completed`, `cancel.before_flink`,
 //! `end.after_retained_recorded`, `end.after_job_terminal`, `rescale.after_intent`,
-//! `rescale.after_requirements`, `rescale.after_job_spec`.
+//! `rescale.after_requirements`, `rescale.after_job_spec`, `rollback.after_record`,
+//! `rollback.after_job_row`.
 
 #[cfg(feature = "crash-points")]
 pub(crate) fn point(name: &'static str) {

@@ -15,6 +15,8 @@
 //! - [`rescale`]: the rescale intent (spec version, per-vertex parallelism) is written on the job row
 //!   before the resource requirements are sent; the job takes the new spec version only once Flink
 //!   runs every vertex at it.
+//! - [`rollback`]: a failed stateful upgrade's rollback is recorded on the deployment before its
+//!   job is cancelled, and the job of the previous template is recorded before it is submitted.
 //! - [`teardown`]: a deployment whose deletion waited for its snapshots' disposal.
 //! - [`preflight`]: before a template change stops a job, Flink plans the new template (and, with
 //!   chaining off, every operator of it; [`upgrade_state`] reads the state it would restore); a
@@ -35,6 +37,7 @@ mod context;
 pub(crate) mod preflight;
 mod rescale;
 mod retained;
+mod rollback;
 mod savepoint;
 pub(crate) mod snapshot;
 mod start;
@@ -127,5 +130,14 @@ pub(crate) async fn perform(x: &Ctx<'_>, action: Action) -> Result<Effect, Error
         Action::CompleteRescale { job } => rescale::complete(x, job).await,
         Action::RescaleFallback { job, reason } => rescale::fallback(x, job, reason).await,
         Action::SetConditions { conditions } => conditions::set(x, conditions).await,
+        Action::RollBack {
+            job,
+            previous,
+            savepoint,
+            cause,
+        } => rollback::roll_back(x, job, previous, savepoint, cause).await,
+        Action::StartPrevious { previous, restore } => {
+            rollback::start_previous(x, previous, restore).await
+        }
     }
 }

@@ -176,8 +176,10 @@ pub(crate) async fn answer(
         answers.rescale = Some((job.metadata.id, rescale::view(&client, &id).await));
     }
     if ask.failure_cause {
-        let cause = client.job_exceptions(&id).await.ok().flatten();
+        // One request answers both: the count says whether a new job keeps failing.
+        let (failures, cause) = client.job_failures(&id).await.unwrap_or((0, None));
         answers.failure_cause = Some((job.metadata.id, cause));
+        answers.failures = Some((job.metadata.id, failures));
     }
     if ask.checkpoints {
         answers.checkpoints = Some((job.metadata.id, checkpoints(shared, &client, job).await));
@@ -223,6 +225,8 @@ pub(crate) async fn poll(
     };
     client.poll_permit().await;
     let id = flink_job_id(job);
+    // A new view of the job: the failures counted before may have grown.
+    answers.failures = None;
     match ask {
         PollAsk::Job => answers.job = job_state(&client, &id).await,
         PollAsk::Tasks => {

@@ -329,7 +329,10 @@ async fn client_for(
             | Action::RescaleInPlace { .. }
             | Action::PlanUpgrade { .. }
     );
-    if matches!(action, Action::StartJob { .. }) {
+    if matches!(
+        action,
+        Action::StartJob { .. } | Action::StartPrevious { .. }
+    ) {
         return Ok(Ok(clients.start.clone()));
     }
     match (needs_job_client, rows.current_job()) {

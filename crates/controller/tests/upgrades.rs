@@ -9,7 +9,8 @@
 //! 3. a stateless operator added previews as COMPATIBLE: the upgrade restores every operator and the
 //!    counts continue;
 //! 4. a max parallelism change previews as INCOMPATIBLE and is refused; with the override Flink
-//!    itself refuses the restore ("Max parallelism mismatch").
+//!    itself refuses the restore ("Max parallelism mismatch"; rollback, on by default, is turned
+//!    off here and tested in tests/rollback.rs).
 
 mod common;
 
@@ -19,6 +20,7 @@ use std::path::Path;
 use common::*;
 use serde_json::{json, Value};
 use stateplane_flink::{FlinkJobId, JobState};
+use stateplane_model::plan::rollback::ROLLBACK_ANNOTATION;
 use stateplane_model::plan::upgrade_check::SKIP_CHECK_ANNOTATION;
 use stateplane_model::SPEC_VERSION_ANNOTATION;
 use stateplane_testkit::logs;
@@ -291,9 +293,10 @@ async fn upgrades_are_previewed_refused_or_carried_out_as_flink_then_does() {
     )
     .await;
     let version = s(&h.deployment("up").await["metadata"]["annotations"][SPEC_VERSION_ANNOTATION]);
+    // Rollback off: Flink's refusal stays the deployment's failure (tests/rollback.rs has it on).
     h.patch(
         "deployments/up",
-        json!({"metadata": {"annotations": {SKIP_CHECK_ANNOTATION: version}}}),
+        json!({"metadata": {"annotations": {SKIP_CHECK_ANNOTATION: version, ROLLBACK_ANNOTATION: "off"}}}),
     )
     .await;
     let d = h

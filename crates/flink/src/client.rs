@@ -328,12 +328,21 @@ impl FlinkClient {
     /// `GET /jobs/{job}/exceptions`: the root cause of the job's most recent failure, one line, or
     /// `None` when it has not failed. Best effort: Flink keeps a bounded history.
     pub async fn job_exceptions(&self, job: &FlinkJobId) -> Result<Option<String>, FlinkError> {
+        Ok(self.job_failures(job).await?.1)
+    }
+
+    /// `GET /jobs/{job}/exceptions`: how many failures Flink's exception history lists (bounded by
+    /// `web.exception-history-size`, 16 by default) and the root cause of the latest, one line.
+    pub async fn job_failures(
+        &self,
+        job: &FlinkJobId,
+    ) -> Result<(u32, Option<String>), FlinkError> {
         let wire: wire::ExceptionsWire = self
             .get(&["jobs", job.as_str(), "exceptions"], || {
                 format!("job {job}")
             })
             .await?;
-        Ok(wire.latest_root_cause())
+        Ok((wire.failures(), wire.latest_root_cause()))
     }
 
     // ----- savepoints and checkpoints -----------------------------------------------------------

@@ -543,6 +543,15 @@ struct ExceptionEntryWire {
 }
 
 impl ExceptionsWire {
+    /// How many failures the history lists (Flink 1.x without a history: one when it has a root
+    /// exception).
+    pub fn failures(&self) -> u32 {
+        match &self.history {
+            Some(h) => u32::try_from(h.entries.len()).unwrap_or(u32::MAX),
+            None => u32::from(self.root_exception.is_some()),
+        }
+    }
+
     /// The root cause of the most recent failure, one line.
     pub fn latest_root_cause(self) -> Option<String> {
         let latest = self

@@ -2,12 +2,14 @@
 //! state alone does not say, in Ververica Platform's shape (`type`, `status` True/False/Unknown,
 //! `reason`, `message`, `lastTransitionTime`, `lastUpdateTime`).
 //!
-//! Three conditions, each derived from one observed fact (see [`Observation`]):
+//! Four conditions, each derived from one observed fact (see [`Observation`]):
 //! - [`CLUSTER_UNREACHABLE`]: the job's Flink cluster does not answer its REST API.
 //! - [`JOB_FAILING`]: Flink reports the job restarting or failing (its restart strategy at work), with
 //!   Flink's root cause.
 //! - [`CHECKPOINTS_FAILING`]: the job checkpoints (`execution.checkpointing.interval` is set) but no
 //!   checkpoint completed for [`checkpoint_deadline`] of the interval.
+//! - [`UPGRADE_ROLLED_BACK`]: the upgrade to the deployment's spec version failed and was rolled back;
+//!   the job runs the previous template (see `crate::plan::rollback`).
 //!
 //! Guarantees: a condition changes only when its status or reason does ([`merge`]), so a condition that
 //! stays true writes nothing on later passes (its message is the one of its transition), and
@@ -27,8 +29,17 @@ pub const JOB_FAILING: &str = "JobFailing";
 /// No checkpoint completed for a while, though the job checkpoints.
 pub const CHECKPOINTS_FAILING: &str = "CheckpointsFailing";
 
+/// The deployment runs the previous template: the upgrade to its spec version was rolled back
+/// (`status.rollback` says why).
+pub const UPGRADE_ROLLED_BACK: &str = "UpgradeRolledBack";
+
 /// Every condition type stateplane sets, in the order they are shown.
-pub const TYPES: [&str; 3] = [CLUSTER_UNREACHABLE, JOB_FAILING, CHECKPOINTS_FAILING];
+pub const TYPES: [&str; 4] = [
+    CLUSTER_UNREACHABLE,
+    JOB_FAILING,
+    CHECKPOINTS_FAILING,
+    UPGRADE_ROLLED_BACK,
+];
 
 /// A condition's status, as in Kubernetes and Ververica Platform (`"True"`, `"False"`, `"Unknown"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -52,7 +63,7 @@ impl std::fmt::Display for ConditionStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentCondition {
-    /// `ClusterUnreachable`, `JobFailing` or `CheckpointsFailing`.
+    /// `ClusterUnreachable`, `JobFailing`, `CheckpointsFailing` or `UpgradeRolledBack`.
     #[serde(rename = "type")]
     pub kind: String,
     pub status: ConditionStatus,

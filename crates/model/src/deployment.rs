@@ -291,6 +291,10 @@ pub struct DeploymentStatus {
     /// stateplane extension: the controller's bookkeeping of attempts to reach the desired state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transition: Option<Transition>,
+    /// stateplane extension: the upgrade to a spec version failed and the previous template runs
+    /// again (see the README's "Rollback of a failed upgrade").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<crate::plan::rollback::UpgradeRollback>,
 }
 
 impl Default for DeploymentStatus {
@@ -300,6 +304,7 @@ impl Default for DeploymentStatus {
             running: None,
             failure: None,
             transition: None,
+            rollback: None,
         }
     }
 }
@@ -454,6 +459,7 @@ impl Deployment {
     /// Checks the rules a deployment must satisfy before it is stored.
     pub fn validate(&self) -> Result<(), ValidationError> {
         validate_dns_label("metadata.name", &self.metadata.name)?;
+        crate::plan::rollback::validate(&self.metadata.annotations)?;
         let spec = &self.spec;
         if let Some(t) = &spec.deployment_target_name {
             validate_dns_label("spec.deploymentTargetName", t)?;

@@ -54,6 +54,16 @@ pub const RETENTION_MAX_AGE: Bounds = Bounds {
     bare_seconds: false,
 };
 
+/// The `stateplane.io/upgrade-rollback-grace` annotation: how long after its start a failing new job
+/// of a stateful upgrade is rolled back. At least 10 s (a job needs that long to start and fail
+/// visibly), at most an hour (a job that ran an hour is not a failed upgrade but a failing job, and
+/// rolling back then would discard an hour of the new template's work).
+pub const UPGRADE_ROLLBACK_GRACE: Bounds = Bounds {
+    min: Duration::from_secs(10),
+    max: Duration::from_millis(HOUR),
+    bare_seconds: false,
+};
+
 /// The `timeout` of an API long-poll (`?waitFor=...&timeout=30s`): 0 (answer at once) to an hour. The
 /// API waits at most its own cap (120 s) and then answers with the resource as it is; more than an
 /// hour is a mistake worth saying so.

@@ -65,6 +65,10 @@ string_enum! {
         /// The new template cannot take the running job's state (dropped or incompatible): the
         /// running job is kept; the message names the operators and reasons.
         UpgradeRefused => "UPGRADE_REFUSED",
+        /// The new job of a stateful upgrade could not restore, failed or kept restarting within the
+        /// grace window: the previous template is started again from the same savepoint. The message
+        /// has Flink's root cause.
+        UpgradeRolledBack => "UPGRADE_ROLLED_BACK",
         /// Flink reported the job FAILED.
         JobFailed => "JOB_FAILED",
         /// A deleted savepoint resource is gone; the message says whether its data was disposed of or

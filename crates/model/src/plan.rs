@@ -41,6 +41,7 @@ pub mod failure;
 mod job;
 pub mod preflight;
 pub mod rescale;
+pub mod rollback;
 mod savepoint;
 mod start;
 pub mod upgrade_check;
@@ -60,6 +61,9 @@ string_enum! {
         Cancel => "CANCEL",
         /// The template changed and the upgrade strategy is STATELESS: the next job starts empty.
         StatelessUpgrade => "STATELESS_UPGRADE",
+        /// The new job of a stateful upgrade keeps failing: the previous template runs again
+        /// ([`rollback`]).
+        UpgradeRollback => "UPGRADE_ROLLBACK",
     }
 }
 
@@ -172,6 +176,8 @@ pub struct Answers {
     pub retained: Option<(JobId, RetainedView)>,
     /// The root cause Flink reports for a failed job (`None` inside: Flink has none).
     pub failure_cause: Option<(JobId, Option<String>)>,
+    /// How many failures of the job Flink's exception history lists (asked with the root cause).
+    pub failures: Option<(JobId, u32)>,
     /// For a stop-with-savepoint whose trigger Flink forgot: the savepoint Flink's statistics say the
     /// job wrote into the savepoint's target directory, if any.
     pub stop_savepoint_written: Option<(SavepointId, Option<String>)>,
@@ -437,6 +443,22 @@ pub enum Action {
     SetConditions {
         conditions: Vec<crate::conditions::DeploymentCondition>,
     },
+    /// The new job of a stateful upgrade failed within the grace window ([`rollback`]): record the
+    /// rollback on the deployment (the intent: this spec version failed, the previous job's
+    /// template runs again), with an event carrying Flink's cause. The failed job (if Flink still
+    /// runs it) is cancelled next, then [`Action::StartPrevious`].
+    RollBack {
+        job: JobId,
+        previous: JobId,
+        savepoint: SavepointId,
+        cause: String,
+    },
+    /// A rollback holds and no job runs: record a new Job row (STARTING) with the template of the
+    /// `previous` job and its spec version, and submit it restoring `restore`.
+    StartPrevious {
+        previous: JobId,
+        restore: RestoreDecision,
+    },
 }
 
 impl Action {
@@ -477,6 +499,8 @@ impl Action {
             Action::CompleteRescale { .. } => "complete_rescale",
             Action::RescaleFallback { .. } => "rescale_fallback",
             Action::SetConditions { .. } => "set_conditions",
+            Action::RollBack { .. } => "roll_back",
+            Action::StartPrevious { .. } => "start_previous",
         }
     }
 }

@@ -5,7 +5,8 @@
 //! - LATEST_SAVEPOINT: the same, but never a RETAINED_CHECKPOINT.
 //! - NONE: start without state.
 //! - Only this deployment's savepoints, in state COMPLETED, with a location, carrying the spec-version
-//!   annotation qualify.
+//!   annotation qualify; while an upgrade's rollback holds, not those of the rolled-back spec version
+//!   (`crate::plan::rollback`).
 //! - "Newest" is `metadata.createdAt`. On equal times a savepoint beats a retained checkpoint
 //!   (savepoints are self-contained), then the larger id wins so the answer never depends on order.
 //!
@@ -68,6 +69,9 @@ fn disqualification(
     }
     if sp.spec_version().is_none() {
         return Some(format!("no {} annotation", crate::SPEC_VERSION_ANNOTATION));
+    }
+    if let Some(why) = crate::plan::rollback::disqualifies(d, sp) {
+        return Some(why);
     }
     if strategy == RestoreStrategyKind::LatestSavepoint
         && sp.metadata.origin == SavepointOrigin::RetainedCheckpoint

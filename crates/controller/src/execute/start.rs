@@ -110,7 +110,7 @@ pub(super) async fn submit_recorded(x: &Ctx<'_>, job: JobId) -> Result<Effect, E
 /// Submits a recorded job with its own id as the Flink job id. A refusal (by Flink, or a jar that
 /// cannot be had) is the effect's; a Flink that does not answer is an error (the pass is retried, and
 /// the same id makes a repeat at most once).
-async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, Error> {
+pub(super) async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Result<Effect, Error> {
     let refused_as = |reason: String, permanent: bool| Effect {
         submission_refused: Some((job.metadata.id, Refusal { reason, permanent })),
         ..Effect::default()
@@ -274,7 +274,12 @@ pub(super) async fn mark_job_started(x: &Ctx<'_>, job: JobId) -> Result<Effect, 
     .await?;
     let id = job.metadata.id;
     let from = x.d().status.state;
+    let runs_spec = job.spec_version() == Some(x.d().spec_version());
     x.write_deployment(|d| {
+        // An upgrade that worked ends the record of an earlier one's rollback.
+        if runs_spec {
+            d.status.rollback = None;
+        }
         d.status.state = DeploymentState::Running;
         d.status.running = Some(DeploymentStatusRunning {
             job_id: id,

@@ -51,6 +51,10 @@ pub(super) async fn cancel(x: &Ctx<'_>, job: JobId, reason: StopReason) -> Resul
                 "STATELESS upgrade to spec version {}: the new job starts without state",
                 x.d().spec_version()
             ),
+            StopReason::UpgradeRollback => format!(
+                "the upgrade to spec version {} is rolled back",
+                x.d().spec_version()
+            ),
         };
         x.event(
             EventName::FoundAJobToTerminate,

@@ -268,6 +268,7 @@ fn checkpoint_stats_are_tolerant() {
 fn exceptions_reduce_to_the_latest_root_cause() {
     let wire: ExceptionsWire =
         serde_json::from_str(include_str!("../../testdata/job-exceptions-failed.json")).unwrap();
+    let failures = wire.failures();
     assert_eq!(
         wire.latest_root_cause().as_deref(),
         Some("deliberate failure after 5 records (--fail-after)")
@@ -275,7 +276,11 @@ fn exceptions_reduce_to_the_latest_root_cause() {
     let none: ExceptionsWire =
         serde_json::from_value(json!({"exceptionHistory": {"entries": [], "truncated": false}}))
             .unwrap();
+    assert_eq!((failures, none.failures()), (1, 0));
     assert_eq!(none.latest_root_cause(), None);
+    let legacy: ExceptionsWire =
+        serde_json::from_value(json!({"root-exception": "java.lang.Exception: x"})).unwrap();
+    assert_eq!(legacy.failures(), 1);
 }
 
 #[test]

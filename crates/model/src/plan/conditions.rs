@@ -45,7 +45,7 @@ pub(super) fn plan(o: &Observed<'_>) -> Option<Action> {
         .filter(|j| j.status.state == JobState::Started)?;
     let running = (o.deployment.status.running.as_ref()).filter(|r| r.job_id == job.metadata.id)?;
     let current = &running.conditions;
-    let mut observed = Vec::new();
+    let mut observed = vec![super::rollback::condition(o.deployment)];
     let state = match &o.answers.job {
         FlinkView::NotAsked | FlinkView::Missing => return None,
         FlinkView::Unreachable { error } => {

@@ -21,8 +21,9 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
             return Action::FailJobCreation {
                 job: id,
                 reason: refusal.reason.clone(),
-                gives_up: refusal.permanent
-                    || t.job_attempts + 1 >= d.spec.max_job_creation_attempts,
+                gives_up: !super::rollback::takes_refusal(o, job)
+                    && (refusal.permanent
+                        || t.job_attempts + 1 >= d.spec.max_job_creation_attempts),
             };
         }
     }
@@ -61,6 +62,9 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
             };
         }
         FlinkView::Missing => {
+            if let Some(a) = super::rollback::unsubmitted(o, job) {
+                return a;
+            }
             return match job.status.state {
                 JobState::Starting => Action::SubmitJob { job: id },
                 _ => vanished(o, job),
@@ -78,6 +82,9 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
             return savepoint::in_flight(o, job, sp, state);
         }
         return ended(o, job, state);
+    }
+    if let Some(a) = super::rollback::current(o, job, state) {
+        return a;
     }
 
     match job.status.state {
@@ -121,7 +128,9 @@ pub(super) fn plan(o: &Observed<'_>, job: &Job) -> Action {
                 },
                 DesiredState::Suspended => stop_with_savepoint(o, job, SavepointOrigin::Suspend),
                 DesiredState::Running => {
-                    let template_changed = job.spec_version().unwrap_or(0) < d.spec_version();
+                    // A rolled-back spec version is not tried again before the spec changes.
+                    let template_changed = job.spec_version().unwrap_or(0) < d.spec_version()
+                        && super::rollback::holds(d).is_none();
                     if template_changed && d.spec.upgrade_strategy.kind != UpgradeStrategyKind::None
                     {
                         if let Some(a) = super::rescale::plan(o, job) {

@@ -24,8 +24,13 @@ use crate::{DeploymentState, DeploymentTarget, DesiredState, JobState, RestoreSt
 
 pub(super) fn plan(o: &Observed<'_>) -> Action {
     let d = o.deployment;
-    if let Some(a) = end_unrecorded(o) {
+    if let Some(a) = super::rollback::ended(o) {
         return a;
+    }
+    if !super::rollback::ended_recorded(o) {
+        if let Some(a) = end_unrecorded(o) {
+            return a;
+        }
     }
     if let Some(sp) = oldest_started(o.savepoints, None) {
         let job = sp
@@ -150,6 +155,9 @@ fn start(o: &Observed<'_>) -> Action {
         if until > o.now {
             return Action::Backoff { until };
         }
+    }
+    if let Some(a) = super::rollback::start(o) {
+        return a;
     }
     let stateless_upgrade = o.last_job.is_some_and(|j| {
         j.metadata

@@ -972,5 +972,6 @@ fn towards(desired: D) -> Transition {
 mod conditions;
 mod decisions;
 mod preflight;
+mod rollback;
 mod teardown;
 mod upgrade_check;
