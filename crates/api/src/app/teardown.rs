@@ -5,9 +5,9 @@
 //! `keepSnapshotData=true`. When something is to be disposed of, the deployment is not deleted at
 //! once: its savepoints (those whose data goes) are marked PENDING_DELETION, the deployment is
 //! annotated [`DELETION_ANNOTATION`] and [`SNAPSHOT_DATA_ANNOTATION`] (what happens, in words), and the
-//! answer is 202; the controller disposes of each through the usual path (events, FAILED_DELETION)
-//! and then deletes the deployment, with a namespace event. Otherwise it is deleted now (200). Either
-//! way the answer carries [`SNAPSHOT_DATA_ANNOTATION`], and a namespace event `DEPLOYMENT_DELETED`
+//! controller disposes of each through the usual path (events, FAILED_DELETION) and then deletes the
+//! deployment, with a namespace event. Otherwise it is deleted now. Either way the answer is 200 (as
+//! Ververica's) and carries [`SNAPSHOT_DATA_ANNOTATION`], and a namespace event `DEPLOYMENT_DELETED`
 //! says the same. While being deleted, a deployment cannot be changed, nor get new savepoints.
 
 use std::collections::HashMap;
