@@ -424,8 +424,9 @@ async fn namespaces_are_fenced_from_each_others_directories() {
     .error(422, "INVALID_FIELD");
 }
 
-/// Deleting a deployment says what happens to its snapshots' data: 202 while the controller disposes
-/// of what is stateplane's, 200 at once when nothing is or `keepSnapshotData=true`.
+/// Deleting a deployment says what happens to its snapshots' data: 200 (Ververica's code) either way,
+/// annotated as being deleted while the controller disposes of what is stateplane's, deleted at once
+/// when nothing is or `keepSnapshotData=true`.
 #[tokio::test]
 async fn deleting_a_deployment_says_what_happens_to_its_data() {
     let s = start_with(ApiConfig {
@@ -454,7 +455,8 @@ async fn deleting_a_deployment_says_what_happens_to_its_data() {
         .await
         .error(404, "NOT_FOUND");
 
-    // a savepoint stateplane took: 202, marked for the controller, and the deployment frozen
+    // a savepoint stateplane took: 200 annotated as being deleted, marked for the controller, and the
+    // deployment frozen
     let d = s.create_deployment("default", "mine", json!({})).await;
     let ours = stored(
         &s,
@@ -476,7 +478,12 @@ async fn deleting_a_deployment_says_what_happens_to_its_data() {
         .await
         .error(400, "INVALID_PARAMETER");
     let r = s.delete(&format!("{deployments}/mine")).await;
-    let said = r.ok(202)["metadata"]["annotations"][DATA]
+    let answer = r.ok(200);
+    assert_eq!(
+        answer["metadata"]["annotations"]["stateplane.io/deletion"], "disposing-snapshot-data",
+        "{answer}"
+    );
+    let said = answer["metadata"]["annotations"][DATA]
         .as_str()
         .unwrap()
         .to_string();

@@ -6,8 +6,8 @@
 //! - the flow a third-party client runs: create a target, PUT a YAML manifest by name with
 //!   Ververica-only fields, poll until RUNNING, PUT a changed template (a stateful upgrade, checked in
 //!   Flink's view of what the new job restored), PATCH `CANCELLED`, DELETE — each answer the status
-//!   code a Ververica client expects (DELETE: 202 while the deployment's savepoint data is disposed
-//!   of, then 404).
+//!   code a Ververica client expects (DELETE: 200, as Ververica's, while the deployment's savepoint
+//!   data is disposed of, then 404).
 //!
 //! - `status.running.conditions`: `JobFailing` while Flink restarts a failing job, `ClusterUnreachable`
 //!   while the target does not answer (shown by `stateplane deployment get` and in `/metrics`), and
@@ -489,10 +489,14 @@ async fn a_third_party_client_drives_a_deployment_with_plain_http() {
     assert_eq!((s, &b["status"]), (200, &json!("CANCELED")), "{b}");
 
     // 6. DELETE, then the deployment is gone (404). Its upgrade savepoint's data is stateplane's to
-    // dispose of, so the answer is 202 (Accepted: disposal first, then the deletion), a 2xx that the
-    // clients generated from Ververica's swagger take as success like its 200.
+    // dispose of first, then the deletion: the answer is Ververica's 200 all the same (its swagger
+    // lists 200 and 204), the annotations saying that the deletion waits for the disposal.
     let (s, b) = send(c.delete(format!("{ns}/deployments/clicks"))).await;
-    assert_eq!(s, 202, "{b}");
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["metadata"]["annotations"]["stateplane.io/deletion"], "disposing-snapshot-data",
+        "{b}"
+    );
     assert!(
         b["metadata"]["annotations"]["stateplane.io/snapshot-data"]
             .as_str()

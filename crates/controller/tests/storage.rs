@@ -287,7 +287,11 @@ async fn blob_storage_derives_locations_and_deletion_disposes_only_what_is_ours(
     let st = r.status().as_u16();
     let answer: Value = r.json().await.unwrap();
     let said = s(&answer["metadata"]["annotations"]["stateplane.io/snapshot-data"]);
-    assert_eq!(st, 202, "{answer}");
+    assert_eq!(st, 200, "{answer}");
+    assert_eq!(
+        answer["metadata"]["annotations"]["stateplane.io/deletion"], "disposing-snapshot-data",
+        "{answer}"
+    );
     assert!(said.contains(&loc(&last)), "{said}");
     until_async("the deployment to be deleted", T, || async {
         let (st, b) = h.get(&format!("deployments/{dep}")).await;

@@ -5,9 +5,9 @@
 //! `keepSnapshotData=true`. When something is to be disposed of, the deployment is not deleted at
 //! once: its savepoints (those whose data goes) are marked PENDING_DELETION, the deployment is
 //! annotated [`DELETION_ANNOTATION`] and [`SNAPSHOT_DATA_ANNOTATION`] (what happens, in words), and the
-//! answer is 202; the controller disposes of each through the usual path (events, FAILED_DELETION)
-//! and then deletes the deployment, with a namespace event. Otherwise it is deleted now (200). Either
-//! way the answer carries [`SNAPSHOT_DATA_ANNOTATION`], and a namespace event `DEPLOYMENT_DELETED`
+//! controller disposes of each through the usual path (events, FAILED_DELETION) and then deletes the
+//! deployment, with a namespace event. Otherwise it is deleted now. Either way the answer is 200 (as
+//! Ververica's) and carries [`SNAPSHOT_DATA_ANNOTATION`], and a namespace event `DEPLOYMENT_DELETED`
 //! says the same. While being deleted, a deployment cannot be changed, nor get new savepoints.
 
 use std::collections::HashMap;
@@ -47,11 +47,10 @@ pub fn refuse_if_being_deleted(d: &Deployment) -> ApiResult<()> {
     Ok(())
 }
 
-/// What a deployment DELETE did: the deployment as it was (with [`SNAPSHOT_DATA_ANNOTATION`]), and
-/// whether its deletion waits for the controller's disposals.
+/// What a deployment DELETE did: the deployment as it was (with [`SNAPSHOT_DATA_ANNOTATION`], and
+/// [`DELETION_ANNOTATION`] when its deletion waits for the controller's disposals).
 pub struct Deleted {
     pub deployment: Deployment,
-    pub pending: bool,
 }
 
 pub async fn delete(
@@ -117,10 +116,7 @@ pub async fn delete(
                 ),
             )
             .await;
-            return Ok(Deleted {
-                deployment: answer,
-                pending: false,
-            });
+            return Ok(Deleted { deployment: answer });
         }
         // The savepoints first: the controller deletes a deployment marked as being deleted as soon
         // as none of its savepoints waits for disposal, so they must be waiting before it is marked.
@@ -150,10 +146,7 @@ pub async fn delete(
             ),
         )
         .await;
-        return Ok(Deleted {
-            deployment: marked,
-            pending: true,
-        });
+        return Ok(Deleted { deployment: marked });
     }
     Err(busy("deployment", id_or_name))
 }

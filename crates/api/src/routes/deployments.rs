@@ -79,16 +79,18 @@ pub async fn deployment_patch(
 /// Deletes a deployment whose desired state is CANCELLED and whose status is not RUNNING or
 /// TRANSITIONING, with its jobs, events and savepoint resources. The data stateplane wrote for its
 /// snapshots (savepoints it took, retained checkpoints under the directories it derived) goes too
-/// when nothing outside the deployment points to it: then the answer is 202 and the controller
-/// disposes of it before deleting the deployment. `keepSnapshotData=true` keeps all data and deletes
-/// at once. The answer's `stateplane.io/snapshot-data` annotation (and a namespace event
+/// when nothing outside the deployment points to it: then the controller disposes of it before
+/// deleting the deployment, and the answer's `stateplane.io/deletion` annotation is
+/// `disposing-snapshot-data` (the deployment answers 404 once that is done). `keepSnapshotData=true`
+/// keeps all data and deletes at once. Either way the answer is 200 with the deployment, the code
+/// Ververica's API answers (its swagger lists 200 and 204 for this DELETE, so its generated clients
+/// know no 202); its `stateplane.io/snapshot-data` annotation (and a namespace event
 /// `DEPLOYMENT_DELETED`) says what happens to the data.
 #[utoipa::path(delete, path = "/api/v1/namespaces/{namespace}/deployments/{deploymentId}", tag = "deployments", security(("bearer" = ["editor"])),
     params(("namespace" = String, Path, description = "Namespace name"),
         ("deploymentId" = String, Path, description = "Deployment id (UUID) or name"),
         ("keepSnapshotData" = Option<bool>, Query, description = "true: keep every snapshot's data on storage and delete the deployment at once")),
-    responses((status = 200, description = "Deleted; the deployment as it was, its `stateplane.io/snapshot-data` annotation saying what happened to the data", body = Deployment),
-        (status = 202, description = "Being deleted: the controller disposes of its snapshots' data, then deletes it", body = Deployment),
+    responses((status = 200, description = "Deleted, or being deleted (annotation `stateplane.io/deletion: disposing-snapshot-data`: the controller disposes of its snapshots' data, then deletes it); the deployment as it was, its `stateplane.io/snapshot-data` annotation saying what happens to the data", body = Deployment),
         (status = 400, description = "INVALID_PARAMETER (keepSnapshotData is not true or false)", body = ErrorBody),
         (status = 409, description = "DEPLOYMENT_NOT_CANCELLED, SAVEPOINT_IN_PROGRESS", body = ErrorBody)))]
 pub async fn deployment_delete(
@@ -106,13 +108,9 @@ pub async fn deployment_delete(
             ))
         }
     };
+    // Pending or not, 200: the annotation says which (see above).
     let done = crate::app::teardown::delete(&s, &ns, &id, keep).await?;
-    let status = if done.pending {
-        axum::http::StatusCode::ACCEPTED
-    } else {
-        axum::http::StatusCode::OK
-    };
-    Reply::with_status(status, &done.deployment)
+    Reply::ok(&done.deployment)
 }
 
 /// Which snapshot the next start restores from under the deployment's restore strategy, and why every

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use serde_json::{json, Map, Value};
+use stateplane_model::storage::teardown;
 use stateplane_model::{
     Deployment, DeploymentState, DesiredState, Job, Savepoint, SavepointState,
     SPEC_VERSION_ANNOTATION,
@@ -113,13 +114,17 @@ pub async fn run(c: &Client, out: Output, cmd: DeploymentCmd) -> Result<()> {
                 url.query_pairs_mut()
                     .append_pair("keepSnapshotData", "true");
             }
-            let (status, raw) = c.send(reqwest::Method::DELETE, url, None).await?;
+            let (_, raw) = c.send(reqwest::Method::DELETE, url, None).await?;
             if !out.print_raw(&raw)? {
-                // What happens to its snapshots' data, as the server said.
-                let data = raw["metadata"]["annotations"]["stateplane.io/snapshot-data"]
+                // What happens to its snapshots' data, as the server said. The answer is 200 either
+                // way (as Ververica's); the deletion annotation says whether it waits for disposals.
+                let annotations = &raw["metadata"]["annotations"];
+                let data = annotations[teardown::SNAPSHOT_DATA_ANNOTATION]
                     .as_str()
                     .unwrap_or_default();
-                let what = if status.as_u16() == 202 {
+                let what = if annotations[teardown::DELETION_ANNOTATION]
+                    == teardown::DISPOSING_SNAPSHOT_DATA
+                {
                     "being deleted"
                 } else {
                     "deleted"

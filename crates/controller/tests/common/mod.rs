@@ -23,6 +23,8 @@ use stateplane_testkit::logs;
 use stateplane_testkit::wait::until_async;
 use tokio_util::sync::CancellationToken;
 
+pub mod upgrade;
+
 pub struct Harness {
     pub base: String,
     pub http: reqwest::Client,
