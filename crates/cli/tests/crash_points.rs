@@ -21,20 +21,7 @@ async fn one_job_in_flink(
     jobs: &Value,
     running: Option<&str>,
 ) {
-    let ids: Vec<String> = jobs["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["metadata"]["id"].as_str().unwrap().replace('-', ""))
-        .collect();
-    let live: Vec<String> = flink
-        .jobs_overview()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|j| ids.contains(&j.id.as_str().to_string()) && !j.state.is_globally_terminal())
-        .map(|j| j.id.as_str().to_string())
-        .collect();
+    let live = support::live_in_flink(flink, jobs).await;
     match running {
         Some(id) => assert_eq!(
             live,

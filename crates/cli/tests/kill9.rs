@@ -139,24 +139,14 @@ async fn sigkill_mid_operation_loses_nothing_and_starts_no_second_job() {
         .collect();
     assert_eq!(ids.len(), 2, "{jobs}");
     let flink = stateplane_flink::FlinkClient::new(cluster.rest_url()).unwrap();
-    let running: Vec<_> = flink
-        .jobs_overview()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|j| ids.contains(&j.id.as_str().to_string()) && !j.state.is_globally_terminal())
-        .collect();
+    let running = support::live_in_flink(&flink, &jobs).await;
     assert_eq!(
-        running.len(),
-        1,
-        "exactly one job of this deployment runs in Flink: {running:?}"
-    );
-    assert_eq!(
-        running[0].id.as_str(),
-        d["status"]["running"]["jobId"]
+        running,
+        vec![d["status"]["running"]["jobId"]
             .as_str()
             .unwrap()
-            .replace('-', "")
+            .replace('-', "")],
+        "exactly one job of this deployment runs in Flink, the deployment's"
     );
 
     api.call(

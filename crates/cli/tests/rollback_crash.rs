@@ -9,30 +9,12 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use stateplane_flink::{FlinkClient, FlinkJobId};
 use stateplane_testkit::wait::until_async;
-use support::{Api, Server};
+use support::{live_in_flink, Api, Server};
 
 const CRASH: Duration = Duration::from_secs(120);
-
-/// The ids (32 hex digits) of the deployment's jobs that Flink does not report terminal.
-async fn live_in_flink(flink: &FlinkClient, jobs: &Value) -> Vec<String> {
-    let ids: Vec<String> = jobs["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["metadata"]["id"].as_str().unwrap().replace('-', ""))
-        .collect();
-    flink
-        .jobs_overview()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|j| ids.contains(&j.id.as_str().to_string()) && !j.state.is_globally_terminal())
-        .map(|j| j.id.as_str().to_string())
-        .collect()
-}
 
 /// What Flink says the job restored from, once it has a restore (or a checkpoint) to say it with.
 async fn restored(flink: &FlinkClient, job: &str) -> Option<String> {

@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use support::{origin_count, Api, Server};
+use serde_json::json;
+use support::{live_in_flink, origin_count, Api, Server};
 
 const CRASH: Duration = Duration::from_secs(120);
 
@@ -16,24 +16,6 @@ const SCRIPT: &str = "SET 'pipeline.name' = 'sql-crash';\n\
     'fields.k.min' = '0', 'fields.k.max' = '3');\n\
     CREATE TEMPORARY TABLE snk (k INT, c BIGINT) WITH ('connector' = 'blackhole');\n\
     INSERT INTO snk SELECT k, COUNT(*) FROM src GROUP BY k;";
-
-/// The ids of the deployment's jobs that Flink does not report terminal.
-async fn live_in_flink(flink: &stateplane_flink::FlinkClient, jobs: &Value) -> Vec<String> {
-    let ids: Vec<String> = jobs["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["metadata"]["id"].as_str().unwrap().replace('-', ""))
-        .collect();
-    flink
-        .jobs_overview()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|j| ids.contains(&j.id.as_str().to_string()) && !j.state.is_globally_terminal())
-        .map(|j| j.id.as_str().to_string())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sql_job_converges_after_crashes_in_its_start_and_its_suspend() {

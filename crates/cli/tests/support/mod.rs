@@ -138,3 +138,22 @@ pub fn origin_count(sps: &Value, origin: &str) -> usize {
         .filter(|s| s["metadata"]["origin"] == origin)
         .count()
 }
+
+/// The ids (32 hex digits) of the jobs in `jobs` (a Job list answer) that Flink does not report
+/// terminal: after a crash, exactly the deployment's running job must be among them.
+pub async fn live_in_flink(flink: &stateplane_flink::FlinkClient, jobs: &Value) -> Vec<String> {
+    let ids: Vec<String> = jobs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["metadata"]["id"].as_str().unwrap().replace('-', ""))
+        .collect();
+    flink
+        .jobs_overview()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| ids.contains(&j.id.as_str().to_string()) && !j.state.is_globally_terminal())
+        .map(|j| j.id.as_str().to_string())
+        .collect()
+}

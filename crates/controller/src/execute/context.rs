@@ -41,6 +41,14 @@ impl Effect {
             ..Self::default()
         }
     }
+
+    /// Wrote rows, and the job Flink runs (or will run) is another, or in another state.
+    pub fn job_changed() -> Self {
+        Self {
+            job_changed: true,
+            ..Self::wrote()
+        }
+    }
 }
 
 /// One action's view of the world: the rows it was planned from and the Flink client it talks to

@@ -63,11 +63,7 @@ pub(super) async fn roll_back(
     })
     .await?;
     crash::point("rollback.after_record");
-    Ok(Effect {
-        wrote: true,
-        job_changed: true,
-        ..Effect::default()
-    })
+    Ok(Effect::job_changed())
 }
 
 /// Records and submits a job of the `previous` job's template (its artifact, Flink configuration,

@@ -191,11 +191,7 @@ pub(super) async fn submit(x: &Ctx<'_>, client: &FlinkClient, job: &Job) -> Resu
         None,
     )
     .await?;
-    Ok(Effect {
-        wrote: true,
-        job_changed: true,
-        ..Effect::default()
-    })
+    Ok(Effect::job_changed())
 }
 
 /// Records a refused submission: the events first (whoever sees the deployment FAILED sees why), then
