@@ -155,7 +155,10 @@ async fn ownership_by_location_and_orphans_on_s3() {
     snapshot(port, &t);
     register(&h, &dep, &t).await;
     let (st, b) = delete(&h, &format!("deployments/{dep}")).await;
-    assert_eq!(st, 200, "the deletion waits for the disposal, as its annotations say: {b}");
+    assert_eq!(
+        st, 200,
+        "the deletion waits for the disposal, as its annotations say: {b}"
+    );
     let said = s(&b["metadata"]["annotations"]["stateplane.io/snapshot-data"]);
     assert!(said.contains(&t), "{said}");
     wait_gone(&h, &format!("deployments/{dep}")).await;

@@ -30,7 +30,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::restore::RestoreDecision;
-use crate::retention::{self, Expired};
+use crate::retention::Expired;
 use crate::{
     Deployment, DeploymentState, DeploymentTarget, Job, JobId, JobState, Savepoint, SavepointId,
     SavepointOrigin, SavepointState,
@@ -38,6 +38,7 @@ use crate::{
 
 pub mod conditions;
 pub mod failure;
+mod housekeeping;
 mod job;
 pub mod preflight;
 pub mod rescale;
@@ -539,69 +540,12 @@ pub fn plan(o: &Observed<'_>) -> Action {
         None => start::plan(o),
     };
     match action {
-        wait if waits_for_a_transition(&wait) => conditions::plan(o).unwrap_or(wait),
+        wait if housekeeping::waits_for_a_transition(&wait) => conditions::plan(o).unwrap_or(wait),
         Action::Steady | Action::Wait { .. } | Action::Backoff { .. } => conditions::plan(o)
-            .or_else(|| housekeeping(o))
+            .or_else(|| housekeeping::next(o))
             .unwrap_or(action),
         urgent => urgent,
     }
-}
-
-/// A wait on a job stopping, finishing, starting, being cancelled or rescaled: the deployment is on
-/// its way to the state its user waits for, so housekeeping (reading a new savepoint's `_metadata`,
-/// disposals, retention) waits until it got there rather than delaying the next step of the
-/// transition by its own time. A wait on a savepoint of a running job, or on Flink, leaves room.
-fn waits_for_a_transition(action: &Action) -> bool {
-    matches!(
-        action,
-        Action::Wait { poll: Some(Poll { operation, .. }), .. } if matches!(
-            operation,
-            Operation::Stop
-                | Operation::Finish
-                | Operation::Start
-                | Operation::Cancel
-                | Operation::Rescale
-        )
-    )
-}
-
-/// Deletions under way first (oldest first), then summaries of new snapshots (oldest first), then
-/// what retention expires.
-fn housekeeping(o: &Observed<'_>) -> Option<Action> {
-    if let Some(s) = o
-        .savepoints
-        .iter()
-        .filter(|s| {
-            matches!(
-                s.status.state,
-                SavepointState::PendingDeletion | SavepointState::Deleting
-            )
-        })
-        .min_by_key(|s| (s.metadata.modified_at, s.metadata.id))
-    {
-        return Some(Action::DisposeSavepoint {
-            savepoint: s.metadata.id,
-        });
-    }
-    if crate::storage::teardown::is_being_deleted(o.deployment) {
-        // Nothing else is done to a deployment on its way out; a failed disposal waits for the next
-        // DELETE (to retry, or to keep the data).
-        let failed =
-            (o.savepoints.iter()).any(|s| s.status.state == SavepointState::FailedDeletion);
-        return (o.current_job.is_none() && !failed).then_some(Action::DeleteDeployment);
-    }
-    if let Some(s) = o
-        .savepoints
-        .iter()
-        .filter(|s| crate::snapshot::needs_summary(s))
-        .min_by_key(|s| (s.metadata.created_at, s.metadata.id))
-    {
-        return Some(Action::SummarizeSavepoint {
-            savepoint: s.metadata.id,
-        });
-    }
-    let expired = retention::expired(o.deployment, o.savepoints, o.current_job, o.now);
-    (!expired.is_empty()).then_some(Action::ExpireSavepoints { expired })
 }
 
 #[cfg(test)]

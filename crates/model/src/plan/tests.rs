@@ -90,7 +90,7 @@ fn a_completed_savepoint_without_a_summary_is_summarised_when_nothing_is_urgent(
         now: crate::now(),
     };
     assert_eq!(
-        housekeeping(&o),
+        super::housekeeping::next(&o),
         Some(Action::SummarizeSavepoint {
             savepoint: fresh.metadata.id
         })
@@ -117,7 +117,7 @@ fn housekeeping_waits_while_a_job_stops_finishes_or_starts() {
         (Operation::Flink, false),
     ] {
         assert_eq!(
-            super::waits_for_a_transition(&wait(operation)),
+            super::housekeeping::waits_for_a_transition(&wait(operation)),
             defers,
             "{operation:?}"
         );
@@ -126,8 +126,10 @@ fn housekeeping_waits_while_a_job_stops_finishes_or_starts() {
         reason: String::new(),
         poll: None,
     };
-    assert!(!super::waits_for_a_transition(&unpolled));
-    assert!(!super::waits_for_a_transition(&Action::Steady));
+    assert!(!super::housekeeping::waits_for_a_transition(&unpolled));
+    assert!(!super::housekeeping::waits_for_a_transition(
+        &Action::Steady
+    ));
 }
 
 fn running() -> FlinkView {
