@@ -95,8 +95,33 @@ async fn data_survives_kill_9_and_sigterm_exits_cleanly() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let savepoint: Value = r.json().await.unwrap();
-    let sp_id = savepoint["metadata"]["id"].as_str().unwrap().to_string();
+    let registered: Value = r.json().await.unwrap();
+    let sp_id = registered["metadata"]["id"].as_str().unwrap().to_string();
+    // The controller then reads the `_metadata` (a header only, so it records why it has no summary);
+    // what must survive the kill is the savepoint as it stands after that write.
+    let savepoint = until_async(
+        "the controller to record the snapshot summary's error",
+        Duration::from_secs(20),
+        || {
+            let c = c.clone();
+            let url = format!("{}/api/v1/namespaces/default/savepoints/{sp_id}", p.base);
+            async move {
+                let (_, s) = get(&c, url).await;
+                match s["metadata"]["annotations"].get("stateplane.io/snapshot-summary-error") {
+                    Some(_) => Ok(s),
+                    None => Err(s.to_string()),
+                }
+            }
+        },
+    )
+    .await;
+    assert!(
+        savepoint["metadata"]["annotations"]["stateplane.io/snapshot-summary-error"]
+            .as_str()
+            .unwrap()
+            .contains("truncated"),
+        "{savepoint}"
+    );
 
     // SIGKILL: no chance to flush anything
     p.child.kill().unwrap();
