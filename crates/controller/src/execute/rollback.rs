@@ -121,14 +121,5 @@ pub(super) async fn start_previous(
         restore.savepoint_id,
     )
     .await?;
-    if d.status.state != DeploymentState::Transitioning {
-        x.write_deployment(|d| {
-            d.status.state = DeploymentState::Transitioning;
-            d.status.running = None;
-        })
-        .await?;
-    }
-    let mut effect = super::start::submit(x, client, &job).await?;
-    effect.wrote = true;
-    Ok(effect)
+    super::start::submit_new(x, client, &job).await
 }

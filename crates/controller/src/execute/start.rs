@@ -86,14 +86,24 @@ pub(super) async fn start_job(x: &Ctx<'_>, restore: RestoreDecision) -> Result<E
         restore.savepoint_id,
     )
     .await?;
-    if d.status.state != DeploymentState::Transitioning {
+    submit_new(x, client, &job).await
+}
+
+/// The tail of every start of a new job (its row and event written): the deployment says
+/// TRANSITIONING, then the job is submitted.
+pub(super) async fn submit_new(
+    x: &Ctx<'_>,
+    client: &FlinkClient,
+    job: &Job,
+) -> Result<Effect, Error> {
+    if x.d().status.state != DeploymentState::Transitioning {
         x.write_deployment(|d| {
             d.status.state = DeploymentState::Transitioning;
             d.status.running = None;
         })
         .await?;
     }
-    let mut effect = submit(x, client, &job).await?;
+    let mut effect = submit(x, client, job).await?;
     effect.wrote = true;
     Ok(effect)
 }
