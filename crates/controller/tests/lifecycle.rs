@@ -310,3 +310,53 @@ async fn the_seeds_lifecycle_end_to_end() {
         .await;
     h.wait_state("life", "CANCELLED", T).await;
 }
+
+/// The pass that follows the worker's own completion write (woken by that write's announcement) plans
+/// from Flink's view of the job seen an instant before: from the savepoint's completion until the
+/// deployment is steady again, the controller sends the JobManager no question about the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_write_is_not_followed_by_questions_to_flink() {
+    use stateplane_testkit::logs;
+    let h = Harness::start().await;
+    let d = h.create_deployment("quiet", json!({})).await;
+    let id = d["metadata"]["id"].as_str().unwrap().to_string();
+    h.wait_state("quiet", "RUNNING", T).await;
+    let mark = logs::mark();
+    let (s, sp) = h
+        .post("savepoints", json!({"metadata": {"deploymentId": id}}))
+        .await;
+    assert!(s.is_success(), "{s} {sp}");
+    let sp_id = sp["metadata"]["id"].as_str().unwrap();
+    let sp = h.wait_savepoint(sp_id, &["COMPLETED", "FAILED"], T).await;
+    assert_eq!(sp["status"]["state"], "COMPLETED", "{sp}");
+
+    let action = |r: &logs::Record| r.field("action").unwrap_or_default().to_string();
+    let completed = logs::wait_for("the completion planned", T, mark, |r| {
+        logs::is_pass_of(r, &id) && action(r).starts_with("CompleteSavepoint")
+    })
+    .await;
+    let steady = logs::wait_for("a steady pass after it", T, completed.seq + 1, |r| {
+        logs::is_pass_of(r, &id) && action(r) == "Steady"
+    })
+    .await;
+    let passes = logs::since(completed.seq, |r| {
+        r.seq <= steady.seq && logs::is_pass_of(r, &id)
+    });
+    let asked: Vec<String> = logs::since(completed.seq, |r| {
+        r.seq < steady.seq
+            && r.message == "flink rest call"
+            && r.span_field(logs::DEPLOYMENT_SPAN, "deployment") == Some(id.as_str())
+    })
+    .into_iter()
+    .map(|r| r.field("operation").unwrap_or_default().to_string())
+    .collect();
+    assert!(
+        asked.is_empty(),
+        "questions to Flink after the completion: {asked:?}; passes: {:?}",
+        passes.iter().map(action).collect::<Vec<_>>()
+    );
+    assert!(passes.len() >= 2, "the completion, then a steady pass");
+    h.patch("deployments/quiet", json!({"spec": {"state": "CANCELLED"}}))
+        .await;
+    h.wait_state("quiet", "CANCELLED", T).await;
+}
