@@ -113,7 +113,7 @@ function editDeploymentButton(d) {
   return editorButton('editor-edit', 'Edit', 'Edit the deployment as YAML (a template change is previewed first)', () => openEditor(d));
 }
 
-/** The deployment as YAML without its status: the server's own YAML, the top-level `status:` block cut. */
+/** The deployment as YAML without its status: the server's own YAML, the top-level `status:` block cut (one final newline). */
 function withoutStatus(yamlText) {
   const out = [];
   let skipping = false;
@@ -121,7 +121,7 @@ function withoutStatus(yamlText) {
     if (/^\S/.test(line)) skipping = /^status\s*:/.test(line);
     if (!skipping) out.push(line);
   }
-  return out.join('\n').replace(/\n+$/, '\n');
+  return out.join('\n').replace(/\n*$/, '\n');
 }
 
 /** The editor's dialog, built once. */
