@@ -2,7 +2,8 @@
 //! reachable: the default target points at a closed port).
 //!
 //! - `GET …/namespaces/{ns}/access` names the admin token, an editor's and a viewer's token with their
-//!   roles; no token is 401, another namespace's path 403; a server without access control says so.
+//!   roles (`stateplane whoami` too); no token is 401, another namespace's path 403; a server without
+//!   access control says so.
 //! - `POST …/deployments/{id}/upgrade-preview/replace`: the deployment as read, sent back unchanged,
 //!   is NO_UPGRADE, and a PUT of it changes nothing (no new resourceVersion, no spec-version bump);
 //!   a deleted template key is a template change (the preview plans the new template: refused here,
@@ -94,6 +95,15 @@ async fn the_access_route_and_the_preview_of_a_replacement() {
     }
     let (st, b) = call(&http, Method::GET, &access, None, None).await;
     assert_eq!((st, &b["code"]), (401, &json!("UNAUTHENTICATED")), "{b}");
+    // The CLI's verb says the same.
+    let line = s.ok(&["--token", &editor, "whoami"]);
+    assert_eq!(
+        line.trim(),
+        "API token 'writer' with role editor in namespace 'default'"
+    );
+    let line = s.ok(&["--token", ADMIN, "whoami"]);
+    assert!(line.starts_with("the admin token"), "{line}");
+    assert_eq!(s.json(&["--token", &viewer, "whoami"])["role"], "viewer");
     let (st, b) = call(&http, Method::GET, &access, Some("sp_not_a_token"), None).await;
     assert_eq!(st, 401, "{b}");
     let (st, b) = call(
