@@ -48,7 +48,8 @@ spec:
         execution.checkpointing.interval: 10s
 `;
 
-const EDIT_HEADER = `# Applied as a whole replacement (PUT): a key deleted here is removed on the server.
+const EDIT_HEADER = `# Applied as a whole replacement (PUT): a key deleted here is removed on the server
+# (the namespace's deployment defaults still fill in what the spec leaves out).
 # metadata.resourceVersion is the version you loaded: a change made since is refused (409).
 `;
 
