@@ -2,12 +2,13 @@
 //! running job's state, answered without changing anything.
 //!
 //! The change is read and checked by the same code as the PATCH or the PUT it previews (same body,
-//! same rules, same 4xx answers, `resourceVersion` included), then nothing is written: the deployment as the patch would leave it goes to the
-//! server's previewer ([`PreviewFn`], the controller's `UpgradePreviewer`), which asks Flink to plan
-//! the new template and compares the plan with the state the upgrade would restore. The API never
-//! drives jobs; this is the one place it lets a question reach Flink, and only read-only ones (the
-//! previewer's module docs say why that is safe). A change that leaves `spec.template` alone needs
-//! no restart and is answered here, without Flink.
+//! same rules, same 4xx answers, `resourceVersion` included), then nothing is written: the
+//! deployment as the change would leave it goes to the server's previewer ([`PreviewFn`], the
+//! controller's `UpgradePreviewer`), which asks Flink to plan the new template and compares the plan
+//! with the state the upgrade would restore. The API never drives jobs; this is the one place it
+//! lets a question reach Flink, and only read-only ones (the previewer's module docs say why that is
+//! safe). A change that leaves `spec.template` alone needs no restart and is answered here, without
+//! Flink.
 
 use std::future::Future;
 use std::pin::Pin;
