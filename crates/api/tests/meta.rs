@@ -78,6 +78,11 @@ async fn openapi_describes_every_route() {
             format!("{ns}/deployments/{{deploymentId}}/upgrade-preview"),
             vec!["post"],
         ),
+        (
+            format!("{ns}/deployments/{{deploymentId}}/upgrade-preview/replace"),
+            vec!["post"],
+        ),
+        (format!("{ns}/access"), vec!["get"]),
         (format!("{ns}/deployment-targets"), vec!["get", "post"]),
         (
             format!("{ns}/deployment-targets/{{name}}"),

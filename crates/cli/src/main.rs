@@ -61,6 +61,8 @@ enum Command {
     /// Create, list and delete the namespace's API tokens (with `server --auth`).
     #[command(subcommand)]
     Token(client::token::TokenCmd),
+    /// Who the token is and what role it has in the namespace (`GET …/access`).
+    Whoami,
 }
 
 fn main() -> std::process::ExitCode {
@@ -117,6 +119,7 @@ async fn run_client(global: &GlobalArgs, command: Command) -> client::Result<()>
         }
         Command::Job(cmd) => client::job::run(&c, out, cmd).await,
         Command::Token(cmd) => client::token::run(&c, out, cmd).await,
+        Command::Whoami => client::token::whoami(&c, out).await,
         Command::Storage(cmd) => client::storage::run(&c, out, cmd).await,
     }
 }

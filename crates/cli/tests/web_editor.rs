@@ -1,10 +1,12 @@
 //! The UI's YAML editor in a real headless Chromium, served by the real binary, on a real Flink 2.3:
 //! a deployment is created through "New deployment", edited through "Edit" with the upgrade preview
-//! the server really answers (a renamed stateful uid: state dropped; a stateless operator added:
-//! every state restored) shown before the change is applied, and the change lands in the API; a
-//! change made meanwhile is the server's 409 shown next to the editor, with the text kept. A viewer
-//! token gets no editing controls, an editor token does; a refused manifest shows the server's code,
-//! message and field, what it echoes of the text as text. The run saves a picture of the editor with
+//! the server really answers (a renamed stateful uid: state dropped; a stateless operator added and a
+//! Flink configuration key deleted: every state restored) shown before the change is applied, and the
+//! change lands in the API and in Flink (the edit is a whole replacement: the deleted key is gone
+//! from the new job's configuration); a change made meanwhile is the server's 409 shown next to the
+//! editor, with the text kept. A viewer token gets no editing controls, an editor token does (as the
+//! access route says); a refused manifest shows the server's code, message and field, what it echoes
+//! of the text as text. The run saves a picture of the editor with
 //! the preview to `docs/ui-editor.png` (shown in the README).
 
 mod browser;
@@ -19,6 +21,9 @@ use serde_json::{json, Value};
 use stateplane_testkit::wait::until_async;
 
 const SPEC_VERSION: &str = "com.dataartisans.appmanager.controller.deployment.spec.version";
+/// A Flink configuration key the namespace's defaults do not set; Flink shows it in the job's
+/// configuration (`execution-config.object-reuse-mode`).
+const OBJECT_REUSE: &str = "        pipeline.object-reuse: \"true\"\n";
 
 /// The editor's text.
 async fn editor_text(c: &Client) -> String {
@@ -136,7 +141,10 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
         starter.contains("name: my-deployment") && starter.starts_with('#'),
         "{starter}"
     );
-    let manifest = deployment_yaml("web", &dir, &cluster.example_jar(), "RUNNING");
+    let manifest = deployment_yaml("web", &dir, &cluster.example_jar(), "RUNNING").replace(
+        "execution.checkpointing.interval: 1s\n",
+        &format!("execution.checkpointing.interval: 1s\n{OBJECT_REUSE}"),
+    );
     set_editor_text(&c, &manifest).await;
     click(&c, "editor-apply").await;
     let path = wait_js(
@@ -230,11 +238,31 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
         "a preview changes nothing: {d}"
     );
 
-    // A stateless operator added: every state restores; the second Apply sends the change.
-    let compatible = loaded.replace(
-        "mainArgs: 20 --tag web\n",
-        "mainArgs: 20 --tag web --stateless-map\n",
+    // The running job has the key the edit below deletes.
+    let job_config = |d: &Value| {
+        let job = d["status"]["running"]["jobId"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('-', "");
+        format!("{}/jobs/{job}/config", cluster.rest_url())
+    };
+    let d = get(&http, &format!("{api}/deployments/{id}")).await;
+    let first_job = d["status"]["running"]["jobId"].clone();
+    let config = get(&http, &job_config(&d)).await;
+    assert_eq!(
+        config["execution-config"]["object-reuse-mode"], true,
+        "{config}"
     );
+
+    // A stateless operator added and a Flink configuration key deleted: every state restores; the
+    // second Apply sends the text as a whole, so the deleted key is removed.
+    assert!(loaded.contains(OBJECT_REUSE), "{loaded}");
+    let compatible = loaded
+        .replace(
+            "mainArgs: 20 --tag web\n",
+            "mainArgs: 20 --tag web --stateless-map\n",
+        )
+        .replace(OBJECT_REUSE, "");
     let shown = preview_in_editor(&c, &compatible, "the preview of the added operator").await;
     assert_eq!(shown["decision"], "PROCEEDS", "{shown}");
     assert_eq!(shown["verdict"], "COMPATIBLE", "{shown}");
@@ -255,6 +283,34 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
         "{d}"
     );
     assert_eq!(d["metadata"]["annotations"][SPEC_VERSION], "2", "{d}");
+    let config = &d["spec"]["template"]["spec"]["flinkConfiguration"];
+    assert!(
+        config.get("pipeline.object-reuse").is_none()
+            && config.get("execution.checkpointing.interval").is_some(),
+        "the deleted key is removed, the others kept: {config}"
+    );
+    // The upgrade's new job runs without it.
+    let upgraded = until_async(
+        "the upgraded job RUNNING",
+        Duration::from_secs(120),
+        || async {
+            let d = get(&http, &format!("{api}/deployments/{id}")).await;
+            let running = d["status"]["state"] == "RUNNING"
+                && d["status"]["running"]["jobId"].is_string()
+                && d["status"]["running"]["jobId"] != first_job;
+            if running {
+                Ok(d)
+            } else {
+                Err(d["status"].to_string())
+            }
+        },
+    )
+    .await;
+    let config = get(&http, &job_config(&upgraded)).await;
+    assert_eq!(
+        config["execution-config"]["object-reuse-mode"], false,
+        "Flink's job configuration no longer has pipeline.object-reuse: {config}"
+    );
 
     // A change made after the editor loaded: the server's 409 next to the editor, the text kept.
     click_when_shown(&c, "editor-edit").await;
@@ -332,7 +388,7 @@ async fn can_edit(c: &Client, what: &str) -> Value {
         what,
         "const b = document.querySelector('#editor-new, #editor-edit'); \
          const asked = document.body.dataset.canEdit; \
-         return b && asked ? {asked, shown: b.offsetParent !== null} : null;",
+         return b && asked ? {asked, role: document.body.dataset.role, shown: b.offsetParent !== null} : null;",
         Duration::from_secs(20),
         |v| !v.is_null(),
     )
@@ -365,6 +421,7 @@ async fn a_viewer_gets_no_editing_controls_in_chromium() {
     let (_driver, c) = start_driver().await;
 
     for (who, secret, allowed) in [("viewer", &viewer, false), ("editor", &editor, true)] {
+        // the access route decides: the role it answered is on the page
         for path in [
             "/ui/namespaces/default/deployments",
             "/ui/namespaces/default/deployments/kept",
@@ -373,7 +430,7 @@ async fn a_viewer_gets_no_editing_controls_in_chromium() {
             let v = can_edit(&c, &format!("{who} on {path}")).await;
             assert_eq!(
                 v,
-                json!({"asked": allowed.to_string(), "shown": allowed}),
+                json!({"asked": allowed.to_string(), "role": who, "shown": allowed}),
                 "{who} on {path}"
             );
         }

@@ -5,15 +5,20 @@
 // bodies (Content-Type: application/yaml) and answers YAML when asked (Accept), so the text goes to
 // the API as written and the server's {code, message, field} comes back next to the editor.
 //
-// Before an edit of a RUNNING deployment with upgrade strategy STATEFUL is applied, the same text goes
-// to POST …/upgrade-preview: when the template changes, the verdict and the per-operator table are
-// shown and the change is applied only after a second click. The PATCH carries the resourceVersion
-// the editor loaded, so a change made meanwhile is the server's 409, shown as such; the text is kept
-// on every error. Nothing a resource holds is rendered as markup: app.js's h() sets text only.
+// An edit is applied as a whole replacement: the text goes to PUT …/deployments/{name}, so a key
+// deleted from the text is removed on the server, as it would be from a manifest applied again (the
+// namespace's deployment defaults still fill in what the spec leaves out; the server-managed
+// annotations it loaded may stay as they are: the server keeps its own values). Before an edit of a
+// RUNNING deployment with upgrade strategy STATEFUL is applied, the same text goes to
+// POST …/upgrade-preview/replace, which answers what exactly that PUT would do: when the template
+// changes, the verdict and the per-operator table are shown and the change is applied only after a
+// second click. The text carries the resourceVersion the editor loaded, so a change made meanwhile is
+// the server's 409 (of the preview or of the PUT), shown as such; the text is kept on every error.
+// Creating a deployment is a POST of the text. Nothing a resource holds is rendered as markup: app.js's
+// h() sets text only.
 //
-// Who may edit: no API route says what the session's token may do, so the editor asks the upgrade
-// preview of a deployment id that cannot exist (a write route that changes nothing): 403 means the
-// token may only read and the editing controls stay hidden; anything else (404) means it may write.
+// Who may edit: GET …/namespaces/{ns}/access says the session's role in the namespace; the editing
+// controls are shown to editors, owners and the admin (and on a server without access control).
 // Uses app.js's helpers (h, $, API, page, nsPath, uiPath, pill, notice, clearError, toLogin).
 
 const EDITOR_STARTER = `# A new deployment of a Flink jar. Replace the name and the artifact, then Apply.
@@ -43,9 +48,13 @@ spec:
         execution.checkpointing.interval: 10s
 `;
 
-const EDIT_HEADER = `# Sent as a JSON merge patch: a key left out is kept, a key set to null is removed.
+const EDIT_HEADER = `# Applied as a whole replacement (PUT): a key deleted here is removed on the server
+# (the namespace's deployment defaults still fill in what the spec leaves out).
 # metadata.resourceVersion is the version you loaded: a change made since is refused (409).
 `;
+
+/** The roles that may write deployments (see the access route; viewers only read). */
+const WRITING_ROLES = ['editor', 'owner', 'admin'];
 
 /** The words for each operator fate of the preview. */
 const FATE_WORDS = {
@@ -81,10 +90,11 @@ const editorAccess = new Map();
 /** Whether this session may write deployments of the namespace (see the header); asked once a page. */
 function canEdit() {
   if (!editorAccess.has(page.ns)) {
-    const probe = yamlCall('POST', nsPath('/deployments/00000000-0000-0000-0000-000000000000/upgrade-preview'), '{}')
-      .then(() => true, (e) => e.status !== 403);
-    editorAccess.set(page.ns, probe);
-    probe.then((ok) => { document.body.dataset.canEdit = String(ok); });
+    const asked = yamlCall('GET', nsPath('/access')).then(
+      (a) => { document.body.dataset.role = a.role; return WRITING_ROLES.includes(a.role); },
+      () => false);
+    editorAccess.set(page.ns, asked);
+    asked.then((ok) => { document.body.dataset.canEdit = String(ok); });
   }
   return editorAccess.get(page.ns);
 }
@@ -104,7 +114,7 @@ function editDeploymentButton(d) {
   return editorButton('editor-edit', 'Edit', 'Edit the deployment as YAML (a template change is previewed first)', () => openEditor(d));
 }
 
-/** The deployment as YAML without its status: the server's own YAML, the top-level `status:` block cut. */
+/** The deployment as YAML without its status: the server's own YAML, the top-level `status:` block cut (one final newline). */
 function withoutStatus(yamlText) {
   const out = [];
   let skipping = false;
@@ -112,7 +122,7 @@ function withoutStatus(yamlText) {
     if (/^\S/.test(line)) skipping = /^status\s*:/.test(line);
     if (!skipping) out.push(line);
   }
-  return out.join('\n').replace(/\n+$/, '\n');
+  return out.join('\n').replace(/\n*$/, '\n');
 }
 
 /** The editor's dialog, built once. */
@@ -208,8 +218,9 @@ async function openEditor(d) {
   };
   $('#editor-title').textContent = d ? `Edit ${d.metadata.name}` : 'New deployment';
   $('#editor-hint').textContent = d
-    ? 'The deployment\'s metadata and spec as YAML. A template change of a running deployment with a STATEFUL '
-      + 'upgrade is previewed before it is applied: which operators\' state would restore, be dropped or start new.'
+    ? 'The deployment\'s metadata and spec as YAML, applied as a whole: what you delete is removed. A template '
+      + 'change of a running deployment with a STATEFUL upgrade is previewed before it is applied: which '
+      + 'operators\' state would restore, be dropped or start new.'
     : `Creates a deployment in namespace ${page.ns}.`;
   editorError(null);
   reload.hidden = true;
@@ -233,7 +244,7 @@ async function openEditor(d) {
       location.href = uiPath(`/deployments/${created.metadata.id}`);
       return;
     }
-    const updated = await yamlCall('PATCH', nsPath(`/deployments/${d.metadata.id}`), body);
+    const updated = await yamlCall('PUT', nsPath(`/deployments/${encodeURIComponent(d.metadata.name)}`), body);
     dialog.close();
     clearError();
     const version = (updated.metadata.annotations || {})[SPEC_VERSION];
@@ -254,7 +265,7 @@ async function openEditor(d) {
       apply.textContent = 'Previewing…';
       let preview;
       try {
-        preview = await yamlCall('POST', nsPath(`/deployments/${d.metadata.id}/upgrade-preview`), body);
+        preview = await yamlCall('POST', nsPath(`/deployments/${d.metadata.id}/upgrade-preview/replace`), body);
       } catch (e) {
         if (e.status !== 503) throw e;
         // Flink or storage did not answer: say so, and let the user decide without a preview

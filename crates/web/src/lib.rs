@@ -13,8 +13,10 @@
 //! - `/ui/namespaces/{ns}/deployments/{id}` (id or name): overview, actions, and the tabs Snapshots
 //!   (the row the next start restores from carries `data-next-restore="true"` and a badge with the
 //!   reason; skipped rows say why), Jobs and Events;
-//! - the YAML editor (`editor.js`): "New deployment" on the list, "Edit" on a deployment, with the
-//!   upgrade preview shown before a template change of a running stateful deployment is applied.
+//! - the YAML editor (`editor.js`): "New deployment" on the list (a POST), "Edit" on a deployment (a
+//!   whole replacement, PUT: a key deleted from the text is removed), with the upgrade preview of that
+//!   replacement shown before a template change of a running stateful deployment is applied; the
+//!   controls are shown to the roles that may write, as `GET …/access` says.
 //!
 //! - the login page ([`login_page`]), shown by the API's access control when the server requires a token.
 //!

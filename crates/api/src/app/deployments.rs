@@ -379,9 +379,8 @@ pub async fn patch(
     apply_checked(store, blob, ns, id_or_name, &p, |_| Ok(patch.clone())).await
 }
 
-/// The stored deployment and what a PATCH with `body` would make of it, with every check of the
-/// PATCH, written nowhere (the upgrade preview's question).
-pub(super) async fn patched(
+/// The preview of a PATCH with `body`: the stored deployment and what the PATCH would make of it.
+pub(super) async fn patch_preview(
     store: &dyn Store,
     blob: Option<&str>,
     ns: &str,
@@ -390,18 +389,54 @@ pub(super) async fn patched(
 ) -> ApiResult<(Deployment, Deployment)> {
     let p = split_patch(body)?;
     let current = resolve(store, ns, id_or_name).await?;
-    super::teardown::refuse_if_being_deleted(&current)?;
-    check_fixed(&p.fixed, &current)?;
-    let next = apply_patch(&current, &p.patch)?;
+    let next = checked_next(store, blob, ns, &current, &p, |_| Ok(p.patch.clone())).await?;
+    Ok((current.clone(), next.unwrap_or(current)))
+}
+
+/// What `p` (with `make_patch`'s merge patch for `current`) makes of `current`, through every check
+/// of a PATCH: deletion under way, `resourceVersion`, fixed metadata, validation, secret references,
+/// savepoints, target and Flink version. `None` when it changes nothing (then nothing is checked
+/// further, as nothing would be written). Writes nothing: the PATCH, the PUT and both upgrade
+/// previews share it, so a preview answers exactly what the write would.
+pub(super) async fn checked_next(
+    store: &dyn Store,
+    blob: Option<&str>,
+    ns: &str,
+    current: &Deployment,
+    p: &PatchPlan,
+    make_patch: impl Fn(&Deployment) -> ApiResult<Value>,
+) -> ApiResult<Option<Deployment>> {
+    super::teardown::refuse_if_being_deleted(current)?;
+    if let Some(expected) = p.expected {
+        if expected != current.metadata.resource_version {
+            return Err(stale(
+                "deployment",
+                &current.metadata.name,
+                expected,
+                current.metadata.resource_version,
+            ));
+        }
+    }
+    check_fixed(&p.fixed, current)?;
+    let next = apply_patch(current, &make_patch(current)?)?;
+    if next == *current {
+        return Ok(None);
+    }
     next.validate()?;
     if next.spec.template != current.spec.template {
         super::secret_values::check_references(store, ns, &next.spec).await?;
     }
-    check_savepoint_features(&current, &next, blob)?;
+    check_savepoint_features(current, &next, blob)?;
     if next.spec.deployment_target_name != current.spec.deployment_target_name {
         check_target(store, ns, &next.spec).await?;
     }
-    Ok((current, next))
+    if next.spec.deployment_target_name != current.spec.deployment_target_name
+        || next.spec.template.spec.artifact.flink_version
+            != current.spec.template.spec.artifact.flink_version
+    {
+        check_flink_version(store, ns, &next.spec).await?;
+    }
+    Ok(Some(next))
 }
 
 /// The read-check-write loop of a PATCH (and of a PUT, written as a PATCH): `make_patch` gives the
@@ -416,36 +451,9 @@ pub(super) async fn apply_checked(
 ) -> ApiResult<Deployment> {
     for _ in 0..CAS_ATTEMPTS {
         let current = resolve(store, ns, id_or_name).await?;
-        super::teardown::refuse_if_being_deleted(&current)?;
-        if let Some(expected) = p.expected {
-            if expected != current.metadata.resource_version {
-                return Err(stale(
-                    "deployment",
-                    &current.metadata.name,
-                    expected,
-                    current.metadata.resource_version,
-                ));
-            }
-        }
-        check_fixed(&p.fixed, &current)?;
-        let next = apply_patch(&current, &make_patch(&current)?)?;
-        if next == current {
+        let Some(next) = checked_next(store, blob, ns, &current, p, &make_patch).await? else {
             return Ok(current);
-        }
-        next.validate()?;
-        if next.spec.template != current.spec.template {
-            super::secret_values::check_references(store, ns, &next.spec).await?;
-        }
-        check_savepoint_features(&current, &next, blob)?;
-        if next.spec.deployment_target_name != current.spec.deployment_target_name {
-            check_target(store, ns, &next.spec).await?;
-        }
-        if next.spec.deployment_target_name != current.spec.deployment_target_name
-            || next.spec.template.spec.artifact.flink_version
-                != current.spec.template.spec.artifact.flink_version
-        {
-            check_flink_version(store, ns, &next.spec).await?;
-        }
+        };
         match store.deployment_update(&next).await {
             Ok(d) => return Ok(d),
             Err(StoreError::Conflict { actual, .. }) => {

@@ -14,7 +14,7 @@ use stateplane_model::merge::{diff, with_defaults};
 use stateplane_model::{validate_dns_label, Deployment, DeploymentId, DeploymentTarget};
 use stateplane_store::{Store, StoreError};
 
-use super::deployments::{self, apply_checked, patchable, PatchPlan};
+use super::deployments::{self, apply_checked, checked_next, patchable, PatchPlan};
 use super::{busy, ensure_namespace, or_not_found, stale, CAS_ATTEMPTS};
 use crate::bodies::{CreateMetadata, DeploymentCreate, DeploymentTargetCreate};
 use crate::compat_bodies::{DeploymentPut, DeploymentTargetPut, PutMetadata};
@@ -54,6 +54,64 @@ fn fixed_of(meta: &PutMetadata) -> Map<String, Value> {
         .collect()
 }
 
+/// A whole replacement of a deployment, as a PATCH: the checks of the body that need no stored
+/// deployment, and the deployment wanted (the namespace's defaults merged under the spec sent), from
+/// which [`Replacement::patch_for`] computes the merge patch for the deployment as stored at each
+/// attempt. The PUT and the upgrade preview of a PUT both use it, so the preview answers exactly
+/// what the PUT would do.
+pub(super) struct Replacement {
+    pub(super) plan: PatchPlan,
+    wanted: Value,
+}
+
+impl Replacement {
+    /// The replacement of deployment `name` (stored) by `meta` and `spec`.
+    pub(super) async fn of(
+        store: &dyn Store,
+        ns: &str,
+        name: &str,
+        meta: PutMetadata,
+        spec: Map<String, Value>,
+    ) -> ApiResult<Self> {
+        check_names(&meta, ns, name)?;
+        let defaults = store.deployment_defaults_get(ns).await?;
+        let wanted = json!({
+            "metadata": {
+                "labels": meta.labels,
+                "annotations": meta.annotations,
+                "displayName": meta.display_name,
+            },
+            "spec": with_defaults(&defaults.spec, &Value::Object(spec)),
+        });
+        let plan = PatchPlan {
+            patch: Value::Null,
+            expected: meta.resource_version,
+            fixed: fixed_of(&meta),
+        };
+        Ok(Self { plan, wanted })
+    }
+
+    /// The merge patch from `current` to the deployment wanted: a key left out is removed.
+    pub(super) fn patch_for(&self, current: &Deployment) -> Value {
+        diff(&patchable(current), &self.wanted)
+    }
+}
+
+/// The preview of a PUT replacing deployment `id_or_name` (which must exist: a PUT that would create
+/// one has nothing to preview) with `body`: the stored deployment and what the PUT would make of it.
+pub(super) async fn replace_preview(
+    store: &dyn Store,
+    blob: Option<&str>,
+    ns: &str,
+    id_or_name: &str,
+    body: DeploymentPut,
+) -> ApiResult<(Deployment, Deployment)> {
+    let current = deployments::resolve(store, ns, id_or_name).await?;
+    let r = Replacement::of(store, ns, &current.metadata.name, body.metadata, body.spec).await?;
+    let next = checked_next(store, blob, ns, &current, &r.plan, |c| Ok(r.patch_for(c))).await?;
+    Ok((current.clone(), next.unwrap_or(current)))
+}
+
 pub async fn deployment(
     store: &dyn Store,
     blob: Option<&str>,
@@ -88,26 +146,9 @@ pub async fn deployment(
             deployments::create(store, ns, create).await?,
         ));
     };
-    check_names(&meta, ns, &existing.metadata.name)?;
-    let defaults = store.deployment_defaults_get(ns).await?;
-    let wanted = json!({
-        "metadata": {
-            "labels": meta.labels,
-            "annotations": meta.annotations,
-            "displayName": meta.display_name,
-        },
-        "spec": with_defaults(&defaults.spec, &Value::Object(body.spec)),
-    });
-    let plan = PatchPlan {
-        patch: Value::Null,
-        expected: meta.resource_version,
-        fixed: fixed_of(&meta),
-    };
     let name = existing.metadata.name.clone();
-    let replaced = apply_checked(store, blob, ns, &name, &plan, |current| {
-        Ok(diff(&patchable(current), &wanted))
-    })
-    .await?;
+    let r = Replacement::of(store, ns, &name, meta, body.spec).await?;
+    let replaced = apply_checked(store, blob, ns, &name, &r.plan, |c| Ok(r.patch_for(c))).await?;
     Ok(Upserted::Replaced(replaced))
 }
 

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 
+pub mod access;
 pub mod api_tokens;
 pub mod compat;
 pub mod deployment_defaults;
@@ -54,6 +55,7 @@ pub(crate) fn declared() -> OpenApiRouter<AppState> {
             namespaces::namespace_get,
             namespaces::namespace_delete
         ))
+        .routes(routes!(access::access_get))
         .routes(routes!(
             deployment_defaults::deployment_defaults_get,
             deployment_defaults::deployment_defaults_patch
@@ -70,6 +72,7 @@ pub(crate) fn declared() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(deployments::deployment_restore_preview))
         .routes(routes!(upgrade_preview::deployment_upgrade_preview))
+        .routes(routes!(upgrade_preview::deployment_replace_preview))
         .routes(routes!(
             deployment_targets::deployment_target_list,
             deployment_targets::deployment_target_create

@@ -1,6 +1,7 @@
 //! `stateplane token create|list|delete`: API tokens of a namespace, through the platform API's
 //! routes (`/apitokens/v1/namespaces/{ns}/apitokens`). Needs an owner token of the namespace or the
-//! admin token (`--token` / `STATEPLANE_TOKEN`).
+//! admin token (`--token` / `STATEPLANE_TOKEN`). `stateplane whoami`: who the token is and its role
+//! in the namespace, as the server's `GET …/access` says (any role may ask).
 //!
 //! `create` prints the new token's secret alone on stdout (what it says around it goes to stderr), so
 //! `export STATEPLANE_TOKEN=$(stateplane token create ci --role editor)` works; it is shown this once.
@@ -86,6 +87,29 @@ pub async fn run(c: &Client, out: Output, cmd: TokenCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `stateplane whoami`: one line (or the API's answer with `-o json|yaml`).
+pub async fn whoami(c: &Client, out: Output) -> Result<()> {
+    let raw = c.get(&["access"], &[]).await?;
+    if out.print_raw(&raw)? {
+        return Ok(());
+    }
+    let s = |k: &str| raw[k].as_str().unwrap_or("?").to_string();
+    let ns = s("namespace");
+    match raw["principal"].as_str() {
+        Some("token") => println!(
+            "API token '{}' with role {} in namespace '{ns}'",
+            s("tokenName"),
+            s("role")
+        ),
+        Some("admin") => println!("the admin token (may do everything, in namespace '{ns}' too)"),
+        _ => println!(
+            "no access control on this server: every caller may do everything (role {})",
+            s("role")
+        ),
+    }
+    Ok(())
 }
 
 /// `<server>/apitokens/v1/namespaces/<ns>/apitokens[/<name>]`, under the server URL's own path.
