@@ -290,8 +290,21 @@ impl Harness {
         self.wait_pass(name, &id, first).await;
         let second = logs::mark();
         self.nudge(name).await;
-        self.wait_pass(name, &id, second).await;
-        logs::planned(&id, second).pop().unwrap_or_default()
+        // The pass's decision: what it planned once it had looked (Observe) and done the
+        // housekeeping of snapshots taken before (SummarizeSavepoint).
+        let r = logs::wait_for(
+            &format!("a decision of a reconcile pass of deployment {name}"),
+            T,
+            second,
+            |r| {
+                let action = r.field("action").unwrap_or_default();
+                logs::is_pass_of(r, &id)
+                    && !action.starts_with("Observe")
+                    && !action.starts_with("SummarizeSavepoint")
+            },
+        )
+        .await;
+        r.field("action").unwrap_or_default().to_string()
     }
 
     /// Waits for a pass of deployment `id` planned after `mark`.
@@ -488,3 +501,13 @@ pub fn has_metadata(location: &str) -> bool {
 }
 
 pub const T: Duration = Duration::from_secs(60);
+
+/// Whether a planned action (Debug form, from [`logs::planned`]) leaves the job and the deployment's
+/// course alone: looking, steady, conditions, or reading a completed savepoint's `_metadata` (the
+/// summary of a snapshot taken before, written whenever its pass comes).
+pub fn leaves_the_job_alone(action: &str) -> bool {
+    action == "Steady"
+        || action.starts_with("Observe")
+        || action.starts_with("SetConditions")
+        || action.starts_with("SummarizeSavepoint")
+}
