@@ -2,32 +2,10 @@
 //! labelSelector, `/api/v1/status`, a Kubernetes target's clear 422, YAML numbers kept as text, secret
 //! values (owner only, never returned, missing → 422, sensitive values masked and kept on send-back).
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use serde_json::json;
 
-use serde_json::{json, Value};
-use stateplane_testkit::process::{start_server, ServerProcess as Proc};
-
-fn spawn(data_dir: &Path) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stateplane"));
-    cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "debug")
-        .env_remove("STATEPLANE_SECRET_KEY")
-        .env("NO_COLOR", "1");
-    start_server(&mut cmd, Duration::from_secs(30))
-}
-
-async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
+mod vvp;
+use vvp::{send, spawn};
 
 const MANIFEST: &str = r#"
 apiVersion: v1
@@ -63,7 +41,7 @@ spec:
 #[tokio::test]
 async fn ververica_tooling_works_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let p = spawn(dir.path());
+    let p = spawn(dir.path(), &[]);
     let c = reqwest::Client::new();
     let ns = format!("{}/api/v1/namespaces/default", p.base);
 

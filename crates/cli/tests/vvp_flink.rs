@@ -17,64 +17,12 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use stateplane_testkit::process::{start_server, ServerProcess as Proc};
+
+mod vvp;
 use stateplane_testkit::wait::until_async;
-
-/// A job's first start on a fresh cluster can take a while on a small machine.
-const T: Duration = Duration::from_secs(120);
-
-fn spawn(data_dir: &Path, extra: &[&str]) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stateplane"));
-    cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .env(
-            "RUST_LOG",
-            "debug,sqlx=warn,hyper=info,h2=info,tower=info,reqwest=info",
-        )
-        .env_remove("STATEPLANE_SECRET_KEY")
-        .env_remove("STATEPLANE_ADMIN_TOKEN")
-        .env_remove("STATEPLANE_AUTH")
-        .env_remove("STATEPLANE_DATABASE_URL")
-        .env("NO_COLOR", "1");
-    start_server(&mut cmd, Duration::from_secs(30))
-}
-
-async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-/// Polls `GET url` (with `token`, if any) until `f` holds for the answer.
-async fn poll(
-    c: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    what: &str,
-    f: impl Fn(&Value) -> bool,
-) -> Value {
-    until_async(what, T, || async {
-        let mut r = c.get(url);
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        let (s, b) = send(r).await;
-        if s == 200 && f(&b) {
-            Ok(b)
-        } else {
-            Err(format!("{s} {b}"))
-        }
-    })
-    .await
-}
+use vvp::{poll, send, spawn, T};
 
 fn flink_job(d: &Value) -> String {
     d["status"]["running"]["jobId"]

@@ -13,16 +13,11 @@
 //! properties. The only accepted differences are in [`DELIBERATE`], each with its reason (the README's
 //! "Ververica API compatibility" section lists them too).
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
-
 use serde_json::{json, Value};
-use stateplane_testkit::process::{start_server, ServerProcess};
-use stateplane_testkit::wait::until_async;
 
-/// A job's first start on a fresh cluster can take a while on a small machine.
-const T: Duration = Duration::from_secs(120);
+mod vvp;
+use stateplane_testkit::wait::until_async;
+use vvp::{poll, send, spawn, T};
 
 /// Ververica's document, kept beside the tests so that they do not depend on a path outside the
 /// checkout.
@@ -168,41 +163,6 @@ fn pointer_matches(pattern: &str, at: &str) -> bool {
     p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| *p == "*" || p == a)
 }
 
-fn spawn(data_dir: &Path) -> ServerProcess {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stateplane"));
-    cmd.args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "info,sqlx=warn")
-        .env_remove("STATEPLANE_SECRET_KEY")
-        .env_remove("STATEPLANE_ADMIN_TOKEN")
-        .env_remove("STATEPLANE_AUTH")
-        .env_remove("STATEPLANE_DATABASE_URL")
-        .env("NO_COLOR", "1");
-    start_server(&mut cmd, Duration::from_secs(30))
-}
-
-async fn send(r: reqwest::RequestBuilder) -> (u16, Value) {
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn poll(c: &reqwest::Client, url: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
-    until_async(what, T, || async {
-        let (s, b) = send(c.get(url)).await;
-        if s == 200 && f(&b) {
-            Ok(b)
-        } else {
-            Err(format!("{s} {b}"))
-        }
-    })
-    .await
-}
-
 const NS: &str = "/api/v1/namespaces/{namespace}";
 
 fn op(method: &'static str, tail: &str) -> (&'static str, String) {
@@ -236,7 +196,7 @@ async fn real_answers_validate_against_ververicas_definitions() {
     let flink = cluster.rest_url().to_string();
     let jar = cluster.example_jar();
     let dir = stateplane_testkit::temp_dir();
-    let p = spawn(&dir.path().join("data"));
+    let p = spawn(&dir.path().join("data"), &[]);
     let c = reqwest::Client::new();
     let ns = format!("{}/api/v1/namespaces/default", p.base);
     let check = |what: &str, (m, path): (&str, String), s: u16, b: &Value, def: &str| {
@@ -348,6 +308,7 @@ async fn real_answers_validate_against_ververicas_definitions() {
     let d = poll(
         &c,
         &format!("{ns}/deployments/counter"),
+        None,
         "counter RUNNING",
         |d| d["status"]["state"] == "RUNNING",
     )
@@ -399,6 +360,7 @@ async fn real_answers_validate_against_ververicas_definitions() {
     let b = poll(
         &c,
         &format!("{ns}/savepoints/{sp}"),
+        None,
         "the savepoint COMPLETED",
         |b| b["status"]["state"] == "COMPLETED",
     )
@@ -437,6 +399,7 @@ async fn real_answers_validate_against_ververicas_definitions() {
     poll(
         &c,
         &format!("{ns}/savepoints/{sp2}"),
+        None,
         "the second savepoint COMPLETED",
         |b| b["status"]["state"] == "COMPLETED",
     )
@@ -489,6 +452,7 @@ async fn real_answers_validate_against_ververicas_definitions() {
     let d = poll(
         &c,
         &format!("{ns}/deployments/counter"),
+        None,
         "counter CANCELLED",
         |d| d["status"]["state"] == "CANCELLED",
     )
