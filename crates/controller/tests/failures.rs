@@ -259,15 +259,9 @@ async fn a_stateless_upgrade_cancels_and_starts_empty() {
         json!({"spec": {"template": {"spec": {"artifact": {"mainArgs": "25"}}}}}),
     )
     .await;
-    let d = h
-        .wait_for("stateless", "the new job runs", T, |d| {
-            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job1.as_str()
-        })
+    let job2 = h
+        .wait_new_job("stateless", "the new job runs", &job1, T)
         .await;
-    let job2 = d["status"]["running"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
     h.wait_checkpoint(&job2).await;
     assert_eq!(h.flink_restored_path(&job2).await, None);
     assert!(!h

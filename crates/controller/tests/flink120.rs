@@ -31,15 +31,6 @@ fn running_job(d: &Value) -> String {
     str_of(d, "/status/running/jobId").to_string()
 }
 
-async fn wait_new_job(h: &Harness, name: &str, previous: &str) -> String {
-    let d = h
-        .wait_for(name, "a new job runs", T, |d| {
-            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != previous
-        })
-        .await;
-    running_job(&d)
-}
-
 /// Waits until the target reports a reachable cluster of `version`.
 async fn wait_target_version(h: &Harness, target: &str, version: &str) -> Value {
     until_async(
@@ -120,7 +111,7 @@ async fn lifecycle_on_flink_1_20() {
     assert!(has_metadata(&suspend_loc));
     h.patch("deployments/life120", json!({"spec": {"state": "RUNNING"}}))
         .await;
-    let job2 = wait_new_job(&h, "life120", &job1).await;
+    let job2 = h.wait_new_job("life120", "a new job runs", &job1, T).await;
     let restored = h.flink_restored_path(&job2).await.expect("job 2 restored");
     assert!(
         same_location(&restored, &suspend_loc),
@@ -158,7 +149,7 @@ async fn lifecycle_on_flink_1_20() {
         json!({"spec": {"state": "RUNNING", "restoreStrategy": {"kind": "LATEST_SAVEPOINT"}}}),
     )
     .await;
-    let job3 = wait_new_job(&h, "life120", &job2).await;
+    let job3 = h.wait_new_job("life120", "a new job runs", &job2, T).await;
     let restored = h.flink_restored_path(&job3).await.expect("job 3 restored");
     assert!(
         same_location(&restored, &user_loc),
@@ -173,7 +164,7 @@ async fn lifecycle_on_flink_1_20() {
         )
         .await;
     assert!(s.is_success(), "{s} {b}");
-    let job4 = wait_new_job(&h, "life120", &job3).await;
+    let job4 = h.wait_new_job("life120", "a new job runs", &job3, T).await;
     let sps = h.savepoints(&dep_id).await;
     let upgrade = sps
         .iter()

@@ -80,15 +80,7 @@ async fn the_seeds_lifecycle_end_to_end() {
     // resume restores the SUSPEND savepoint, in Flink's own view.
     h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
         .await;
-    let d = h
-        .wait_for("life", "a new job runs", T, |d| {
-            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job1.as_str()
-        })
-        .await;
-    let job2 = d["status"]["running"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let job2 = h.wait_new_job("life", "a new job runs", &job1, T).await;
     let restored = h.flink_restored_path(&job2).await.expect("job 2 restored");
     assert!(
         same_location(&restored, &suspend_loc),
@@ -169,15 +161,7 @@ async fn the_seeds_lifecycle_end_to_end() {
     // ... and it is what the next start restores under LATEST_SAVEPOINT.
     h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
         .await;
-    let d = h
-        .wait_for("life", "job 3 runs", T, |d| {
-            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job2.as_str()
-        })
-        .await;
-    let job3 = d["status"]["running"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let job3 = h.wait_new_job("life", "job 3 runs", &job2, T).await;
     let restored = h.flink_restored_path(&job3).await.expect("job 3 restored");
     assert!(
         same_location(&restored, &user_loc),
@@ -204,15 +188,7 @@ async fn the_seeds_lifecycle_end_to_end() {
         .to_string();
     h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
         .await;
-    let d = h
-        .wait_for("life", "job 4 runs", T, |d| {
-            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job3.as_str()
-        })
-        .await;
-    let job4 = d["status"]["running"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let job4 = h.wait_new_job("life", "job 4 runs", &job3, T).await;
     let restored = h.flink_restored_path(&job4).await.expect("job 4 restored");
     assert!(
         same_location(&restored, &newest_loc),
@@ -228,15 +204,9 @@ async fn the_seeds_lifecycle_end_to_end() {
         .await;
     assert!(s.is_success(), "{s} {b}");
     assert_eq!(b["metadata"]["annotations"][SPEC_VERSION_ANNOTATION], "2");
-    let d = h
-        .wait_for("life", "the upgraded job runs", T, |d| {
-            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job4.as_str()
-        })
+    let job5 = h
+        .wait_new_job("life", "the upgraded job runs", &job4, T)
         .await;
-    let job5 = d["status"]["running"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let sps = h.savepoints(&dep_id).await;
     let upgrade = sps
         .iter()
@@ -276,15 +246,7 @@ async fn the_seeds_lifecycle_end_to_end() {
     h.wait_state("life", "CANCELLED", T).await;
     h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
         .await;
-    let d = h
-        .wait_for("life", "job 6 runs", T, |d| {
-            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job5.as_str()
-        })
-        .await;
-    let job6 = d["status"]["running"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let job6 = h.wait_new_job("life", "job 6 runs", &job5, T).await;
     h.wait_checkpoint(&job6).await;
     assert_eq!(
         h.flink_restored_path(&job6).await,

@@ -55,15 +55,9 @@ async fn a_sql_deployment_suspends_and_resumes_on_flink_1_20() {
 
     h.patch("deployments/sql120", json!({"spec": {"state": "RUNNING"}}))
         .await;
-    let d = h
-        .wait_for("sql120", "the resumed job runs", SQL_T, |d| {
-            d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != job1.as_str()
-        })
+    let job2 = h
+        .wait_new_job("sql120", "the resumed job runs", &job1, SQL_T)
         .await;
-    let job2 = d["status"]["running"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let restored = h.flink_restored_path(&job2).await.expect("job 2 restored");
     assert!(
         same_location(&restored, &suspend_loc),

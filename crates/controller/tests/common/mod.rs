@@ -256,6 +256,26 @@ impl Harness {
         .await
     }
 
+    /// Waits until the deployment is RUNNING a job other than `previous` (`what` names the wait);
+    /// returns that job's id.
+    pub async fn wait_new_job(
+        &self,
+        name: &str,
+        what: &str,
+        previous: &str,
+        timeout: Duration,
+    ) -> String {
+        let d = self
+            .wait_for(name, what, timeout, |d| {
+                d["status"]["state"] == "RUNNING" && d["status"]["running"]["jobId"] != previous
+            })
+            .await;
+        d["status"]["running"]["jobId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// The deployment's id.
     pub async fn id_of(&self, name: &str) -> String {
         let d = self.deployment(name).await;
