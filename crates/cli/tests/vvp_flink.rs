@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 mod vvp;
 use stateplane_testkit::wait::until_async;
-use vvp::{poll, send, spawn, T};
+use vvp::{poll, send, spawn, wait_gone, T};
 
 fn flink_job(d: &Value) -> String {
     d["status"]["running"]["jobId"]
@@ -451,14 +451,11 @@ async fn a_third_party_client_drives_a_deployment_with_plain_http() {
             .is_some_and(|a| a.contains("being deleted")),
         "{b}"
     );
-    until_async("the deployment to be gone", T, || async {
-        let (s, b) = send(c.get(format!("{ns}/deployments/clicks"))).await;
-        if s == 404 {
-            Ok(())
-        } else {
-            Err(format!("{s} {b}"))
-        }
-    })
+    wait_gone(
+        &c,
+        &format!("{ns}/deployments/clicks"),
+        "the deployment to be gone",
+    )
     .await;
 }
 

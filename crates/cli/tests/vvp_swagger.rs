@@ -16,8 +16,7 @@
 use serde_json::{json, Value};
 
 mod vvp;
-use stateplane_testkit::wait::until_async;
-use vvp::{poll, send, spawn, T};
+use vvp::{poll, send, spawn, wait_gone};
 
 /// Ververica's document, kept beside the tests so that they do not depend on a path outside the
 /// checkout.
@@ -491,14 +490,11 @@ async fn real_answers_validate_against_ververicas_definitions() {
         b["metadata"]["annotations"]["stateplane.io/deletion"], "disposing-snapshot-data",
         "{b}"
     );
-    until_async("the deployment to be gone", T, || async {
-        let (s, b) = send(c.get(format!("{ns}/deployments/counter"))).await;
-        if s == 404 {
-            Ok(())
-        } else {
-            Err(format!("{s} {b}"))
-        }
-    })
+    wait_gone(
+        &c,
+        &format!("{ns}/deployments/counter"),
+        "the deployment to be gone",
+    )
     .await;
     let (s, b) = send(c.delete(format!("{ns}/secret-values/TAG"))).await;
     check(

@@ -66,3 +66,16 @@ pub async fn poll(
     })
     .await
 }
+
+/// Waits until `GET url` answers 404 (`what` names the wait).
+pub async fn wait_gone(c: &reqwest::Client, url: &str, what: &str) {
+    until_async(what, T, || async {
+        let (s, b) = send(c.get(url)).await;
+        if s == 404 {
+            Ok(())
+        } else {
+            Err(format!("{s} {b}"))
+        }
+    })
+    .await;
+}
