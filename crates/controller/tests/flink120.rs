@@ -51,16 +51,9 @@ async fn wait_target_version(h: &Harness, target: &str, version: &str) -> Value 
 
 /// `(key, count)` of every line the example job printed under `tag` into a TaskManager's stdout.
 fn printed(stdout: &Path, tag: &str) -> Vec<(u64, u64)> {
-    let text = std::fs::read_to_string(stdout).unwrap_or_default();
-    let prefix = format!("{tag}> ");
-    text.lines()
-        .filter_map(|l| l.strip_prefix(&prefix))
-        .filter_map(|l| {
-            let mut f = l
-                .split_whitespace()
-                .map(|kv| kv.split_once('=').and_then(|(_, v)| v.parse().ok()));
-            Some((f.next()??, f.next()??))
-        })
+    stateplane_testkit::flink::example_job_lines(stdout, tag)
+        .into_iter()
+        .map(|(key, count, _)| (key, count))
         .collect()
 }
 

@@ -99,17 +99,7 @@ async fn completed_savepoint(c: &FlinkClient, job: &FlinkJobId, trigger: &Trigge
 
 /// `(key, count, last)` of every line the example job printed with `tag`.
 fn printed(tag: &str) -> Vec<(u64, u64, u64)> {
-    let text = std::fs::read_to_string(shared_cluster().taskmanager_stdout()).unwrap_or_default();
-    let prefix = format!("{tag}> ");
-    text.lines()
-        .filter_map(|l| l.strip_prefix(&prefix))
-        .filter_map(|l| {
-            let mut f = l
-                .split_whitespace()
-                .map(|kv| kv.split_once('=').and_then(|(_, v)| v.parse().ok()));
-            Some((f.next()??, f.next()??, f.next()??))
-        })
-        .collect()
+    stateplane_testkit::flink::example_job_lines(&shared_cluster().taskmanager_stdout(), tag)
 }
 
 fn unique_tag(name: &str) -> String {

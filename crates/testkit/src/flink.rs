@@ -60,6 +60,23 @@ pub struct TestCluster {
     _watchdog: Option<Mutex<ChildStdin>>,
 }
 
+/// `(key, count, last)` of every line the example job (`examples/stateful-counter`) printed with
+/// `tag` into a TaskManager's stdout (`<tag>> key=K count=C last=L`), in order; lines of other tags
+/// and partial lines are skipped.
+pub fn example_job_lines(stdout: &Path, tag: &str) -> Vec<(u64, u64, u64)> {
+    let text = std::fs::read_to_string(stdout).unwrap_or_default();
+    let prefix = format!("{tag}> ");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter_map(|l| {
+            let mut f = l
+                .split_whitespace()
+                .map(|kv| kv.split_once('=').and_then(|(_, v)| v.parse().ok()));
+            Some((f.next()??, f.next()??, f.next()??))
+        })
+        .collect()
+}
+
 /// The cluster of this test binary, started on first use (blocking, ~5 s; longer the first time on a
 /// machine, when Flink gets installed). Its version is `STATEPLANE_TEST_FLINK_VERSION`, default
 /// [`DEFAULT_FLINK_VERSION`].

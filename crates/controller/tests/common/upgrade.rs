@@ -59,17 +59,7 @@ pub fn ids_with<'a>(f: &'a BTreeMap<String, String>, fate: &str) -> Vec<&'a str>
 
 /// `(key, count, last)` of every line the job tagged `tag` printed, in order.
 pub fn printed(stdout: &Path, tag: &str) -> Vec<(u64, u64, u64)> {
-    let text = std::fs::read_to_string(stdout).unwrap_or_default();
-    let prefix = format!("{tag}> ");
-    text.lines()
-        .filter_map(|l| l.strip_prefix(&prefix))
-        .filter_map(|l| {
-            let mut f = l
-                .split_whitespace()
-                .map(|kv| kv.split_once('=').and_then(|(_, v)| v.parse().ok()));
-            Some((f.next()??, f.next()??, f.next()??))
-        })
-        .collect()
+    stateplane_testkit::flink::example_job_lines(stdout, tag)
 }
 
 /// The last line per key of the job tagged `tag` (a stopped job: its final state).
