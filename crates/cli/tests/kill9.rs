@@ -131,12 +131,7 @@ async fn sigkill_mid_operation_loses_nothing_and_starts_no_second_job() {
             None,
         )
         .await;
-    let ids: Vec<String> = jobs["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["metadata"]["id"].as_str().unwrap().replace('-', ""))
-        .collect();
+    let ids = support::flink_job_ids(&jobs);
     assert_eq!(ids.len(), 2, "{jobs}");
     let flink = stateplane_flink::FlinkClient::new(cluster.rest_url()).unwrap();
     let running = support::live_in_flink(&flink, &jobs).await;

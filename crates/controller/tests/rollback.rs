@@ -17,6 +17,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use common::upgrade::upgrade_savepoint_of;
 use common::*;
 use serde_json::{json, Value};
 use stateplane_flink::{FlinkJobId, JobState};
@@ -101,23 +102,6 @@ fn counts_continue(stdout: &Path, tag: &str) {
 
 fn running_job(d: &Value) -> String {
     s(&d["status"]["running"]["jobId"])
-}
-
-/// The COMPLETED SUSPEND_AND_UPGRADE savepoint of `job`: (id, location).
-async fn upgrade_savepoint(h: &Harness, dep: &str, job: &str) -> (String, String) {
-    let sps = h.savepoints(dep).await;
-    let sp = sps
-        .iter()
-        .find(|sp| {
-            sp["metadata"]["jobId"] == job
-                && sp["metadata"]["origin"] == "SUSPEND_AND_UPGRADE"
-                && sp["status"]["state"] == "COMPLETED"
-        })
-        .unwrap_or_else(|| panic!("no upgrade savepoint of {job}: {sps:?}"));
-    (
-        s(&sp["metadata"]["id"]),
-        s(&sp["spec"]["savepointLocation"]),
-    )
 }
 
 fn flink_id(job: &str) -> FlinkJobId {
@@ -211,7 +195,7 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
     let d = wait_rolled_back(&h, 2).await;
     let rollback = &d["status"]["rollback"];
     let (j2, j3) = (s(&rollback["failedJobId"]), running_job(&d));
-    let (sp1, sp1_location) = upgrade_savepoint(&h, &dep, &j1).await;
+    let (sp1, sp1_location) = upgrade_savepoint_of(&h, &dep, &j1).await;
     assert_eq!(s(&rollback["previousJobId"]), j1, "{rollback}");
     assert_eq!(rollback["previousSpecVersion"], 1, "{rollback}");
     assert_eq!(s(&rollback["savepointId"]), sp1, "{rollback}");
@@ -280,7 +264,7 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
     let d = wait_rolled_back(&h, 3).await;
     let rollback = &d["status"]["rollback"];
     let (j4, j3b) = (s(&rollback["failedJobId"]), running_job(&d));
-    let (sp3, sp3_location) = upgrade_savepoint(&h, &dep, &j3).await;
+    let (sp3, sp3_location) = upgrade_savepoint_of(&h, &dep, &j3).await;
     assert_eq!(s(&rollback["previousJobId"]), j3, "{rollback}");
     assert_eq!(s(&rollback["savepointId"]), sp3, "{rollback}");
     assert!(
@@ -307,7 +291,7 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
     let d = wait_rolled_back(&h, 4).await;
     let rollback = &d["status"]["rollback"];
     let j5 = running_job(&d);
-    let (sp3, sp3_location) = upgrade_savepoint(&h, &dep, &j3).await;
+    let (sp3, sp3_location) = upgrade_savepoint_of(&h, &dep, &j3).await;
     assert_eq!(s(&rollback["previousJobId"]), j3, "{rollback}");
     assert_eq!(s(&rollback["savepointId"]), sp3, "{rollback}");
     assert!(
@@ -340,7 +324,7 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
         .await;
     let j6 = running_job(&d);
     assert_eq!(spec_version_of(&h.job(&j6).await), "5");
-    let (_, sp5_location) = upgrade_savepoint(&h, &dep, &j5).await;
+    let (_, sp5_location) = upgrade_savepoint_of(&h, &dep, &j5).await;
     let restored = h.flink_restored_path(&j6).await.expect("j6 restored");
     assert!(
         same_location(&restored, &sp5_location),

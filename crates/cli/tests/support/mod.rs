@@ -139,15 +139,21 @@ pub fn origin_count(sps: &Value, origin: &str) -> usize {
         .count()
 }
 
-/// The ids (32 hex digits) of the jobs in `jobs` (a Job list answer) that Flink does not report
-/// terminal: after a crash, exactly the deployment's running job must be among them.
-pub async fn live_in_flink(flink: &stateplane_flink::FlinkClient, jobs: &Value) -> Vec<String> {
-    let ids: Vec<String> = jobs["items"]
+/// The Flink job ids (32 hex digits: a Job's id without dashes) of the jobs in `jobs`, a Job list
+/// answer.
+pub fn flink_job_ids(jobs: &Value) -> Vec<String> {
+    jobs["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|j| j["metadata"]["id"].as_str().unwrap().replace('-', ""))
-        .collect();
+        .collect()
+}
+
+/// The ids (32 hex digits) of the jobs in `jobs` (a Job list answer) that Flink does not report
+/// terminal: after a crash, exactly the deployment's running job must be among them.
+pub async fn live_in_flink(flink: &stateplane_flink::FlinkClient, jobs: &Value) -> Vec<String> {
+    let ids = flink_job_ids(jobs);
     flink
         .jobs_overview()
         .await

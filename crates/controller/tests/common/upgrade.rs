@@ -103,6 +103,11 @@ pub async fn next_job(h: &Harness, name: &str, old: &str) -> String {
 
 /// The location of the COMPLETED SUSPEND_AND_UPGRADE savepoint of `job`.
 pub async fn upgrade_savepoint(h: &Harness, dep: &str, job: &str) -> String {
+    upgrade_savepoint_of(h, dep, job).await.1
+}
+
+/// The COMPLETED SUSPEND_AND_UPGRADE savepoint of `job`: (id, location).
+pub async fn upgrade_savepoint_of(h: &Harness, dep: &str, job: &str) -> (String, String) {
     let sps = h.savepoints(dep).await;
     let sp = sps
         .iter()
@@ -112,7 +117,10 @@ pub async fn upgrade_savepoint(h: &Harness, dep: &str, job: &str) -> String {
                 && sp["status"]["state"] == "COMPLETED"
         })
         .unwrap_or_else(|| panic!("no upgrade savepoint of {job}: {sps:?}"));
-    s(&sp["spec"]["savepointLocation"])
+    (
+        s(&sp["metadata"]["id"]),
+        s(&sp["spec"]["savepointLocation"]),
+    )
 }
 
 /// Flink's state of the job (a stateplane job id).
