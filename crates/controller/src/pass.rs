@@ -13,7 +13,7 @@
 //! - a pass is bounded: at most [`MAX_STEPS`] steps and [`MAX_PASS`] of time, then the worker starts
 //!   a fresh one; a wait the schedule wants longer than [`schedule::HAND_BACK_AFTER`] is the worker's.
 //! - Flink's view of the job seen less than [`SEEN_FRESH_FOR`] ago by the previous pass, with nothing
-//!   done to the job since, is where the next pass starts: the pass that follows the announcement of
+//!   done to the job and no change to the deployment by anyone else since, is where the next pass starts: the pass that follows the announcement of
 //!   this worker's own write (a savepoint's COMPLETED row) does not ask the JobManager again what it
 //!   was just told. A pass that follows a wait of the schedule asks afresh.
 
@@ -40,9 +40,11 @@ const MAX_STEPS: usize = 64;
 /// One pass at most runs this long (a long savepoint is then followed by a fresh pass).
 const MAX_PASS: Duration = Duration::from_secs(60);
 /// How long Flink's view of a job seen by one pass is where the next pass starts (see the module docs).
-/// Short: it covers the change announcements of the pass's own writes, which arrive within
-/// milliseconds, and not a user's change seconds later.
-const SEEN_FRESH_FOR: Duration = Duration::from_millis(500);
+/// It covers the change announcements of the pass's own writes: they arrive within milliseconds on a
+/// quiet machine, but a busy one (a slow commit, a starved worker) has taken over half a second.
+/// Younger than the look a steady deployment gets ([`crate::ControllerConfig::resync_interval`], 3 s),
+/// so a view reused is never older than the one a steady job is judged by.
+const SEEN_FRESH_FOR: Duration = Duration::from_secs(2);
 
 /// What the worker does after a pass.
 #[derive(Debug)]
@@ -72,11 +74,13 @@ pub(crate) struct Memory {
     pub seen: Option<Seen>,
 }
 
-/// Flink's view of one job (the row's id and version it was seen for), and when it was asked.
+/// Flink's view of one job (the job row's id and version, and the deployment row's version, it was
+/// seen for), and when it was asked.
 #[derive(Debug)]
 pub(crate) struct Seen {
     job: JobId,
     version: i64,
+    deployment_version: i64,
     view: FlinkView,
     at: Instant,
 }
@@ -88,6 +92,7 @@ impl Memory {
             (Some(job), FlinkView::Job { .. }) => Some(Seen {
                 job: job.metadata.id,
                 version: job.metadata.resource_version,
+                deployment_version: rows.deployment.metadata.resource_version,
                 view: view.clone(),
                 at,
             }),
@@ -96,22 +101,32 @@ impl Memory {
     }
 
     /// The pass wrote rows (not touching the job in Flink): a view of its current job stays true of
-    /// the job row as now read.
+    /// the rows as now read.
     fn wrote(&mut self, rows: &Rows) {
         match (self.seen.as_mut(), rows.current_job()) {
             (Some(seen), Some(job)) if seen.job == job.metadata.id => {
                 seen.version = job.metadata.resource_version;
+                seen.deployment_version = rows.deployment.metadata.resource_version;
             }
             _ => self.seen = None,
         }
     }
 
-    /// The view the previous pass saw of this very job row, if fresh.
+    /// The view the previous pass saw of this very job row, if fresh and nobody changed the
+    /// deployment since (a user's change is always planned from a fresh look at the job). It stays
+    /// remembered, with the time it was asked: a pass that starts from it and writes again is followed
+    /// by one that may start from it too, while it is fresh.
     fn fresh_view(&mut self, rows: &Rows) -> Option<FlinkView> {
-        let seen = self.seen.take()?;
+        let seen = self.seen.as_ref()?;
         let job = rows.current_job()?;
-        let same = seen.job == job.metadata.id && seen.version == job.metadata.resource_version;
-        (same && seen.at.elapsed() < SEEN_FRESH_FOR).then_some(seen.view)
+        let same = seen.job == job.metadata.id
+            && seen.version == job.metadata.resource_version
+            && seen.deployment_version == rows.deployment.metadata.resource_version;
+        if !same || seen.at.elapsed() >= SEEN_FRESH_FOR {
+            self.seen = None;
+            return None;
+        }
+        Some(seen.view.clone())
     }
 }
 
