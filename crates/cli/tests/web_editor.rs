@@ -14,7 +14,7 @@ mod common;
 
 use std::time::Duration;
 
-use browser::{start_driver, wait_js};
+use browser::{click, start_driver, type_into, wait_js};
 use common::{deployment_yaml, Server};
 use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
@@ -48,13 +48,8 @@ async fn set_editor_text(c: &Client, text: &str) {
     .unwrap();
 }
 
-async fn click(c: &Client, id: &str) {
-    c.find(Locator::Id(id))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+async fn click_id(c: &Client, id: &str) {
+    click(c, Locator::Id(id)).await;
 }
 
 /// Waits until the element `id` is shown (rendered, not hidden, enabled) and clicks it in the same
@@ -105,7 +100,7 @@ async fn get(http: &reqwest::Client, url: &str) -> Value {
 /// Puts `text` in the editor, clicks Apply and waits for the preview it shows.
 async fn preview_in_editor(c: &Client, text: &str, what: &str) -> Value {
     set_editor_text(c, text).await;
-    click(c, "editor-apply").await;
+    click_id(c, "editor-apply").await;
     wait_js(c, what, PREVIEW, Duration::from_secs(60), |v| !v.is_null()).await
 }
 
@@ -146,7 +141,7 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
         &format!("execution.checkpointing.interval: 1s\n{OBJECT_REUSE}"),
     );
     set_editor_text(&c, &manifest).await;
-    click(&c, "editor-apply").await;
+    click_id(&c, "editor-apply").await;
     let path = wait_js(
         &c,
         "the new deployment's page",
@@ -230,7 +225,7 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
     // The picture for the README: the editor with the preview of the renamed uid.
     c.set_window_size(1440, 1300).await.unwrap();
     browser::save_screenshot(&c, "ui-editor.png").await;
-    click(&c, "editor-back").await;
+    click_id(&c, "editor-back").await;
     assert_eq!(editor_text(&c).await, renamed, "the text is kept");
     let d = get(&http, &format!("{api}/deployments/{id}")).await;
     assert_eq!(
@@ -267,7 +262,7 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
     assert_eq!(shown["decision"], "PROCEEDS", "{shown}");
     assert_eq!(shown["verdict"], "COMPATIBLE", "{shown}");
     assert_eq!(fate_of(&shown, "count-per-key"), "RESTORED", "{shown}");
-    click(&c, "editor-apply").await;
+    click_id(&c, "editor-apply").await;
     wait_js(
         &c,
         "the editor to close with a notice",
@@ -324,12 +319,7 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
     .await;
     // Tab indents with spaces
     let before = editor_text(&c).await;
-    c.find(Locator::Id("editor-text"))
-        .await
-        .unwrap()
-        .send_keys("\u{E004}")
-        .await
-        .unwrap();
+    type_into(&c, Locator::Id("editor-text"), "\u{E004}").await;
     let text = editor_text(&c).await;
     assert!(
         text.len() == before.len() + 2 && !text.contains('\t'),
@@ -345,7 +335,7 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
     let relabelled = text.replace("team: payments", "team: web");
     assert_ne!(relabelled, text);
     set_editor_text(&c, &relabelled).await;
-    click(&c, "editor-apply").await;
+    click_id(&c, "editor-apply").await;
     let message = wait_js(
         &c,
         "the 409 next to the editor",
@@ -372,13 +362,8 @@ async fn the_editor_creates_previews_and_applies_a_change_in_chromium() {
 async fn log_in(c: &Client, url: &str, token: &str, path: &str) {
     c.goto(&format!("{url}/ui/logout")).await.unwrap();
     c.goto(&format!("{url}{path}")).await.unwrap();
-    c.find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(token)
-        .await
-        .unwrap();
-    click(c, "login-submit").await;
+    type_into(c, Locator::Id("token"), token).await;
+    click_id(c, "login-submit").await;
 }
 
 /// Whether the page offers editing, once the editor has asked the server.
@@ -447,7 +432,7 @@ async fn a_viewer_gets_no_editing_controls_in_chromium() {
         "name: fresh\n  namespace: \"<img src=x onerror=\\\"document.title='markup'\\\">\"\n",
     );
     set_editor_text(&c, &bad).await;
-    click(&c, "editor-apply").await;
+    click_id(&c, "editor-apply").await;
     let shown = wait_js(
         &c,
         "the refusal next to the editor",

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use browser::{start_driver, wait_js};
+use browser::{click, start_driver, type_into, wait_js};
 use common::{deployment_yaml, field, Server};
 use fantoccini::Locator;
 use serde_json::{json, Value};
@@ -142,26 +142,15 @@ async fn deployment_page_marks_the_next_restore_and_takes_a_savepoint_in_chromiu
     );
 
     // an API error is shown with the server's message: fork into a name that is taken
-    c.find(Locator::Css(&format!(
-        "tr[data-savepoint-id=\"{added}\"] button[data-action=\"fork\"]"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    c.find(Locator::Id("fork-name"))
-        .await
-        .unwrap()
-        .send_keys("orders")
-        .await
-        .unwrap();
-    c.find(Locator::Id("fork-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        &c,
+        Locator::Css(&format!(
+            "tr[data-savepoint-id=\"{added}\"] button[data-action=\"fork\"]"
+        )),
+    )
+    .await;
+    type_into(&c, Locator::Id("fork-name"), "orders").await;
+    click(&c, Locator::Id("fork-submit")).await;
     wait_js(
         &c,
         "the fork error",
@@ -170,24 +159,14 @@ async fn deployment_page_marks_the_next_restore_and_takes_a_savepoint_in_chromiu
         |v| v.as_str().is_some_and(|t| t.contains("deployment 'orders' already exists")),
     )
     .await;
-    c.find(Locator::Css("#fork-dialog button[data-close]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#fork-dialog button[data-close]")).await;
 
     // take a savepoint with the button: a new row appears, COMPLETED, and becomes the next restore
     let before: Vec<String> = all
         .iter()
         .filter_map(|r| r["id"].as_str().map(str::to_string))
         .collect();
-    c.find(Locator::Id("action-savepoint"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("action-savepoint")).await;
     let v = wait_js(
         &c,
         "a new COMPLETED savepoint row",
@@ -232,12 +211,7 @@ async fn deployment_page_marks_the_next_restore_and_takes_a_savepoint_in_chromiu
 
     // the other tabs render the deployment's jobs and events
     for (tab, table) in [("jobs", "#jobs tbody tr"), ("events", "#events tbody tr")] {
-        c.find(Locator::Id(&format!("tab-button-{tab}")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&c, Locator::Id(&format!("tab-button-{tab}"))).await;
         wait_js(
             &c,
             tab,
@@ -247,12 +221,7 @@ async fn deployment_page_marks_the_next_restore_and_takes_a_savepoint_in_chromiu
         )
         .await;
     }
-    c.find(Locator::Id("tab-button-snapshots"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("tab-button-snapshots")).await;
 
     // the screenshot for the README, once the notice of the action has gone
     wait_js(
@@ -347,12 +316,7 @@ async fn the_orphan_panel_lists_and_disposes_of_orphaned_data_in_chromium() {
         path.join("_metadata").is_file(),
         "nothing listed or deleted before asked"
     );
-    c.find(Locator::Id("orphans-load"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("orphans-load")).await;
     let row = wait_js(
         &c,
         "the orphan's row",
@@ -364,18 +328,8 @@ async fn the_orphan_panel_lists_and_disposes_of_orphaned_data_in_chromium() {
     .await;
     assert_eq!(row["location"], location.as_str(), "{row}");
     assert!(row["text"].as_str().unwrap().contains("deleted"), "{row}");
-    c.find(Locator::Css("#orphans-table tbody tr button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Id("confirm-yes"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#orphans-table tbody tr button")).await;
+    click(&c, Locator::Id("confirm-yes")).await;
     wait_js(
         &c,
         "the panel to show nothing left",

@@ -72,14 +72,12 @@ async fn a_failing_job_fails_the_deployment_records_its_checkpoint_and_is_not_re
         .as_str()
         .unwrap()
         .to_string();
-    let restored = h
-        .flink_restored_path(&job)
-        .await
-        .expect("restored from the retained checkpoint");
-    assert!(same_location(
-        &restored,
-        retained[0]["spec"]["savepointLocation"].as_str().unwrap()
-    ));
+    h.assert_restored_from(
+        &job,
+        retained[0]["spec"]["savepointLocation"].as_str().unwrap(),
+        "the retained checkpoint",
+    )
+    .await;
     h.patch("deployments/fails", json!({"spec": {"state": "CANCELLED"}}))
         .await;
     h.wait_state("fails", "CANCELLED", T).await;
@@ -378,14 +376,12 @@ async fn a_controller_killed_mid_savepoint_and_mid_suspend_loses_nothing_and_dup
         .as_str()
         .unwrap()
         .to_string();
-    let restored = h
-        .flink_restored_path(&job2)
-        .await
-        .expect("resumed with state");
-    assert!(same_location(
-        &restored,
-        suspends[0]["spec"]["savepointLocation"].as_str().unwrap()
-    ));
+    h.assert_restored_from(
+        &job2,
+        suspends[0]["spec"]["savepointLocation"].as_str().unwrap(),
+        "the suspend savepoint",
+    )
+    .await;
     let running_in_flink = h
         .flink
         .jobs_overview()

@@ -105,11 +105,8 @@ async fn lifecycle_on_flink_1_20() {
     h.patch("deployments/life120", json!({"spec": {"state": "RUNNING"}}))
         .await;
     let job2 = h.wait_new_job("life120", "a new job runs", &job1, T).await;
-    let restored = h.flink_restored_path(&job2).await.expect("job 2 restored");
-    assert!(
-        same_location(&restored, &suspend_loc),
-        "{restored} vs {suspend_loc}"
-    );
+    h.assert_restored_from(&job2, &suspend_loc, "the suspend savepoint")
+        .await;
 
     // Cancel keeps a retained checkpoint (RETAIN_ON_CANCELLATION) and records it.
     h.wait_checkpoint(&job2).await;
@@ -143,11 +140,8 @@ async fn lifecycle_on_flink_1_20() {
     )
     .await;
     let job3 = h.wait_new_job("life120", "a new job runs", &job2, T).await;
-    let restored = h.flink_restored_path(&job3).await.expect("job 3 restored");
-    assert!(
-        same_location(&restored, &user_loc),
-        "the COPIED savepoint: {restored} vs {user_loc}"
-    );
+    h.assert_restored_from(&job3, &user_loc, "the COPIED savepoint")
+        .await;
 
     // A STATEFUL upgrade: SUSPEND_AND_UPGRADE savepoint, new job with parallelism 2 restored from it.
     let (s, b) = h
@@ -164,11 +158,12 @@ async fn lifecycle_on_flink_1_20() {
         .find(|s| origin(s) == "SUSPEND_AND_UPGRADE")
         .expect("upgrade savepoint");
     assert_eq!(upgrade["status"]["state"], "COMPLETED");
-    let restored = h.flink_restored_path(&job4).await.expect("job 4 restored");
-    assert!(same_location(
-        &restored,
-        str_of(upgrade, "/spec/savepointLocation")
-    ));
+    h.assert_restored_from(
+        &job4,
+        str_of(upgrade, "/spec/savepointLocation"),
+        "the upgrade savepoint",
+    )
+    .await;
     let details = h
         .flink
         .job(&stateplane_flink::FlinkJobId::parse(&job4.replace('-', "")).unwrap())

@@ -162,11 +162,8 @@ async fn lost_taskmanager_and_jobmanager() {
         .as_str()
         .unwrap()
         .to_string();
-    let restored = h.flink_restored_path(&job2).await.expect("restored");
-    assert!(
-        same_location(&restored, &retained_loc),
-        "{restored} vs {retained_loc}"
-    );
+    h.assert_restored_from(&job2, &retained_loc, "the retained checkpoint")
+        .await;
     h.patch(
         "deployments/faulty",
         json!({"spec": {"state": "CANCELLED"}}),

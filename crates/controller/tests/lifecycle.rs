@@ -81,11 +81,8 @@ async fn the_seeds_lifecycle_end_to_end() {
     h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
         .await;
     let job2 = h.wait_new_job("life", "a new job runs", &job1, T).await;
-    let restored = h.flink_restored_path(&job2).await.expect("job 2 restored");
-    assert!(
-        same_location(&restored, &suspend_loc),
-        "{restored} vs {suspend_loc}"
-    );
+    h.assert_restored_from(&job2, &suspend_loc, "the suspend savepoint")
+        .await;
     assert!(same_location(
         h.job(&job2).await["spec"]["savepointLocation"]
             .as_str()
@@ -162,11 +159,8 @@ async fn the_seeds_lifecycle_end_to_end() {
     h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
         .await;
     let job3 = h.wait_new_job("life", "job 3 runs", &job2, T).await;
-    let restored = h.flink_restored_path(&job3).await.expect("job 3 restored");
-    assert!(
-        same_location(&restored, &user_loc),
-        "LATEST_SAVEPOINT restores the COPIED one: {restored} vs {user_loc}"
-    );
+    h.assert_restored_from(&job3, &user_loc, "LATEST_SAVEPOINT restores the COPIED one")
+        .await;
 
     // Cancel again: a newer retained checkpoint, which LATEST_STATE restores.
     h.wait_checkpoint(&job3).await;
@@ -189,11 +183,12 @@ async fn the_seeds_lifecycle_end_to_end() {
     h.patch("deployments/life", json!({"spec": {"state": "RUNNING"}}))
         .await;
     let job4 = h.wait_new_job("life", "job 4 runs", &job3, T).await;
-    let restored = h.flink_restored_path(&job4).await.expect("job 4 restored");
-    assert!(
-        same_location(&restored, &newest_loc),
-        "LATEST_STATE restores the newer retained checkpoint: {restored} vs {newest_loc}"
-    );
+    h.assert_restored_from(
+        &job4,
+        &newest_loc,
+        "LATEST_STATE restores the newer retained checkpoint",
+    )
+    .await;
 
     // A STATEFUL template change: SUSPEND_AND_UPGRADE savepoint, then a job with the new parallelism.
     let (s, b) = h
@@ -217,11 +212,12 @@ async fn the_seeds_lifecycle_end_to_end() {
         upgrade["metadata"]["annotations"][SPEC_VERSION_ANNOTATION], "1",
         "taken from the job that ran version 1"
     );
-    let restored = h.flink_restored_path(&job5).await.expect("job 5 restored");
-    assert!(same_location(
-        &restored,
-        upgrade["spec"]["savepointLocation"].as_str().unwrap()
-    ));
+    h.assert_restored_from(
+        &job5,
+        upgrade["spec"]["savepointLocation"].as_str().unwrap(),
+        "the upgrade savepoint",
+    )
+    .await;
     let details = h
         .flink
         .job(&stateplane_flink::FlinkJobId::parse(&job5.replace('-', "")).unwrap())

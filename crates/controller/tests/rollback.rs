@@ -206,11 +206,8 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
     let events = h.wait_event("rb", "UPGRADE_ROLLED_BACK").await;
     assert!(events.contains("deliberate failure"), "{events}");
     // Flink's own view: both the failed job and the rollback restored the upgrade's savepoint.
-    let restored = h.flink_restored_path(&j3).await.expect("j3 restored");
-    assert!(
-        same_location(&restored, &sp1_location),
-        "{restored} vs {sp1_location}"
-    );
+    h.assert_restored_from(&j3, &sp1_location, "savepoint sp1")
+        .await;
     assert_eq!(vertices(&h, &j3).await, v1);
     assert_eq!(
         h.flink.job_status(&flink_id(&j2)).await.unwrap(),
@@ -272,11 +269,8 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
         "{rollback}"
     );
     assert_eq!(s(&h.job(&j4).await["status"]["state"]), "FAILED");
-    let restored = h.flink_restored_path(&j3b).await.expect("j3b restored");
-    assert!(
-        same_location(&restored, &sp3_location),
-        "{restored} vs {sp3_location}"
-    );
+    h.assert_restored_from(&j3b, &sp3_location, "savepoint sp3")
+        .await;
     let j3 = j3b;
 
     // 3. A restore Flink refuses (max parallelism changed; the check skipped by the override).
@@ -298,11 +292,8 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
         s(&rollback["cause"]).contains("Max parallelism mismatch"),
         "{rollback}"
     );
-    let restored = h.flink_restored_path(&j5).await.expect("j5 restored");
-    assert!(
-        same_location(&restored, &sp3_location),
-        "{restored} vs {sp3_location}"
-    );
+    h.assert_restored_from(&j5, &sp3_location, "savepoint sp3")
+        .await;
     assert_eq!(spec_version_of(&h.job(&j5).await), "1");
     nothing_more_happens(&h).await;
 
@@ -325,11 +316,8 @@ async fn failed_upgrades_are_rolled_back_from_the_same_savepoint_and_not_tried_a
     let j6 = running_job(&d);
     assert_eq!(spec_version_of(&h.job(&j6).await), "5");
     let (_, sp5_location) = upgrade_savepoint_of(&h, &dep, &j5).await;
-    let restored = h.flink_restored_path(&j6).await.expect("j6 restored");
-    assert!(
-        same_location(&restored, &sp5_location),
-        "{restored} vs {sp5_location}"
-    );
+    h.assert_restored_from(&j6, &sp5_location, "savepoint sp5")
+        .await;
 
     // 5. Rollback off: a refused restore is the deployment's failure, as before rollback existed.
     h.wait_checkpoint(&j6).await;

@@ -218,11 +218,8 @@ async fn a_sql_deployment_lives_through_savepoints_upgrades_and_suspend() {
     let job2 = running_job(&d);
     assert!(d["status"]["failure"].is_null(), "{d}");
     let upgrade_loc = location_of(&h.savepoints(&dep_id).await, "SUSPEND_AND_UPGRADE");
-    let restored = h.flink_restored_path(&job2).await.expect("job 2 restored");
-    assert!(
-        same_location(&restored, &upgrade_loc),
-        "{restored} vs {upgrade_loc}"
-    );
+    h.assert_restored_from(&job2, &upgrade_loc, "the upgrade savepoint")
+        .await;
 
     // Suspend, then resume from the SUSPEND savepoint: the aggregate goes on from the counts the
     // suspended job printed last, as the TaskManager's stdout shows (Flink's view, not ours).
@@ -249,11 +246,8 @@ async fn a_sql_deployment_lives_through_savepoints_upgrades_and_suspend() {
         })
         .await;
     let job3 = running_job(&d);
-    let restored = h.flink_restored_path(&job3).await.expect("job 3 restored");
-    assert!(
-        same_location(&restored, &suspend_loc),
-        "{restored} vs {suspend_loc}"
-    );
+    h.assert_restored_from(&job3, &suspend_loc, "the suspend savepoint")
+        .await;
     let after = until_async("the resumed job to count every key", SQL_T, || async {
         let rows = printed_rows(&stdout_from(&flink, boundary).await);
         let keys: std::collections::BTreeSet<i64> = rows.iter().map(|(_, k, _)| *k).collect();

@@ -58,11 +58,8 @@ async fn a_sql_deployment_suspends_and_resumes_on_flink_1_20() {
     let job2 = h
         .wait_new_job("sql120", "the resumed job runs", &job1, SQL_T)
         .await;
-    let restored = h.flink_restored_path(&job2).await.expect("job 2 restored");
-    assert!(
-        same_location(&restored, &suspend_loc),
-        "{restored} vs {suspend_loc}"
-    );
+    h.assert_restored_from(&job2, &suspend_loc, "the suspend savepoint")
+        .await;
 
     h.patch(
         "deployments/sql120",

@@ -400,11 +400,8 @@ async fn registrations_are_validated_and_a_copy_forks_a_deployment() {
     h.patch("deployments/fork", json!({"spec": {"state": "RUNNING"}}))
         .await;
     let f = h.wait_state("fork", "RUNNING", T).await;
-    let restored = h
-        .flink_restored_path(&running_job(&f))
-        .await
-        .expect("the fork restored");
-    assert!(same_location(&restored, &sp_loc), "{restored} vs {sp_loc}");
+    h.assert_restored_from(&running_job(&f), &sp_loc, "the forked savepoint")
+        .await;
 
     // The snapshot is shared now: deleting the original keeps the fork's data.
     let (st, _) = delete(&h, &s(&sp["metadata"]["id"])).await;

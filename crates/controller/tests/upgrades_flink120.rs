@@ -54,8 +54,8 @@ async fn upgrades_on_flink_1_20_are_previewed_and_carried_out_as_flink_then_does
     assert!(st.is_success(), "{st} {b}");
     let j2 = next_job(&h, "up120", &j1).await;
     let sp1 = upgrade_savepoint(&h, &dep, &j1).await;
-    let restored = h.flink_restored_path(&j2).await.expect("j2 restored");
-    assert!(same_location(&restored, &sp1), "{restored} vs {sp1}");
+    h.assert_restored_from(&j2, &sp1, "the upgrade savepoint")
+        .await;
     let before = last_per_key(&stdout, "v1");
     let after = first_per_key(&stdout, "v2").await;
     for (k, (count, _)) in &after {
@@ -95,8 +95,8 @@ async fn upgrades_on_flink_1_20_are_previewed_and_carried_out_as_flink_then_does
     assert!(st.is_success(), "{st} {b}");
     let j3 = next_job(&h, "up120", &j2).await;
     let sp2 = upgrade_savepoint(&h, &dep, &j2).await;
-    let restored = h.flink_restored_path(&j3).await.expect("j3 restored");
-    assert!(same_location(&restored, &sp2), "{restored} vs {sp2}");
+    h.assert_restored_from(&j3, &sp2, "the upgrade savepoint")
+        .await;
     let before = last_per_key(&stdout, "v2");
     let after = first_per_key(&stdout, "v3").await;
     for (k, (count, last)) in &after {

@@ -56,6 +56,20 @@ fn example_args(tag: &str) -> Vec<String> {
     vec!["20".into(), "--tag".into(), tag.into()]
 }
 
+/// Uploads the example job and runs it with `tag` (not waiting for its tasks).
+async fn run_example(c: &FlinkClient, tag: &str) -> FlinkJobId {
+    let jar = upload_example(c).await;
+    c.run_jar(
+        &jar,
+        &RunJarRequest {
+            program_args: example_args(tag),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 async fn wait_all_running(c: &FlinkClient, job: &FlinkJobId) -> JobDetails {
     eventually(&format!("all vertices of {job} RUNNING"), || async {
         c.job(job)
@@ -185,17 +199,7 @@ async fn job_runs_until_all_vertices_run_and_cancels() {
 #[tokio::test]
 async fn savepoint_with_client_trigger_id_is_idempotent_and_writes_metadata() {
     let c = client();
-    let jar = upload_example(&c).await;
-    let job = c
-        .run_jar(
-            &jar,
-            &RunJarRequest {
-                program_args: example_args(&unique_tag("sp")),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let job = run_example(&c, &unique_tag("sp")).await;
     wait_all_running(&c, &job).await;
 
     let dir = temp_dir();
@@ -522,17 +526,7 @@ async fn fixed_job_id_is_submitted_at_most_once() {
 #[tokio::test]
 async fn disposal_deletes_the_savepoint_directory() {
     let c = client();
-    let jar = upload_example(&c).await;
-    let job = c
-        .run_jar(
-            &jar,
-            &RunJarRequest {
-                program_args: example_args(&unique_tag("dispose")),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let job = run_example(&c, &unique_tag("dispose")).await;
     wait_all_running(&c, &job).await;
     let dir = temp_dir();
     let trigger = SavepointTrigger {
@@ -595,17 +589,7 @@ async fn unknown_jobs_and_triggers_are_recognisably_not_found() {
     }
 
     // A known job with an unknown trigger.
-    let jar = upload_example(&c).await;
-    let job = c
-        .run_jar(
-            &jar,
-            &RunJarRequest {
-                program_args: example_args(&unique_tag("nf")),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let job = run_example(&c, &unique_tag("nf")).await;
     let err = c
         .savepoint_status(&job, &TriggerId::random())
         .await

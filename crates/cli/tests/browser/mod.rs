@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use stateplane_testkit::wait::until_async;
 
@@ -82,6 +82,16 @@ pub async fn start_driver() -> (Driver, Client) {
         .await
         .expect("a Chromium session through chromedriver");
     (driver, client)
+}
+
+/// Clicks the element `at` (which must be there).
+pub async fn click(c: &Client, at: Locator<'_>) {
+    c.find(at).await.unwrap().click().await.unwrap();
+}
+
+/// Types `text` into the element `at` (which must be there).
+pub async fn type_into(c: &Client, at: Locator<'_>, text: &str) {
+    c.find(at).await.unwrap().send_keys(text).await.unwrap();
 }
 
 /// Evaluates `script` (a function body returning JSON) until `done` holds for its result.

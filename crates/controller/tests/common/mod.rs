@@ -439,6 +439,19 @@ impl Harness {
         restored_path_on(&self.flink, job_id).await
     }
 
+    /// Asserts Flink's own view: the job restored from `location` (`what` says which snapshot that
+    /// is, for the failure message).
+    pub async fn assert_restored_from(&self, job_id: &str, location: &str, what: &str) {
+        let restored = self
+            .flink_restored_path(job_id)
+            .await
+            .unwrap_or_else(|| panic!("job {job_id} restored nothing; expected {what}"));
+        assert!(
+            same_location(&restored, location),
+            "job {job_id} restored {restored}, expected {what}: {location}"
+        );
+    }
+
     /// Waits until Flink reports a completed checkpoint for the job.
     pub async fn wait_checkpoint(&self, job_id: &str) {
         wait_checkpoint_on(&self.flink, job_id).await
