@@ -195,7 +195,8 @@ fn report(results: &[common::Measure], quick: bool, load: &str) -> String {
     if results.iter().any(|m| m.id == "P1" || m.id == "P2") {
         s.push_str(
             "\nP1 and P2: the example job keeps 24 MiB of keyed state, so a savepoint takes Flink ~100 ms; \
-             both sides poll every 1 ms and alternate; before measuring, the Flink cluster is warmed up \
+             the baseline polls Flink every 1 ms, the bench polls stateplane's API every 1 ms (stateplane \
+             itself asks Flink on its schedule), and the two sides alternate; before measuring, the Flink cluster is warmed up \
              with unrecorded passes of both measurements (three in a full run, one in quick mode). \
              On a cluster that has just started the ratios are higher, because stateplane's path makes \
              a few more REST calls to Flink and each one is slow until Flink's JVMs have compiled them.\n",

@@ -120,14 +120,15 @@ async fn every_crash_point_of_savepoint_suspend_start_upgrade_and_cancel() {
     ];
     let start_points = ["start.after_job_row", "start.after_submit"];
     for (i, stop_point) in stop_points.iter().enumerate() {
-        let s = Server::start_with(&data, url, &[("STATEPLANE_CRASH_AT", stop_point)]);
-        api.patch(
-            format!("{}/deployments/cp", s.base),
-            json!({"spec": {"state": "SUSPENDED"}}),
-        )
-        .await;
-        s.wait_crash(CRASH, stop_point);
-        let s = Server::start(&data, url);
+        let s = api
+            .patch_until_crash(
+                (&data, url),
+                stop_point,
+                "cp",
+                json!({"spec": {"state": "SUSPENDED"}}),
+                CRASH,
+            )
+            .await;
         base = s.base.clone();
         api.wait(format!("{base}/deployments/cp"), stop_point, |d| {
             d["status"]["state"] == "SUSPENDED"
@@ -157,14 +158,15 @@ async fn every_crash_point_of_savepoint_suspend_start_upgrade_and_cancel() {
         s.kill9();
 
         let start_point = start_points[i % start_points.len()];
-        let s = Server::start_with(&data, url, &[("STATEPLANE_CRASH_AT", start_point)]);
-        api.patch(
-            format!("{}/deployments/cp", s.base),
-            json!({"spec": {"state": "RUNNING"}}),
-        )
-        .await;
-        s.wait_crash(CRASH, start_point);
-        let s = Server::start(&data, url);
+        let s = api
+            .patch_until_crash(
+                (&data, url),
+                start_point,
+                "cp",
+                json!({"spec": {"state": "RUNNING"}}),
+                CRASH,
+            )
+            .await;
         let d = api
             .wait(format!("{}/deployments/cp", s.base), start_point, |d| {
                 d["status"]["state"] == "RUNNING"
@@ -192,18 +194,15 @@ async fn every_crash_point_of_savepoint_suspend_start_upgrade_and_cancel() {
     }
 
     // A stateful upgrade, crashing when the new job's row is written.
-    let s = Server::start_with(
-        &data,
-        url,
-        &[("STATEPLANE_CRASH_AT", "start.after_job_row")],
-    );
-    api.patch(
-        format!("{}/deployments/cp", s.base),
-        json!({"spec": {"template": {"spec": {"parallelism": 2}}}}),
-    )
-    .await;
-    s.wait_crash(CRASH, "upgrade start.after_job_row");
-    let s = Server::start(&data, url);
+    let s = api
+        .patch_until_crash(
+            (&data, url),
+            "start.after_job_row",
+            "cp",
+            json!({"spec": {"template": {"spec": {"parallelism": 2}}}}),
+            CRASH,
+        )
+        .await;
     let d = api
         .wait(format!("{}/deployments/cp", s.base), "upgraded", |d| {
             d["status"]["state"] == "RUNNING"
@@ -255,14 +254,15 @@ async fn every_crash_point_of_savepoint_suspend_start_upgrade_and_cancel() {
             }
         })
         .await;
-        let s = Server::start_with(&data, url, &[("STATEPLANE_CRASH_AT", point)]);
-        api.patch(
-            format!("{}/deployments/cp", s.base),
-            json!({"spec": {"state": "CANCELLED"}}),
-        )
-        .await;
-        s.wait_crash(CRASH, point);
-        let s = Server::start(&data, url);
+        let s = api
+            .patch_until_crash(
+                (&data, url),
+                point,
+                "cp",
+                json!({"spec": {"state": "CANCELLED"}}),
+                CRASH,
+            )
+            .await;
         api.wait(format!("{}/deployments/cp", s.base), point, |d| {
             d["status"]["state"] == "CANCELLED"
         })

@@ -384,14 +384,15 @@ async fn sigkill_during_an_in_place_rescale_converges() {
     ];
     for (i, point) in points.iter().enumerate() {
         let p = if i % 2 == 0 { 2 } else { 1 };
-        let s = Server::start_with(&data, url, &[("STATEPLANE_CRASH_AT", point)]);
-        api.patch(
-            format!("{}/deployments/rk", s.base),
-            json!({"spec": {"template": {"spec": {"parallelism": p}}}}),
-        )
-        .await;
-        s.wait_crash(CRASH, point);
-        let s = Server::start(&data, url);
+        let s = api
+            .patch_until_crash(
+                (&data, url),
+                point,
+                "rk",
+                json!({"spec": {"template": {"spec": {"parallelism": p}}}}),
+                CRASH,
+            )
+            .await;
         let version = i as u64 + 2;
         let j = running_version(&api, &s.base, "rk", version).await;
         assert_eq!(

@@ -66,14 +66,15 @@ async fn a_sql_job_converges_after_crashes_in_its_start_and_its_suspend() {
     s.kill9();
 
     let point = "savepoint.after_trigger";
-    let s = Server::start_with(&data, url, &[("STATEPLANE_CRASH_AT", point)]);
-    api.patch(
-        format!("{}/deployments/sqlcp", s.base),
-        json!({"spec": {"state": "SUSPENDED"}}),
-    )
-    .await;
-    s.wait_crash(CRASH, point);
-    let s = Server::start(&data, url);
+    let s = api
+        .patch_until_crash(
+            (&data, url),
+            point,
+            "sqlcp",
+            json!({"spec": {"state": "SUSPENDED"}}),
+            CRASH,
+        )
+        .await;
     api.wait(format!("{}/deployments/sqlcp", s.base), point, |d| {
         d["status"]["state"] == "SUSPENDED"
     })

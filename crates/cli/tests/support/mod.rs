@@ -109,6 +109,23 @@ impl Api {
         self.call(reqwest::Method::PATCH, url, Some(body)).await
     }
 
+    /// One crash round: a server on `data` that dies at the crash point `point` once the deployment
+    /// `name` is given `patch`, then a server started again on the same data (returned).
+    pub async fn patch_until_crash(
+        &self,
+        (data, flink): (&Path, &str),
+        point: &str,
+        name: &str,
+        patch: Value,
+        timeout: Duration,
+    ) -> Server {
+        let s = Server::start_with(data, flink, &[("STATEPLANE_CRASH_AT", point)]);
+        self.patch(format!("{}/deployments/{name}", s.base), patch)
+            .await;
+        s.wait_crash(timeout, point);
+        Server::start(data, flink)
+    }
+
     /// Waits until the JSON at `url` satisfies `f` (a server that does not answer yet, e.g. one just
     /// restarted, counts as "not yet").
     pub async fn wait(&self, url: String, what: &str, f: impl Fn(&Value) -> bool) -> Value {
