@@ -13,9 +13,10 @@
 //! - a pass is bounded: at most [`MAX_STEPS`] steps and [`MAX_PASS`] of time, then the worker starts
 //!   a fresh one; a wait the schedule wants longer than [`schedule::HAND_BACK_AFTER`] is the worker's.
 //! - Flink's view of the job seen less than [`SEEN_FRESH_FOR`] ago by the previous pass, with nothing
-//!   done to the job and no change to the deployment by anyone else since, is where the next pass starts: the pass that follows the announcement of
-//!   this worker's own write (a savepoint's COMPLETED row) does not ask the JobManager again what it
-//!   was just told. A pass that follows a wait of the schedule asks afresh.
+//!   done to the job and no change to the deployment by anyone else since, is where the next pass
+//!   starts: the pass that follows the announcement of this worker's own write (a savepoint's
+//!   COMPLETED row) does not ask the JobManager again what it was just told. A pass that follows a
+//!   wait of the schedule asks afresh.
 
 use std::time::{Duration, Instant};
 
@@ -414,5 +415,79 @@ fn learn(memory: &mut Memory, action: &Action) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stateplane_model::plan::FlinkJobState;
+    use stateplane_model::{Deployment, Job, JobSpec};
+
+    fn rows() -> Rows {
+        let spec = serde_json::from_value(serde_json::json!({
+            "template": {"spec": {"artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}}}
+        }))
+        .unwrap();
+        let deployment = Deployment::new("default", "d", spec);
+        let job_spec: JobSpec = serde_json::from_value(serde_json::json!({
+            "artifact": {"kind": "JAR", "jarUri": "file:///a.jar"}
+        }))
+        .unwrap();
+        let job = Job::new("default", deployment.metadata.id, "d", job_spec);
+        Rows {
+            deployment,
+            jobs: vec![job],
+            savepoints: vec![],
+        }
+    }
+
+    fn running() -> FlinkView {
+        FlinkView::Job {
+            state: FlinkJobState::Running,
+            all_tasks_running: true,
+        }
+    }
+
+    #[test]
+    fn a_view_is_reused_by_every_pass_while_fresh_and_nothing_changed() {
+        let rows = rows();
+        let mut m = Memory::default();
+        m.saw(&rows, &running(), Instant::now());
+        assert_eq!(m.fresh_view(&rows), Some(running()));
+        // A pass that started from it and did not ask again leaves it for the next one.
+        assert_eq!(m.fresh_view(&rows), Some(running()));
+    }
+
+    #[test]
+    fn the_passes_own_writes_keep_the_view_and_anyone_elses_forget_it() {
+        let mut rows = rows();
+        let mut m = Memory::default();
+        m.saw(&rows, &running(), Instant::now());
+        // The pass wrote the job and the deployment (its status), then read them again.
+        rows.jobs[0].metadata.resource_version += 1;
+        rows.deployment.metadata.resource_version += 1;
+        m.wrote(&rows);
+        assert_eq!(m.fresh_view(&rows), Some(running()));
+        // A user changed the deployment before the next pass: plan from a fresh look.
+        rows.deployment.metadata.resource_version += 1;
+        assert_eq!(m.fresh_view(&rows), None);
+        assert!(m.seen.is_none(), "forgotten, not only skipped");
+        // Nor is a view of the job reused once its row changed under the pass.
+        let mut rows = self::rows();
+        m.saw(&rows, &running(), Instant::now());
+        rows.jobs[0].metadata.resource_version += 1;
+        assert_eq!(m.fresh_view(&rows), None);
+    }
+
+    #[test]
+    fn an_old_view_is_not_reused() {
+        let rows = rows();
+        let mut m = Memory::default();
+        let long_ago = Instant::now()
+            .checked_sub(SEEN_FRESH_FOR)
+            .expect("a clock that has run longer than the freshness window");
+        m.saw(&rows, &running(), long_ago);
+        assert_eq!(m.fresh_view(&rows), None);
     }
 }
